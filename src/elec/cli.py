@@ -1,0 +1,82 @@
+"""The ``elec`` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from elec.config import ConfigError, load_config
+from elec.data.movielens import DataError
+
+app = typer.Typer(help="LLM-empowered CTR prediction with LLM-free serving (ELEC).",
+                  no_args_is_help=True, add_completion=False)
+data_app = typer.Typer(help="Datasets: download, verify, cache.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+console = Console()
+
+
+def _fail(error: Exception) -> None:
+    Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+@data_app.command("fetch")
+def data_fetch(name: Annotated[str, typer.Argument(help="dataset name")] = "ml-100k",
+               force: Annotated[bool, typer.Option(help="download again")] = False) -> None:
+    """Download and verify a built-in dataset into $ELEC_HOME (default ~/.cache/elec)."""
+    from elec.data.sources import BUILTIN
+
+    if name not in BUILTIN:
+        _fail(DataError(f"unknown dataset {name!r}; built in: {', '.join(BUILTIN)}"))
+    try:
+        BUILTIN[name].fetch(force=force, log=console.print)
+    except DataError as error:
+        _fail(error)
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Option("--config", "-c", help="YAML run configuration")],
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="override a config key, e.g. --set model.name=dcnv2")] = None,
+    out: Annotated[Path, typer.Option(help="run directory (rerun to resume)")] = Path("runs/last"),
+) -> None:
+    """Run ELEC end to end: LM adapter, backbone, controls, gain and vanilla networks."""
+    from elec.llm.encoder import ModelNotFound
+    from elec.pipeline import run as run_pipeline
+    from elec.report.table import rich_table
+
+    try:
+        cfg = load_config(config, set_ or [])
+        results = run_pipeline(cfg, out)
+    except (ConfigError, DataError, ModelNotFound) as error:
+        _fail(error)
+    console.print(rich_table(results, title=f"ELEC on {cfg.data.dataset} "
+                                            f"({cfg.model.name}, test split)"))
+    console.print(f"results: {out / 'results.json'}")
+
+
+@app.command()
+def models() -> None:
+    """List the backbones and their hyper-parameters."""
+    from rich.table import Table
+
+    from elec.models import BACKBONES
+
+    table = Table(title="backbones")
+    table.add_column("name")
+    table.add_column("paper")
+    table.add_column("parameters (defaults)")
+    for name, cls in BACKBONES.items():
+        module = __import__(cls.__module__, fromlist=["__doc__"])
+        paper = (module.__doc__ or "").split(":", 1)[-1].strip().split("\n")[0]
+        defaults = ", ".join(f"{k}={v.default}" for k, v in cls.Params.model_fields.items())
+        table.add_row(name, paper, defaults)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()

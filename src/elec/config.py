@@ -1,0 +1,178 @@
+"""Typed run configuration: loaded from YAML, overridable with ``--set key=value``.
+
+Every section forbids unknown keys, so a typo in a config file or on the command
+line stops the run with the offending key named instead of being ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message says which key and why."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FieldSpec(Section):
+    """One input field: where it comes from, how it is encoded, how it reads as text."""
+
+    name: str
+    kind: Literal["categorical", "numeric", "multi", "text"]
+    display: str | None = None  # name used in the rendered text; defaults to the field name
+    min_count: int = 1  # categorical / multi: rarer values go to the OOV bucket
+    boundaries: list[float] | None = None  # numeric: explicit bucket edges
+    n_buckets: int = 10  # numeric without boundaries: quantile buckets fitted on train
+    max_len: int = 8  # multi: values kept per row
+    tabular: bool = True  # False: the field only appears in the rendered text
+    in_text: bool = True  # False: the field is not rendered (ids mean nothing to an LM)
+
+    @property
+    def label(self) -> str:
+        return self.display or self.name.replace("_", " ").capitalize()
+
+
+class DataConfig(Section):
+    dataset: str = "ml-100k"  # "ml-100k" or the path of a Parquet / CSV table
+    label: str = "rating"  # label column
+    label_threshold: float | None = 4.0  # label = column >= threshold; None: column is 0/1
+    time_column: str = "timestamp"  # used by the temporal split
+    split: Literal["random", "temporal"] = "random"
+    split_seed: int = 2024
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    label_threshold: float = 4.0  # rating >= threshold -> click
+    max_rows: int | None = None  # keep a random subset (quick runs, tests)
+
+    @model_validator(mode="after")
+    def _fractions_sum_to_one(self) -> DataConfig:
+        if abs(sum(self.fractions) - 1.0) > 1e-6 or min(self.fractions) <= 0:
+            raise ValueError(f"data.fractions must be three positive numbers summing to 1, "
+                             f"got {list(self.fractions)}")
+        return self
+
+
+class TextConfig(Section):
+    fields: list[str] | None = None  # order of sentences; default: fields with in_text
+    max_chars: int = 200  # per-field budget for the default truncating summariser
+
+
+class LLMConfig(Section):
+    name: str = "minilm"  # "minilm" (bundled), a local path or a Hugging Face id
+    pooling: Literal["mean", "last"] = "mean"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    max_length: int = 128
+    batch_size: int = 128
+    shard_size: int = 4096  # texts per cache shard: the unit of resumable encoding
+
+
+class AdapterConfig(Section):
+    """Stage 1: transformation layer (MLP h -> v) and prediction layer (v -> logit)."""
+
+    mode: Literal["frozen"] = "frozen"
+    hidden: list[int] = Field(default_factory=lambda: [256])
+    dim: int = 64
+    dropout: float = 0.1
+    # Leak guard: "crossfit" gives every row a vector from an adapter that never
+    # trained on it; "none" uses one adapter trained on all training rows.
+    leak_guard: Literal["crossfit", "none"] = "crossfit"
+    folds: int = 5
+    lr: float = 1e-3
+    batch_size: int = 1024
+    max_epochs: int = 20
+
+
+class ModelConfig(Section):
+    name: str = "deepfm"
+    embedding_dim: int = 16
+    params: dict[str, Any] = Field(default_factory=dict)  # validated by the backbone
+
+
+class GainConfig(Section):
+    """Stage 2: how the LM vector enters the backbone as one extra field."""
+
+    field_dropout: float = 0.5  # drop the whole LM field for a training row with this probability
+    projection_weight_decay: float = 1e-4
+
+
+class DistillConfig(Section):
+    alpha: float = 1.0  # score-level distillation weight
+    beta: float = 1.0  # representation-level distillation weight
+    temperature: float = 1.0
+    schedule: Literal["two-stage"] = "two-stage"
+
+
+class TrainConfig(Section):
+    lr: float = 1e-3
+    batch_size: int = 1024
+    max_epochs: int = 30
+    patience: int = 2
+    lr_decay_patience: int = 1  # epochs without improvement before LR x0.1
+    weight_decay: float = 0.0
+    grad_clip: float = 10.0
+
+
+class RunConfig(Section):
+    seed: int = 2024
+    data: DataConfig = Field(default_factory=DataConfig)
+    fields: list[FieldSpec] = Field(default_factory=list)
+    text: TextConfig = Field(default_factory=TextConfig)
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    adapter: AdapterConfig = Field(default_factory=AdapterConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    gain: GainConfig = Field(default_factory=GainConfig)
+    distill: DistillConfig = Field(default_factory=DistillConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def _apply_override(tree: dict[str, Any], assignment: str) -> None:
+    if "=" not in assignment:
+        raise ConfigError(f"--set expects key=value, got {assignment!r}")
+    dotted, raw = assignment.split("=", 1)
+    keys = dotted.strip().split(".")
+    node = tree
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"config key {dotted!r}: {key!r} is not a section")
+    node[keys[-1]] = yaml.safe_load(raw)
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            lines.append(f"config key {where!r} does not exist; check its spelling "
+                         f"(run `elec run --help` for the sections)")
+        else:
+            lines.append(f"config key {where!r}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()
+                ) -> RunConfig:
+    """Read a YAML config (or the defaults), apply ``key=value`` overrides, validate."""
+    tree: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} not found")
+        tree = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(tree, dict):
+            raise ConfigError(f"config file {str(path)!r} must hold a mapping at the top level")
+    for assignment in overrides:
+        _apply_override(tree, assignment)
+    try:
+        return RunConfig.model_validate(tree)
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None

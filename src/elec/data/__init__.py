@@ -1,0 +1,1 @@
+"""Datasets, feature schema, splits and batches."""

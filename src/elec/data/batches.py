@@ -1,0 +1,55 @@
+"""Column batches: the only form in which rows reach a model.
+
+A ``Columns`` holds whole columns as tensors; a batch is the same type sliced by
+an index tensor, so there is no row-by-row collation anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from elec.data.schema import EncodedFeatures
+
+
+@dataclass
+class Columns:
+    single: Tensor  # int64 [rows, single-valued fields]
+    multi: list[Tensor]  # int64 [rows, max_len] per multi-valued field
+    label: Tensor  # float32 [rows]
+    extra: dict[str, Tensor] = field(default_factory=dict)  # LM vectors, teacher outputs
+
+    @classmethod
+    def from_encoded(cls, features: EncodedFeatures, label: np.ndarray) -> Columns:
+        return cls(single=torch.from_numpy(features.single),
+                   multi=[torch.from_numpy(m) for m in features.multi],
+                   label=torch.from_numpy(np.asarray(label, dtype=np.float32)))
+
+    def __len__(self) -> int:
+        return self.label.shape[0]
+
+    def take(self, index: Tensor) -> Columns:
+        return Columns(single=self.single[index], multi=[m[index] for m in self.multi],
+                       label=self.label[index],
+                       extra={k: v[index] for k, v in self.extra.items()})
+
+    def with_extra(self, **tensors: Tensor) -> Columns:
+        for name, tensor in tensors.items():
+            if tensor.shape[0] != len(self):
+                raise ValueError(f"extra column {name!r} has {tensor.shape[0]} rows, "
+                                 f"expected {len(self)}")
+        return replace(self, extra={**self.extra, **tensors})
+
+
+def batches(columns: Columns, batch_size: int,
+            generator: torch.Generator | None = None) -> Iterator[Columns]:
+    """Consecutive batches; shuffled when a generator is given (its state sets the order)."""
+    n = len(columns)
+    order = (torch.randperm(n, generator=generator) if generator is not None
+             else torch.arange(n))
+    for start in range(0, n, batch_size):
+        yield columns.take(order[start:start + batch_size])

@@ -1,0 +1,88 @@
+"""Turn a configured data source into one table of samples and a 0/1 label."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from elec.config import DataConfig, FieldSpec
+from elec.data import movielens
+from elec.data.movielens import DataError
+
+BUILTIN = {movielens.NAME: movielens}
+
+
+def _read_file(path: Path) -> pa.Table:
+    if path.suffix == ".parquet":
+        return pq.read_table(path)
+    if path.suffix in (".csv", ".tsv"):
+        delimiter = "\t" if path.suffix == ".tsv" else ","
+        return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter))
+    raise DataError(f"data.dataset {str(path)!r}: expected a .parquet, .csv or .tsv file")
+
+
+def load_table(cfg: DataConfig, log: Callable[[str], None] = print) -> pa.Table:
+    """All samples of the configured dataset, one row each (not yet split)."""
+    if cfg.dataset in BUILTIN:
+        source = BUILTIN[cfg.dataset]
+        return source.samples(source.load_tables(source.fetch(log=log)))
+    path = Path(cfg.dataset)
+    if not path.is_file():
+        raise DataError(f"data.dataset {cfg.dataset!r} is neither a built-in dataset "
+                        f"({', '.join(BUILTIN)}) nor an existing file")
+    return _read_file(path)
+
+
+def check_fields(table: pa.Table, fields: list[FieldSpec], cfg: DataConfig) -> None:
+    """Stop early, with the name, if the config asks for a column the data lacks."""
+    available = set(table.column_names)
+    for name in [f.name for f in fields] + [cfg.label]:
+        if name not in available:
+            raise DataError(f"field {name!r} from the config is not a column of "
+                            f"{cfg.dataset!r}; its columns are: {', '.join(table.column_names)}")
+
+
+def labels(table: pa.Table, cfg: DataConfig) -> np.ndarray:
+    """The 0/1 click label as float32; a non-binary label column is an error."""
+    column = table[cfg.label]
+    if column.null_count:
+        raise DataError(f"label column {cfg.label!r} has {column.null_count} missing values")
+    if cfg.label_threshold is not None:
+        return pc.greater_equal(column, cfg.label_threshold).to_numpy().astype(np.float32)
+    values = column.to_numpy(zero_copy_only=False)
+    bad = ~np.isin(values, [0, 1])
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise DataError(f"label column {cfg.label!r} row {row:,}: expected 0 or 1, got "
+                        f"{values[row]!r}; set data.label_threshold to binarise it")
+    return values.astype(np.float32)
+
+
+def split_indices(table: pa.Table, cfg: DataConfig) -> dict[str, np.ndarray]:
+    """Row indices of train / valid / test: random (seeded) or temporal."""
+    n = table.num_rows
+    rng = np.random.default_rng(cfg.split_seed)
+    if cfg.split == "random":
+        order = rng.permutation(n)
+    else:
+        if cfg.time_column not in table.column_names:
+            raise DataError(f"temporal split needs the time column {cfg.time_column!r}")
+        order = np.argsort(table[cfg.time_column].to_numpy(), kind="stable")
+    n_train = int(round(cfg.fractions[0] * n))
+    n_valid = int(round(cfg.fractions[1] * n))
+    return {"train": np.sort(order[:n_train]) if cfg.split == "random" else order[:n_train],
+            "valid": order[n_train:n_train + n_valid],
+            "test": order[n_train + n_valid:]}
+
+
+def subsample(table: pa.Table, cfg: DataConfig) -> pa.Table:
+    if cfg.max_rows is None or cfg.max_rows >= table.num_rows:
+        return table
+    rng = np.random.default_rng(cfg.split_seed)
+    return table.take(np.sort(rng.choice(table.num_rows, cfg.max_rows, replace=False)))

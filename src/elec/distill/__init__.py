@@ -1,0 +1,1 @@
+"""The ELEC core: gain network, vanilla network, distillation losses."""

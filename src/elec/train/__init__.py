@@ -1,0 +1,1 @@
+"""Training loop and metrics, shared by every network."""

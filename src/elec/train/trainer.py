@@ -1,0 +1,100 @@
+"""One training loop for every network: Adam, early stopping on validation AUC,
+LR x0.1 on plateau, best-weights reload, gradient clipping, seeded batch order."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from elec.config import TrainConfig
+from elec.data.batches import Columns, batches
+from elec.train.metrics import evaluate
+
+LossFn = Callable[[Columns], Tensor]
+PredictFn = Callable[[Columns], Tensor]
+
+
+@dataclass
+class History:
+    epochs: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    best_auc: float = -math.inf
+    seconds: float = 0.0
+
+
+@torch.no_grad()
+def predict_logits(predict: PredictFn, module: nn.Module, columns: Columns,
+                   batch_size: int = 8192) -> np.ndarray:
+    module.eval()
+    return torch.cat([predict(b).float() for b in batches(columns, batch_size)]).numpy()
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-logits))
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, log: Callable[[str], None] = print,
+                 progress: Callable[[str, int], Callable[[], None]] | None = None):
+        self.cfg = cfg
+        self.log = log
+        self.progress = progress
+
+    def fit(self, name: str, module: nn.Module, loss_fn: LossFn, predict: PredictFn,
+            train: Columns, valid: Columns, generator: torch.Generator,
+            param_groups: Iterable[dict] | None = None) -> History:
+        """Train ``module`` in place; on return it holds the best validation weights."""
+        cfg = self.cfg
+        groups = list(param_groups) if param_groups is not None else [
+            {"params": [p for p in module.parameters() if p.requires_grad]}]
+        optimizer = torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        history, best_state, stale = History(), None, 0
+        start = time.perf_counter()
+        steps = math.ceil(len(train) / cfg.batch_size)
+        for epoch in range(1, cfg.max_epochs + 1):
+            module.train()
+            total, seen = 0.0, 0
+            tick = self.progress(f"{name} epoch {epoch}", steps) if self.progress else None
+            for batch in batches(train, cfg.batch_size, generator):
+                loss = loss_fn(batch)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip:
+                    nn.utils.clip_grad_norm_(module.parameters(), cfg.grad_clip)
+                optimizer.step()
+                total += loss.item() * len(batch)
+                seen += len(batch)
+                if tick:
+                    tick()
+            if not math.isfinite(total):
+                raise FloatingPointError(f"{name}: training loss is not finite at epoch "
+                                         f"{epoch}; lower train.lr")
+            metrics = evaluate(valid.label.numpy(),
+                               sigmoid(predict_logits(predict, module, valid)))
+            record = {"epoch": epoch, "train_loss": total / seen, "valid_auc": metrics["auc"],
+                      "valid_logloss": metrics["logloss"], "lr": optimizer.param_groups[0]["lr"]}
+            history.epochs.append(record)
+            self.log(f"{name} epoch {epoch}: train loss {record['train_loss']:.4f}  valid AUC "
+                     f"{metrics['auc']:.4f}  logloss {metrics['logloss']:.4f}")
+            if metrics["auc"] > history.best_auc:
+                history.best_auc, history.best_epoch = metrics["auc"], epoch
+                best_state, stale = copy.deepcopy(module.state_dict()), 0
+                continue
+            stale += 1
+            if stale >= cfg.patience:
+                break
+            if stale >= cfg.lr_decay_patience:
+                for group in optimizer.param_groups:
+                    group["lr"] *= 0.1
+        if best_state is not None:
+            module.load_state_dict(best_state)
+        history.seconds = time.perf_counter() - start
+        module.eval()
+        return history

@@ -1,0 +1,46 @@
+"""Console and log file output, and progress bars for long work."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+
+class Reporter:
+    """Writes every message to the console and, when given, to a log file; shows
+    transient progress bars that disappear when their task is done."""
+
+    def __init__(self, log_path: Path | None = None, console: Console | None = None):
+        self.console = console or Console(stderr=True)
+        self.log_path = log_path
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                  MofNCompleteColumn(), TimeRemainingColumn(),
+                                  console=self.console, transient=True)
+
+    def __enter__(self) -> Reporter:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._progress.stop()
+
+    def log(self, message: str) -> None:
+        self.console.print(message, markup=False, highlight=False, soft_wrap=True)
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.log_path, "a") as handle:
+                handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+
+    def bar(self, description: str, total: int) -> Callable[[int], None]:
+        """Start a bar; the returned function advances it and removes it when full."""
+        task = self._progress.add_task(description, total=total)
+
+        def advance(steps: int = 1) -> None:
+            self._progress.advance(task, steps)
+            if self._progress.tasks[self._progress.task_ids.index(task)].finished:
+                self._progress.remove_task(task)
+        return advance

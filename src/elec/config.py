@@ -47,7 +47,6 @@ class DataConfig(Section):
     split: Literal["random", "temporal"] = "random"
     split_seed: int = 2024
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
-    label_threshold: float = 4.0  # rating >= threshold -> click
     max_rows: int | None = None  # keep a random subset (quick runs, tests)
 
     @model_validator(mode="after")

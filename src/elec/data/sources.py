@@ -60,7 +60,7 @@ def labels(table: pa.Table, cfg: DataConfig) -> np.ndarray:
     if bad.any():
         row = int(np.argmax(bad))
         raise DataError(f"label column {cfg.label!r} row {row:,}: expected 0 or 1, got "
-                        f"{values[row]!r}; set data.label_threshold to binarise it")
+                        f"{values[row].item()!r}; set data.label_threshold to binarise it")
     return values.astype(np.float32)
 
 

@@ -24,7 +24,7 @@ def truncate(max_chars: int) -> Summariser:
     def summarise(value: str) -> str:
         if len(value) <= max_chars:
             return value
-        cut = value[:max_chars].rsplit(" ", 1)[0]
+        cut = value[:max_chars + 1].rsplit(" ", 1)[0]
         return (cut or value[:max_chars]) + "..."
     return summarise
 

@@ -1,0 +1,34 @@
+import pytest
+
+from elec.config import ConfigError, load_config
+
+
+def write(tmp_path, text):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_overrides_are_applied_and_typed(tmp_path):
+    cfg = load_config(write(tmp_path, "model: {name: dnn}\n"),
+                      ["model.embedding_dim=8", "distill.alpha=0.5", "data.max_rows=100"])
+    assert (cfg.model.name, cfg.model.embedding_dim, cfg.distill.alpha) == ("dnn", 8, 0.5)
+    assert cfg.data.max_rows == 100
+
+
+def test_unknown_key_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"config key 'train.learning_rate' does not exist"):
+        load_config(write(tmp_path, "train: {learning_rate: 0.1}\n"))
+    with pytest.raises(ConfigError, match=r"'distill.gamma' does not exist"):
+        load_config(None, ["distill.gamma=1"])
+
+
+def test_bad_values_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="data.split"):
+        load_config(None, ["data.split=sideways"])
+    with pytest.raises(ConfigError, match="fractions"):
+        load_config(None, ["data.fractions=[0.5,0.5,0.5]"])
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="key=value"):
+        load_config(None, ["seed"])

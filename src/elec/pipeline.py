@@ -37,7 +37,7 @@ from elec.distill.networks import (
 from elec.llm.adapter import LLM_HIDDEN, Adapter
 from elec.llm.cache import VectorCache
 from elec.llm.encoder import TextEncoder
-from elec.models import CTRNetwork
+from elec.models import CTRNetwork, build_backbone
 from elec.text.render import render_table
 from elec.train.metrics import evaluate
 from elec.train.trainer import Trainer, predict_logits, sigmoid
@@ -277,6 +277,9 @@ class Run:
                 {"params": projection, "weight_decay": self.cfg.gain.projection_weight_decay}]
 
     def execute(self) -> dict:
+        # Fail on a bad backbone name or hyper-parameter now, not after LM encoding.
+        build_backbone(self.cfg.model.name, 2, self.cfg.model.embedding_dim,
+                       self.cfg.model.params)
         self._check_resume()
         data = self.prepare()
         results = {"lm_only": None}

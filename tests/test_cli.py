@@ -1,0 +1,33 @@
+from typer.testing import CliRunner
+
+from elec.cli import app
+
+runner = CliRunner()
+
+
+def test_unknown_config_key_exits_with_a_message(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("model: {name: deepfm}\n")
+    result = runner.invoke(app, ["run", "--config", str(config), "--set", "train.lrr=1",
+                                 "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "'train.lrr' does not exist" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_backbone_is_refused_before_any_work(tmp_path, table_path, elec_home):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data: {{dataset: {table_path}, label: click, label_threshold: null}}\n"
+                      "fields: [{name: user_id, kind: categorical}]\n")
+    result = runner.invoke(app, ["run", "-c", str(config), "--set", "model.name=gbdt",
+                                 "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "'gbdt' is not a known backbone" in result.output
+
+
+def test_models_lists_every_backbone_with_defaults():
+    result = runner.invoke(app, ["models"])
+    assert result.exit_code == 0
+    for name in ("dnn", "deepfm", "dcnv2"):
+        assert name in result.output
+    assert "cross_layers=3" in result.output

@@ -5,11 +5,21 @@ from elec.config import ConfigError
 from elec.models import BACKBONES, build_backbone
 
 FIELDS, DIM, BATCH = 6, 8, 5
+SMALL = {  # small hyper-parameters so the tests run in milliseconds
+    "lr": {}, "fm": {}, "fwfm": {},
+    "xdeepfm": {"hidden": [16, 8], "cin_layers": [8, 8]},
+    "autoint": {"hidden": [16, 8], "attention_dim": 8, "heads": 2, "attention_layers": 2},
+    "finalmlp": {"hidden1": [16, 8], "hidden2": [16], "selection_hidden": 8, "heads": 2},
+}
 
 
 def build(name, fields=FIELDS):
     torch.manual_seed(0)
-    return build_backbone(name, fields, DIM, {"hidden": [16, 8]}).eval()
+    return build_backbone(name, fields, DIM, SMALL.get(name, {"hidden": [16, 8]})).eval()
+
+
+def test_the_zoo_is_complete():
+    assert len(BACKBONES) >= 14
 
 
 @pytest.mark.parametrize("name", list(BACKBONES))

@@ -70,8 +70,9 @@ class FieldLinear(nn.Module):
 
     def __init__(self, num_fields: int, dim: int):
         super().__init__()
-        self.weight = nn.Parameter(torch.zeros(num_fields, dim))
+        self.weight = nn.Parameter(torch.empty(num_fields, dim))
         self.bias = nn.Parameter(torch.zeros(1))
+        nn.init.normal_(self.weight, std=0.01)
 
     def forward(self, x: Tensor) -> Tensor:
         """x: (batch, fields, dim) -> (batch, 1)."""
@@ -99,3 +100,181 @@ class CrossNetworkV2(nn.Module):
         for layer in self.layers:
             x = x0 * layer(x) + x
         return x
+
+
+def pair_indices(num_fields: int) -> tuple[list[int], list[int]]:
+    """Index lists (i, j) of every field pair with i < j."""
+    rows, cols = [], []
+    for i in range(num_fields):
+        for j in range(i + 1, num_fields):
+            rows.append(i)
+            cols.append(j)
+    return rows, cols
+
+
+class InnerProduct(nn.Module):
+    """<e_i, e_j> for every field pair (the product layer of IPNN)."""
+
+    def __init__(self, num_fields: int):
+        super().__init__()
+        rows, cols = pair_indices(num_fields)
+        self.register_buffer("rows", torch.tensor(rows, dtype=torch.long), persistent=False)
+        self.register_buffer("cols", torch.tensor(cols, dtype=torch.long), persistent=False)
+        self.output_dim = len(rows)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: (batch, fields, dim) -> (batch, fields * (fields - 1) / 2)."""
+        return (x[:, self.rows] * x[:, self.cols]).sum(-1)
+
+
+class FieldWeightedInteraction(nn.Module):
+    """FwFM: sum_{i<j} r_ij (e_i * e_j), kept as a vector before the sum."""
+
+    def __init__(self, num_fields: int):
+        super().__init__()
+        rows, cols = pair_indices(num_fields)
+        self.register_buffer("rows", torch.tensor(rows, dtype=torch.long), persistent=False)
+        self.register_buffer("cols", torch.tensor(cols, dtype=torch.long), persistent=False)
+        self.pair_weight = nn.Parameter(torch.ones(len(rows)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: (batch, fields, dim) -> (batch, dim)."""
+        products = x[:, self.rows] * x[:, self.cols]
+        return (products * self.pair_weight[:, None]).sum(1)
+
+
+class CrossNetwork(nn.Module):
+    """DCN cross layers: x_{l+1} = x_0 (x_l . w_l) + b_l + x_l."""
+
+    def __init__(self, input_dim: int, num_layers: int):
+        super().__init__()
+        self.weights = nn.ModuleList(nn.Linear(input_dim, 1, bias=False)
+                                     for _ in range(num_layers))
+        self.biases = nn.ParameterList(nn.Parameter(torch.zeros(input_dim))
+                                       for _ in range(num_layers))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: (batch, input_dim) -> (batch, input_dim)."""
+        x0 = x
+        for weight, bias in zip(self.weights, self.biases, strict=True):
+            x = x0 * weight(x) + bias + x
+        return x
+
+
+class CompressedInteractionNetwork(nn.Module):
+    """xDeepFM's CIN: explicit vector-wise interactions, sum-pooled per layer."""
+
+    def __init__(self, num_fields: int, layer_sizes: Sequence[int], split_half: bool = True):
+        super().__init__()
+        self.convs = nn.ModuleList()
+        self.split_half = split_half
+        previous, output_dim = num_fields, 0
+        for k, size in enumerate(layer_sizes):
+            self.convs.append(nn.Conv1d(num_fields * previous, size, kernel_size=1))
+            last = k == len(layer_sizes) - 1
+            keep = size // 2 if split_half and not last else size
+            previous, output_dim = keep, output_dim + keep
+        self.output_dim = output_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: (batch, fields, dim) -> (batch, output_dim)."""
+        batch, _, dim = x.shape
+        hidden, pooled = x, []
+        for k, conv in enumerate(self.convs):
+            outer = (x.unsqueeze(2) * hidden.unsqueeze(1)).reshape(batch, -1, dim)
+            hidden = torch.relu(conv(outer))
+            if self.split_half and k < len(self.convs) - 1:
+                hidden, kept = torch.split(hidden, hidden.shape[1] // 2, dim=1)
+            else:
+                kept = hidden
+            pooled.append(kept.sum(-1))
+        return torch.cat(pooled, dim=1)
+
+
+class MultiHeadSelfAttention(nn.Module):
+    """AutoInt's interacting layer: self-attention across fields with a residual link."""
+
+    def __init__(self, input_dim: int, attention_dim: int, heads: int, residual: bool = True):
+        super().__init__()
+        if attention_dim % heads:
+            raise ValueError(f"attention_dim {attention_dim} is not divisible by heads {heads}")
+        self.heads = heads
+        self.qkv = nn.Linear(input_dim, 3 * attention_dim, bias=False)
+        self.residual = nn.Linear(input_dim, attention_dim, bias=False) if residual else None
+        self.output_dim = attention_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: (batch, fields, input_dim) -> (batch, fields, attention_dim)."""
+        batch, fields, _ = x.shape
+        q, k, v = self.qkv(x).view(batch, fields, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        attended = nn.functional.scaled_dot_product_attention(q, k, v)
+        out = attended.transpose(1, 2).reshape(batch, fields, self.output_dim)
+        if self.residual is not None:
+            out = out + self.residual(x)
+        return torch.relu(out)
+
+
+class SqueezeExcitation(nn.Module):
+    """FiBiNET's SENET layer: re-weight each field by a learned function of all fields."""
+
+    def __init__(self, num_fields: int, reduction: int = 3):
+        super().__init__()
+        hidden = max(1, num_fields // reduction)
+        self.excitation = nn.Sequential(nn.Linear(num_fields, hidden), nn.ReLU(),
+                                        nn.Linear(hidden, num_fields), nn.ReLU())
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: (batch, fields, dim) -> (batch, fields, dim)."""
+        return x * self.excitation(x.mean(-1)).unsqueeze(-1)
+
+
+class BilinearInteraction(nn.Module):
+    """FiBiNET's bilinear layer ("field-all" type): (e_i W) * e_j for every pair."""
+
+    def __init__(self, num_fields: int, dim: int):
+        super().__init__()
+        rows, cols = pair_indices(num_fields)
+        self.register_buffer("rows", torch.tensor(rows, dtype=torch.long), persistent=False)
+        self.register_buffer("cols", torch.tensor(cols, dtype=torch.long), persistent=False)
+        self.weight = nn.Linear(dim, dim, bias=False)
+        self.output_dim = len(rows) * dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: (batch, fields, dim) -> (batch, pairs * dim)."""
+        return (self.weight(x[:, self.rows]) * x[:, self.cols]).flatten(1)
+
+
+class FeatureSelection(nn.Module):
+    """FinalMLP's gate: 2 * sigmoid(MLP(context)) scales each input unit; the context is
+    a learned vector (no conditioning fields), as in FinalMLP's default."""
+
+    def __init__(self, input_dim: int, context_dim: int, hidden: int):
+        super().__init__()
+        self.context = nn.Parameter(torch.zeros(1, context_dim))
+        self.gate = nn.Sequential(nn.Linear(context_dim, hidden), nn.ReLU(),
+                                  nn.Linear(hidden, input_dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: (batch, input_dim) -> (batch, input_dim)."""
+        return x * 2 * torch.sigmoid(self.gate(self.context))
+
+
+class InteractionAggregation(nn.Module):
+    """FinalMLP's fusion: w_x.x + w_y.y + sum_h x_h^T W_h y_h over heads."""
+
+    def __init__(self, x_dim: int, y_dim: int, heads: int = 1):
+        super().__init__()
+        if x_dim % heads or y_dim % heads:
+            raise ValueError(f"stream widths {x_dim}, {y_dim} are not divisible by heads {heads}")
+        self.heads, self.x_head, self.y_head = heads, x_dim // heads, y_dim // heads
+        self.linear_x = nn.Linear(x_dim, 1)
+        self.linear_y = nn.Linear(y_dim, 1)
+        self.bilinear = nn.Parameter(torch.empty(heads, self.x_head, self.y_head))
+        nn.init.xavier_normal_(self.bilinear)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        """x: (batch, x_dim), y: (batch, y_dim) -> (batch, 1)."""
+        xh = x.view(-1, self.heads, self.x_head)
+        yh = y.view(-1, self.heads, self.y_head)
+        bilinear = torch.einsum("bhi,hij,bhj->b", xh, self.bilinear, yh).unsqueeze(-1)
+        return self.linear_x(x) + self.linear_y(y) + bilinear

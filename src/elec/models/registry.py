@@ -7,15 +7,37 @@ from typing import Any
 from pydantic import ValidationError
 
 from elec.config import ConfigError
+from elec.models.autoint import AutoIntPlus
 from elec.models.base import Backbone
+from elec.models.dcn import DCN
 from elec.models.dcnv2 import DCNv2
 from elec.models.deepfm import DeepFM
 from elec.models.dnn import DNN
+from elec.models.fibinet import FiBiNET
+from elec.models.finalmlp import FinalMLP
+from elec.models.fm import FM
+from elec.models.fwfm import FwFM
+from elec.models.lr import LR
+from elec.models.nfm import NFM
+from elec.models.pnn import PNN
+from elec.models.widedeep import WideDeep
+from elec.models.xdeepfm import XDeepFM
 
 BACKBONES: dict[str, type[Backbone]] = {
+    "lr": LR,
+    "fm": FM,
+    "fwfm": FwFM,
     "dnn": DNN,
+    "widedeep": WideDeep,
     "deepfm": DeepFM,
+    "pnn": PNN,
+    "nfm": NFM,
+    "xdeepfm": XDeepFM,
+    "dcn": DCN,
     "dcnv2": DCNv2,
+    "autoint": AutoIntPlus,
+    "fibinet": FiBiNET,
+    "finalmlp": FinalMLP,
 }
 
 

@@ -1,0 +1,84 @@
+"""The gain / vanilla pair works with every backbone, without per-model code."""
+
+import pytest
+import torch
+
+from conftest import FIELDS, synthetic_table
+from elec.config import DistillConfig, GainConfig, ModelConfig
+from elec.data.batches import Columns
+from elec.data.schema import FeatureSchema
+from elec.distill.networks import (
+    LLM_VECTOR,
+    TEACHER_LOGIT,
+    TEACHER_REPR,
+    GainNetwork,
+    VanillaNetwork,
+)
+from elec.models import BACKBONES, CTRNetwork
+from test_models import SMALL
+
+LLM_DIM = 12
+
+
+@pytest.fixture(scope="module")
+def batch():
+    table = synthetic_table(rows=64)
+    schema = FeatureSchema.fit(table, FIELDS)
+    columns = Columns.from_encoded(schema.transform(table), table["click"].to_numpy())
+    return schema, columns.with_extra(**{LLM_VECTOR: torch.randn(64, LLM_DIM)})
+
+
+def params(n):
+    return sum(p.numel() for p in n.parameters())
+
+
+@pytest.mark.parametrize("name", list(BACKBONES))
+def test_gain_and_vanilla_networks_train_with_every_backbone(name, batch):
+    schema, columns = batch
+    model = ModelConfig(name=name, embedding_dim=8, params=SMALL.get(name, {"hidden": [16, 8]}))
+    torch.manual_seed(0)
+    gain = GainNetwork(schema, model, LLM_DIM, GainConfig(field_dropout=0.0))
+    gain.train()
+    gain.loss(columns).backward()
+    assert gain.llm_projection.weight.grad.abs().sum() > 0  # the LM field reaches the loss
+
+    gain.eval()
+    with torch.no_grad():
+        teacher_logit, teacher_repr = gain(columns)
+    student_columns = columns.with_extra(**{TEACHER_LOGIT: teacher_logit,
+                                            TEACHER_REPR: teacher_repr})
+    vanilla = VanillaNetwork(schema, model, gain.repr_dim, DistillConfig())
+    vanilla.train()
+    loss = vanilla.loss(student_columns)
+    loss.backward()
+    assert torch.isfinite(loss)
+    # what is served is exactly a plain backbone
+    assert params(vanilla.network) == params(CTRNetwork(schema, model))
+
+
+def test_field_dropout_only_acts_in_training(batch):
+    schema, columns = batch
+    model = ModelConfig(name="dnn", embedding_dim=8, params={"hidden": [8]})
+    gain = GainNetwork(schema, model, LLM_DIM, GainConfig(field_dropout=1.0))
+    gain.eval()
+    with_lm = gain(columns)[0]
+    gain.train()
+    gain.network.eval()  # keep batch norm and dropout fixed, only the field dropout trains
+    without_lm = gain(columns)[0]
+    zeroed = columns.with_extra(**{LLM_VECTOR: torch.zeros(64, LLM_DIM)})
+    gain.eval()
+    gain.llm_projection.bias.data.zero_()
+    torch.testing.assert_close(without_lm, gain(zeroed)[0])
+    assert not torch.allclose(with_lm, without_lm)
+
+
+def test_vanilla_equal_to_teacher_has_only_the_label_loss(batch):
+    schema, columns = batch
+    model = ModelConfig(name="deepfm", embedding_dim=8, params={"hidden": [8]})
+    vanilla = VanillaNetwork(schema, model, teacher_repr_dim=8 + 8, cfg=DistillConfig())
+    vanilla.eval()
+    with torch.no_grad():
+        logit, representation = vanilla(columns)
+        own = columns.with_extra(**{TEACHER_LOGIT: logit, TEACHER_REPR: representation})
+        label_only = torch.nn.functional.binary_cross_entropy_with_logits(logit, columns.label)
+        torch.testing.assert_close(vanilla.loss(own), label_only)

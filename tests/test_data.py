@@ -112,3 +112,14 @@ def test_splits_partition_the_rows(split):
     if split == "temporal":
         stamps = table["timestamp"].to_numpy()
         assert stamps[parts["train"]].max() < stamps[parts["test"]].min()
+
+
+def test_cold_item_split_keeps_test_items_out_of_training():
+    rng = np.random.default_rng(0)
+    table = pa.table({"item_id": rng.integers(0, 200, 5000).astype(str)})
+    parts = split_indices(table, DataConfig(split="cold-item"))
+    items = table["item_id"].to_numpy(zero_copy_only=False)
+    train, valid, test = (set(items[parts[s]]) for s in ("train", "valid", "test"))
+    assert not (train & test) and not (train & valid) and not (valid & test)
+    assert sum(len(p) for p in parts.values()) == 5000
+    assert 0.05 < len(parts["test"]) / 5000 <= 0.1

@@ -2,8 +2,9 @@
 
 import pytest
 import torch
-
 from conftest import FIELDS, synthetic_table
+from test_models import SMALL
+
 from elec.config import DistillConfig, GainConfig, ModelConfig
 from elec.data.batches import Columns
 from elec.data.schema import FeatureSchema
@@ -15,7 +16,6 @@ from elec.distill.networks import (
     VanillaNetwork,
 )
 from elec.models import BACKBONES, CTRNetwork
-from test_models import SMALL
 
 LLM_DIM = 12
 

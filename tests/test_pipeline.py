@@ -6,13 +6,14 @@ import pytest
 from safetensors.torch import load_file
 
 from elec.config import ConfigError
-from elec.pipeline import METHODS, run
+from elec.config import DEFAULT_METHODS
+from elec.pipeline import run
 
 
 def test_tiny_end_to_end_run_and_resume(tiny_config, elec_home, tmp_path):
     out = tmp_path / "run"
     results = run(tiny_config, out)
-    assert set(results["methods"]) == set(METHODS)
+    assert list(results["methods"]) == DEFAULT_METHODS
     for name, method in results["methods"].items():
         assert 0.0 <= method["test"]["auc"] <= 1.0, name
         assert method["test"]["logloss"] > 0
@@ -55,3 +56,17 @@ def test_killed_run_continues_from_the_first_unfinished_stage(tiny_config, elec_
     # seeded per method, so the retrained stages reproduce the first run exactly
     assert second["methods"]["gain"]["test"] == first["methods"]["gain"]["test"]
     assert second["methods"]["vanilla"]["test"] == first["methods"]["vanilla"]["test"]
+
+
+def test_a_method_gives_the_same_result_alone_or_after_others(tiny_config, elec_home, tmp_path):
+    after_others = run(tiny_config.model_copy(update={
+        "methods": ["cross_distilled", "vanilla_score", "backbone"]}), tmp_path / "a")
+    alone = run(tiny_config.model_copy(update={"methods": ["backbone"]}), tmp_path / "b")
+    assert alone["methods"]["backbone"]["test"] == after_others["methods"]["backbone"]["test"]
+    assert list(after_others["methods"]) == ["cross_distilled", "vanilla_score", "backbone"]
+    assert after_others["config"]["distill"]["cross_teacher"] == "dcnv2"
+
+
+def test_unknown_method_is_refused(tiny_config, elec_home, tmp_path):
+    with pytest.raises(ConfigError, match=r"methods \['magic'\] are not known"):
+        run(tiny_config.model_copy(update={"methods": ["magic"]}), tmp_path / "run")

@@ -44,7 +44,11 @@ class DataConfig(Section):
     label: str = "rating"  # label column
     label_threshold: float | None = 4.0  # label = column >= threshold; None: column is 0/1
     time_column: str = "timestamp"  # used by the temporal split
-    split: Literal["random", "temporal"] = "random"
+    item_column: str = "item_id"  # used by the cold-item split
+    user_column: str | None = "user_id"  # groups for gAUC; None: no gAUC
+    # random: shuffled rows; temporal: by time; cold-item: valid and test rows belong to
+    # items that never appear in training (user overlap allowed)
+    split: Literal["random", "temporal", "cold-item"] = "random"
     split_seed: int = 2024
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     max_rows: int | None = None  # keep a random subset (quick runs, tests)
@@ -105,6 +109,9 @@ class DistillConfig(Section):
     beta: float = 1.0  # representation-level distillation weight
     temperature: float = 1.0
     schedule: Literal["two-stage"] = "two-stage"
+    # Backbone (no LM) that teaches the cross_distilled control; if it is the run's own
+    # backbone, dnn is used instead.
+    cross_teacher: str = "dcnv2"
 
 
 class TrainConfig(Section):
@@ -117,8 +124,15 @@ class TrainConfig(Section):
     grad_clip: float = 10.0
 
 
+DEFAULT_METHODS = ["lm_only", "backbone", "self_distilled", "gain", "vanilla"]
+
+
 class RunConfig(Section):
     seed: int = 2024
+    # Methods to train and report; what they depend on is trained too. Also available:
+    # cross_distilled (student of a different backbone without LM), vanilla_score and
+    # vanilla_repr (ELEC with only score- or only representation-level distillation).
+    methods: list[str] = Field(default_factory=lambda: list(DEFAULT_METHODS))
     data: DataConfig = Field(default_factory=DataConfig)
     fields: list[FieldSpec] = Field(default_factory=list)
     text: TextConfig = Field(default_factory=TextConfig)

@@ -1,9 +1,11 @@
-"""``elec run``: the ELEC pipeline end to end, resumable stage by stage.
+"""``elec run``: the ELEC pipeline end to end, resumable method by method.
 
     data -> LM vectors (cached) -> stage 1 adapter (lm_only, cross-fitted v)
          -> backbone -> self_distilled -> gain -> vanilla -> results.json
 
-Every finished stage writes its checkpoint and ``stages/<name>.json``; the same
+Each method is trained from a generator seeded with the run seed, so its result
+does not depend on which methods ran before it (comparisons are paired by seed).
+Every finished method writes its checkpoint and ``stages/<name>.json``; the same
 command run again on the same output directory skips what is done.
 """
 
@@ -22,7 +24,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from elec import __version__
-from elec.config import ConfigError, RunConfig, TrainConfig
+from elec.config import ConfigError, DistillConfig, ModelConfig, RunConfig, TrainConfig
 from elec.data.batches import Columns
 from elec.data.schema import FeatureSchema
 from elec.data.sources import check_fields, labels, load_table, split_indices, subsample
@@ -48,8 +50,12 @@ METHODS = {  # name -> (what it is, serves an LM?)
     "lm_only": ("adapted LM: transformation + prediction layer", True),
     "backbone": ("the CTR backbone alone", False),
     "self_distilled": ("backbone distilled from a backbone teacher (no LM), same losses", False),
+    "cross_teacher": ("a different backbone, no LM: the cross_distilled teacher", False),
+    "cross_distilled": ("backbone distilled from a different backbone (no LM)", False),
     "gain": ("backbone + injected LM vector (teacher)", True),
     "vanilla": ("ELEC student: backbone distilled from the gain network", False),
+    "vanilla_score": ("ELEC student, score-level distillation only", False),
+    "vanilla_repr": ("ELEC student, representation-level distillation only", False),
 }
 
 
@@ -57,7 +63,7 @@ def parameter_count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def _seed_everything(seed: int) -> torch.Generator:
+def seed_everything(seed: int) -> torch.Generator:
     """Seed initialisation and dropout, and return the generator for batch order, so a
     method's result depends on the seed alone, not on what ran before it."""
     torch.manual_seed(seed)
@@ -65,13 +71,21 @@ def _seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def _bce(network: CTRNetwork) -> tuple[Callable[[Columns], Tensor], Callable[[Columns], Tensor]]:
-    def loss(batch: Columns) -> Tensor:
-        return F.binary_cross_entropy_with_logits(network(batch)[0], batch.label)
+class PlainNetwork(nn.Module):
+    """A backbone trained on labels alone (binary cross-entropy)."""
 
-    def logit(batch: Columns) -> Tensor:
-        return network(batch)[0]
-    return loss, logit
+    def __init__(self, schema: FeatureSchema, model: ModelConfig):
+        super().__init__()
+        self.network = CTRNetwork(schema, model)
+
+    def forward(self, batch: Columns) -> tuple[Tensor, Tensor]:
+        return self.network(batch)
+
+    def loss(self, batch: Columns) -> Tensor:
+        return F.binary_cross_entropy_with_logits(self.network(batch)[0], batch.label)
+
+    def logit(self, batch: Columns) -> Tensor:
+        return self.network(batch)[0]
 
 
 @dataclass
@@ -79,6 +93,13 @@ class Prepared:
     schema: FeatureSchema
     columns: dict[str, Columns]
     texts: dict[str, list[str]]
+    groups: dict[str, np.ndarray | None]
+
+
+@dataclass
+class Trained:
+    module: nn.Module
+    record: dict
 
 
 class Run:
@@ -86,36 +107,35 @@ class Run:
         self.cfg, self.out, self.report = cfg, Path(out), reporter
         self.log = reporter.log
         self.trainer = Trainer(cfg.train, self.log, reporter.bar)
+        self.trained: dict[str, Trained] = {}
+        self._data: Prepared | None = None
+        self._llm_vectors: dict[str, Tensor] | None = None
 
     # ---------------------------------------------------------------- bookkeeping
     def _stage_path(self, name: str) -> Path:
         return self.out / "stages" / f"{name}.json"
 
+    def _checkpoint(self, name: str) -> Path:
+        return self.out / "checkpoints" / f"{name}.safetensors"
+
     def _done(self, name: str) -> dict | None:
         path = self._stage_path(name)
-        return read_json(path) if path.is_file() else None
+        if path.is_file() and self._checkpoint(name).is_file():
+            return read_json(path)
+        return None
 
-    def _finish(self, name: str, record: dict) -> dict:
-        write_json(self._stage_path(name), record)
-        return record
-
-    def _save(self, name: str, module: nn.Module) -> None:
-        path = self.out / "checkpoints" / f"{name}.safetensors"
+    def _save(self, name: str, tensors: dict[str, Tensor]) -> None:
+        path = self._checkpoint(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = path.with_suffix(".partial")
-        save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(staging))
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(staging))
         staging.replace(path)
-
-    def _load(self, name: str, module: nn.Module) -> nn.Module:
-        module.load_state_dict(load_file(str(self.out / "checkpoints" / f"{name}.safetensors")))
-        return module.eval()
 
     def _check_resume(self) -> None:
         resolved = self.cfg.to_dict()
         path = self.out / "config.yaml"
         if path.is_file():
-            previous = yaml.safe_load(path.read_text())
-            if previous != resolved:
+            if yaml.safe_load(path.read_text()) != resolved:
                 raise ConfigError(f"{self.out} holds a run with a different configuration; "
                                   f"use another --out, or delete it to start over")
             self.log(f"resuming the run in {self.out}")
@@ -124,7 +144,13 @@ class Run:
             self.log("resolved configuration:\n" + yaml.safe_dump(resolved, sort_keys=False))
 
     # ---------------------------------------------------------------- data
-    def prepare(self) -> Prepared:
+    @property
+    def data(self) -> Prepared:
+        if self._data is None:
+            self._data = self._prepare()
+        return self._data
+
+    def _prepare(self) -> Prepared:
         cfg = self.cfg
         table = subsample(load_table(cfg.data, self.log), cfg.data)
         check_fields(table, cfg.fields, cfg.data)
@@ -136,68 +162,56 @@ class Run:
         columns = {split: Columns.from_encoded(schema.transform(parts[split]), label[rows[split]])
                    for split in SPLITS}
         texts = {split: render_table(parts[split], cfg.fields, cfg.text) for split in SPLITS}
+        user = cfg.data.user_column
+        groups = {split: (np.asarray(parts[split][user].to_numpy(zero_copy_only=False))
+                          if user and user in table.column_names else None)
+                  for split in SPLITS}
         sizes = ", ".join(f"{s} {len(columns[s]):,} (CTR {columns[s].label.mean():.3f})"
                           for s in SPLITS)
         self.log(f"data: {cfg.data.dataset}, {cfg.data.split} split: {sizes}; "
                  f"{len(schema.fields)} tabular fields")
         self.log(f"example text: {texts['train'][0]}")
-        return Prepared(schema, columns, texts)
+        return Prepared(schema, columns, texts, groups)
+
+    def _evaluate(self, logit: Callable[[Columns], Tensor], module: nn.Module,
+                  columns: dict[str, Columns]) -> dict:
+        return {split: evaluate(columns[split].label.numpy(),
+                                sigmoid(predict_logits(logit, module, columns[split])),
+                                self.data.groups[split])
+                for split in ("valid", "test")}
 
     # ---------------------------------------------------------------- stage 1
-    def encode_texts(self, data: Prepared) -> dict[str, Tensor]:
+    def _encode_texts(self) -> dict[str, Tensor]:
         encoder = TextEncoder(self.cfg.llm)
         cache = VectorCache(elec_home() / "vectors", encoder.fingerprint, self.log)
-        everything = [t for split in SPLITS for t in data.texts[split]]
+        texts = self.data.texts
+        everything = [t for split in SPLITS for t in texts[split]]
         advance = self.report.bar(f"LM encoding ({encoder.precision})", len(everything))
-
-        def encode(texts: list[str]) -> np.ndarray:
-            return encoder.encode(texts, progress=advance)
-        vectors = cache.vectors(everything, encode, self.cfg.llm.shard_size)
+        vectors = cache.vectors(everything, lambda chunk: encoder.encode(chunk, advance),
+                                self.cfg.llm.shard_size)
         self.log(f"LM vectors: {cache.computed:,} texts encoded, {cache.reused:,} from the cache "
                  f"({cache.dir})")
-        out, start = {}, 0
-        for split in SPLITS:
-            n = len(data.texts[split])
-            out[split] = torch.from_numpy(vectors[start:start + n])
-            start += n
-        return out
+        bounds = np.cumsum([0] + [len(texts[s]) for s in SPLITS])
+        return {split: torch.from_numpy(vectors[bounds[k]:bounds[k + 1]])
+                for k, split in enumerate(SPLITS)}
 
-    def _train_adapter(self, name: str, hidden: dict[str, Tensor], data: Prepared,
+    def _train_adapter(self, name: str, hidden: dict[str, Tensor],
                        train_rows: Tensor | None = None) -> Adapter:
         a = self.cfg.adapter
         trainer = Trainer(TrainConfig(lr=a.lr, batch_size=a.batch_size, max_epochs=a.max_epochs,
                                       patience=self.cfg.train.patience), self.log,
                           self.report.bar)
-        train = data.columns["train"].with_extra(**{LLM_HIDDEN: hidden["train"]})
+        train = self.data.columns["train"].with_extra(**{LLM_HIDDEN: hidden["train"]})
         if train_rows is not None:
             train = train.take(train_rows)
-        valid = data.columns["valid"].with_extra(**{LLM_HIDDEN: hidden["valid"]})
-        generator = _seed_everything(self.cfg.seed)
+        valid = self.data.columns["valid"].with_extra(**{LLM_HIDDEN: hidden["valid"]})
+        generator = seed_everything(self.cfg.seed)
         adapter = Adapter(hidden["train"].shape[1], a)
         trainer.fit(name, adapter, adapter.loss, adapter.logit, train, valid, generator)
         return adapter
 
-    def stage_adapter(self, data: Prepared) -> tuple[dict, dict[str, Tensor]]:
-        """lm_only metrics and the LM vector v of every row (leak-guarded)."""
-        vectors_path = self.out / "checkpoints" / "llm_vectors.safetensors"
-        record = self._done("lm_only")
-        if record and vectors_path.is_file():
-            return record, load_file(str(vectors_path))
-        hidden = self.encode_texts(data)
-        adapter = self._train_adapter("lm_only", hidden, data)
-        self._save("lm_only", adapter)
-        metrics = {split: evaluate(data.columns[split].label.numpy(),
-                                   sigmoid(predict_logits(adapter.logit, adapter, data.columns[
-                                       split].with_extra(**{LLM_HIDDEN: hidden[split]}))))
-                   for split in ("valid", "test")}
-        vectors = self._llm_vectors(adapter, hidden, data)
-        save_file({k: v.contiguous() for k, v in vectors.items()}, str(vectors_path))
-        record = {**metrics, "parameters": parameter_count(adapter)}
-        self.log(f"lm_only: test AUC {metrics['test']['auc']:.4f}")
-        return self._finish("lm_only", record), vectors
-
-    def _llm_vectors(self, full: Adapter, hidden: dict[str, Tensor],
-                     data: Prepared) -> dict[str, Tensor]:
+    def _cross_fitted_vectors(self, full: Adapter, hidden: dict[str, Tensor]
+                              ) -> dict[str, Tensor]:
         """Cross-fitting: a training row's v comes from an adapter that never saw its label.
 
         Valid and test rows are spread over the same fold adapters, so every split
@@ -208,100 +222,159 @@ class Run:
         if a.leak_guard == "none":
             return {split: full.vectors(hidden[split]) for split in SPLITS}
         generator = torch.Generator().manual_seed(self.cfg.seed)
-        fold_of = {split: torch.randint(0, a.folds, (len(data.columns[split]),),
+        fold_of = {split: torch.randint(0, a.folds, (hidden[split].shape[0],),
                                         generator=generator) for split in SPLITS}
-        out = {split: torch.zeros(len(data.columns[split]), a.dim) for split in SPLITS}
+        out = {split: torch.zeros(hidden[split].shape[0], a.dim) for split in SPLITS}
         for fold in range(a.folds):
             others = torch.nonzero(fold_of["train"] != fold).squeeze(1)
-            adapter = self._train_adapter(f"adapter fold {fold + 1}/{a.folds}", hidden, data,
-                                          train_rows=others)
+            adapter = self._train_adapter(f"adapter fold {fold + 1}/{a.folds}", hidden, others)
             for split in SPLITS:
                 rows = torch.nonzero(fold_of[split] == fold).squeeze(1)
                 out[split][rows] = adapter.vectors(hidden[split][rows])
         return out
 
-    # ---------------------------------------------------------------- stages 2 and 3
-    def _evaluate(self, module: nn.Module, logit, columns: dict[str, Columns]) -> dict:
-        return {split: evaluate(columns[split].label.numpy(),
-                                sigmoid(predict_logits(logit, module, columns[split])))
-                for split in ("valid", "test")}
+    def _lm_only(self) -> Trained:
+        """Stage 1: the adapter on all training rows (lm_only) and every row's LM vector v."""
+        hidden = self._encode_texts()
+        adapter = self._train_adapter("lm_only", hidden)
+        columns = {s: self.data.columns[s].with_extra(**{LLM_HIDDEN: hidden[s]}) for s in SPLITS}
+        record = {**self._evaluate(adapter.logit, adapter, columns),
+                  "parameters": parameter_count(adapter)}
+        vectors = self._cross_fitted_vectors(adapter, hidden)
+        self._save("lm_only", adapter.state_dict())
+        self._save("llm_vectors", vectors)
+        return Trained(adapter, record)
 
-    def _train_method(self, name: str, build: Callable[[], nn.Module],
-                      columns: dict[str, Columns], served: Callable[[nn.Module], nn.Module],
-                      loss_and_logit=None, param_groups=None) -> tuple[nn.Module, dict]:
-        """Train (or reload) one method; ``served`` picks the part that would be deployed."""
-        generator = _seed_everything(self.cfg.seed)
-        module = build()
-        loss, logit = loss_and_logit(module) if loss_and_logit else (module.loss, module.logit)
-        record = self._done(name)
-        if record:
-            self._load(name, module)
-            return module, record
-        history = self.trainer.fit(name, module, loss, logit, columns["train"],
-                                   columns["valid"], generator,
-                                   param_groups(module) if param_groups else None)
-        self._save(name, module)
-        record = {**self._evaluate(module, logit, columns),
-                  "parameters": parameter_count(served(module)),
+    @property
+    def llm_vectors(self) -> dict[str, Tensor]:
+        if self._llm_vectors is None:
+            self.method("lm_only")
+            self._llm_vectors = load_file(str(self._checkpoint("llm_vectors")))
+        return self._llm_vectors
+
+    # ---------------------------------------------------------------- stages 2 and 3
+    def _fit(self, name: str, module: nn.Module, columns: dict[str, Columns],
+             generator: torch.Generator, param_groups: list[dict] | None = None,
+             served: nn.Module | None = None) -> Trained:
+        history = self.trainer.fit(name, module, module.loss, module.logit, columns["train"],
+                                   columns["valid"], generator, param_groups)
+        record = {**self._evaluate(module.logit, module, columns),
+                  "parameters": parameter_count(served or module),
                   "best_epoch": history.best_epoch, "train_seconds": round(history.seconds, 2),
                   "history": history.epochs}
-        self.log(f"{name}: test AUC {record['test']['auc']:.4f}  "
-                 f"logloss {record['test']['logloss']:.4f}")
-        return module, self._finish(name, record)
+        self._save(name, module.state_dict())
+        return Trained(module, record)
 
     @torch.no_grad()
     def _with_teacher(self, teacher: nn.Module, train: Columns) -> Columns:
         teacher.eval()
         logits, reprs = [], []
         for start in range(0, len(train), 8192):
-            logit, representation = teacher(train.take(torch.arange(start,
-                                                                    min(start + 8192, len(train)))))
+            rows = torch.arange(start, min(start + 8192, len(train)))
+            logit, representation = teacher(train.take(rows))
             logits.append(logit)
             reprs.append(representation)
         return train.with_extra(**{TEACHER_LOGIT: torch.cat(logits),
                                    TEACHER_REPR: torch.cat(reprs)})
 
-    def _distill(self, name: str, teacher: nn.Module, teacher_repr_dim: int, data: Prepared,
-                 columns: dict[str, Columns]) -> dict:
-        student_columns = {**data.columns, "train": self._with_teacher(teacher, columns["train"])}
-        _, record = self._train_method(
-            name, lambda: VanillaNetwork(data.schema, self.cfg.model, teacher_repr_dim,
-                                         self.cfg.distill),
-            student_columns, served=lambda m: m.network)
-        return record
+    def _plain(self, name: str, model: ModelConfig) -> Trained:
+        generator = seed_everything(self.cfg.seed)
+        return self._fit(name, PlainNetwork(self.data.schema, model), self.data.columns,
+                         generator)
 
-    def _gain_param_groups(self, gain: GainNetwork) -> list[dict]:
+    def _student(self, name: str, teacher_name: str, distill: DistillConfig) -> Trained:
+        teacher = self.method(teacher_name).module
+        teacher_columns = self._gain_columns() if teacher_name == "gain" else self.data.columns
+        columns = {**self.data.columns,
+                   "train": self._with_teacher(teacher, teacher_columns["train"])}
+        repr_dim = teacher.network.repr_dim
+        generator = seed_everything(self.cfg.seed)
+        student = VanillaNetwork(self.data.schema, self.cfg.model, repr_dim, distill)
+        return self._fit(name, student, columns, generator, served=student.network)
+
+    def _gain_columns(self) -> dict[str, Columns]:
+        return {s: self.data.columns[s].with_extra(**{LLM_VECTOR: self.llm_vectors[s]})
+                for s in SPLITS}
+
+    def _gain(self) -> Trained:
+        columns = self._gain_columns()
+        generator = seed_everything(self.cfg.seed)
+        gain = GainNetwork(self.data.schema, self.cfg.model, self.cfg.adapter.dim, self.cfg.gain)
         projection = list(gain.llm_projection.parameters())
         rest = [p for p in gain.parameters() if all(p is not q for q in projection)]
-        return [{"params": rest},
-                {"params": projection, "weight_decay": self.cfg.gain.projection_weight_decay}]
+        groups = [{"params": rest},
+                  {"params": projection, "weight_decay": self.cfg.gain.projection_weight_decay}]
+        return self._fit("gain", gain, columns, generator, groups)
+
+    def cross_teacher_model(self) -> ModelConfig:
+        name = self.cfg.distill.cross_teacher
+        if name == self.cfg.model.name:
+            name = "dnn"
+        return ModelConfig(name=name, embedding_dim=self.cfg.model.embedding_dim)
+
+    def _build(self, name: str) -> nn.Module:
+        """An untrained module of a method, to load its checkpoint into."""
+        schema, model = self.data.schema, self.cfg.model
+        if name in ("backbone", "cross_teacher"):
+            return PlainNetwork(schema, model if name == "backbone"
+                                else self.cross_teacher_model())
+        if name == "gain":
+            return GainNetwork(schema, model, self.cfg.adapter.dim, self.cfg.gain)
+        raise KeyError(name)
+
+    def _train(self, name: str) -> Trained:
+        d = self.cfg.distill
+        if name == "lm_only":
+            return self._lm_only()
+        if name == "backbone":
+            return self._plain(name, self.cfg.model)
+        if name == "cross_teacher":
+            return self._plain(name, self.cross_teacher_model())
+        if name == "gain":
+            return self._gain()
+        teacher, distill = {
+            "self_distilled": ("backbone", d),
+            "cross_distilled": ("cross_teacher", d),
+            "vanilla": ("gain", d),
+            "vanilla_score": ("gain", d.model_copy(update={"beta": 0.0})),
+            "vanilla_repr": ("gain", d.model_copy(update={"alpha": 0.0})),
+        }[name]
+        return self._student(name, teacher, distill)
+
+    def method(self, name: str) -> Trained:
+        """A method's trained module and results: from memory, from disk, or trained now."""
+        if name in self.trained:
+            return self.trained[name]
+        record = self._done(name)
+        if record is not None:
+            module = None
+            if name in ("backbone", "cross_teacher", "gain"):  # needed as teachers
+                module = self._build(name)
+                module.load_state_dict(load_file(str(self._checkpoint(name))))
+                module.eval()
+            trained = Trained(module, record)
+        else:
+            trained = self._train(name)
+            write_json(self._stage_path(name), trained.record)
+            test = trained.record["test"]
+            self.log(f"{name}: test AUC {test['auc']:.4f}  logloss {test['logloss']:.4f}")
+        self.trained[name] = trained
+        return trained
 
     def execute(self) -> dict:
+        unknown = [m for m in self.cfg.methods if m not in METHODS]
+        if unknown:
+            raise ConfigError(f"methods {unknown} are not known; choose from {', '.join(METHODS)}")
         # Fail on a bad backbone name or hyper-parameter now, not after LM encoding.
-        build_backbone(self.cfg.model.name, 2, self.cfg.model.embedding_dim,
-                       self.cfg.model.params)
+        for model in (self.cfg.model, self.cross_teacher_model()):
+            build_backbone(model.name, 2, model.embedding_dim, model.params)
         self._check_resume()
-        data = self.prepare()
-        results = {"lm_only": None}
-        results["lm_only"], llm_vectors = self.stage_adapter(data)
-
-        backbone, results["backbone"] = self._train_method(
-            "backbone", lambda: CTRNetwork(data.schema, self.cfg.model), data.columns,
-            served=lambda m: m, loss_and_logit=_bce)
-        results["self_distilled"] = self._distill("self_distilled", backbone, backbone.repr_dim,
-                                                  data, data.columns)
-
-        gain_columns = {s: data.columns[s].with_extra(**{LLM_VECTOR: llm_vectors[s]})
-                        for s in SPLITS}
-        gain, results["gain"] = self._train_method(
-            "gain", lambda: GainNetwork(data.schema, self.cfg.model, self.cfg.adapter.dim,
-                                        self.cfg.gain),
-            gain_columns, served=lambda m: m, param_groups=self._gain_param_groups)
-        results["vanilla"] = self._distill("vanilla", gain, gain.repr_dim, data, gain_columns)
-
+        for name in self.cfg.methods:
+            self.method(name)
         summary = {
             "methods": {name: {"what": METHODS[name][0], "serves_llm": METHODS[name][1],
-                               **results[name]} for name in METHODS},
+                               **self.trained[name].record}
+                        for name in self.cfg.methods},
             "config": self.cfg.to_dict(),
             "environment": environment(),
         }
@@ -319,7 +392,8 @@ def environment() -> dict:
     except OSError:
         pass
     return {"elec": __version__, "torch": torch.__version__, "python": platform.python_version(),
-            "cpu": cpu, "threads": torch.get_num_threads()}
+            "cpu": cpu, "cores": torch.get_num_threads(),
+            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
 
 
 def run(cfg: RunConfig, out: Path, reporter: Reporter | None = None) -> dict:
@@ -328,3 +402,4 @@ def run(cfg: RunConfig, out: Path, reporter: Reporter | None = None) -> dict:
     reporter = reporter or Reporter(out / "log.txt")
     with reporter:
         return Run(cfg, out, reporter).execute()
+

@@ -64,10 +64,34 @@ def labels(table: pa.Table, cfg: DataConfig) -> np.ndarray:
     return values.astype(np.float32)
 
 
+def _cold_item_split(table: pa.Table, cfg: DataConfig, rng: np.random.Generator
+                     ) -> dict[str, np.ndarray]:
+    """Whole items, in random order, go to test, then valid, until each holds its share
+    of the rows; the rest of the items are the training rows."""
+    if cfg.item_column not in table.column_names:
+        raise DataError(f"the cold-item split needs the item column {cfg.item_column!r}")
+    items = np.asarray(table[cfg.item_column].to_numpy(zero_copy_only=False)).astype(str)
+    unique, item_of_row, counts = np.unique(items, return_inverse=True, return_counts=True)
+    order = rng.permutation(len(unique))
+    cumulative = np.cumsum(counts[order]) / len(items)
+    test_items = order[cumulative <= cfg.fractions[2]]
+    valid_items = order[(cumulative > cfg.fractions[2])
+                        & (cumulative <= cfg.fractions[2] + cfg.fractions[1])]
+    part = np.zeros(len(unique), dtype=np.int8)  # 0 train, 1 valid, 2 test
+    part[valid_items], part[test_items] = 1, 2
+    row_part = part[item_of_row]
+    return {name: np.flatnonzero(row_part == k) for k, name in enumerate(SPLIT_NAMES)}
+
+
+SPLIT_NAMES = ("train", "valid", "test")
+
+
 def split_indices(table: pa.Table, cfg: DataConfig) -> dict[str, np.ndarray]:
-    """Row indices of train / valid / test: random (seeded) or temporal."""
+    """Row indices of train / valid / test: random (seeded), temporal or cold-item."""
     n = table.num_rows
     rng = np.random.default_rng(cfg.split_seed)
+    if cfg.split == "cold-item":
+        return _cold_item_split(table, cfg, rng)
     if cfg.split == "random":
         order = rng.permutation(n)
     else:

@@ -5,8 +5,7 @@ import json
 import pytest
 from safetensors.torch import load_file
 
-from elec.config import ConfigError
-from elec.config import DEFAULT_METHODS
+from elec.config import DEFAULT_METHODS, ConfigError
 from elec.pipeline import run
 
 

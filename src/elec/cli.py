@@ -15,6 +15,9 @@ app = typer.Typer(help="LLM-empowered CTR prediction with LLM-free serving (ELEC
                   no_args_is_help=True, add_completion=False)
 data_app = typer.Typer(help="Datasets: download, verify, cache.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+bench_app = typer.Typer(help="Benchmarks that write JSON, Markdown and plots.",
+                        no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
 console = Console()
 
 
@@ -57,6 +60,37 @@ def run(
     console.print(rich_table(results, title=f"ELEC on {cfg.data.dataset} "
                                             f"({cfg.model.name}, test split)"))
     console.print(f"results: {out / 'results.json'}")
+
+
+@bench_app.command("quality")
+def bench_quality(
+    config: Annotated[Path, typer.Option("--config", "-c", help="YAML run configuration")],
+    seeds: Annotated[int, typer.Option(help="number of seeds (0, 1, ...)")] = 5,
+    protocols: Annotated[str, typer.Option(
+        help="comma-separated splits: random, temporal, cold-item")] = "random",
+    methods: Annotated[str, typer.Option(help="comma-separated methods")] = ",".join(
+        ["lm_only", "backbone", "self_distilled", "cross_teacher", "cross_distilled", "gain",
+         "vanilla", "vanilla_score", "vanilla_repr"]),
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a config key")] = None,
+    jobs: Annotated[int, typer.Option(help="runs in parallel (after the first)")] = 1,
+    out: Annotated[Path, typer.Option(help="benchmark directory")] = Path("runs/bench"),
+) -> None:
+    """Every method over several seeds and protocols: mean ± std and paired deltas."""
+    from elec.bench import quality
+    from elec.llm.encoder import ModelNotFound
+    from elec.report.plots import quality_figure
+    from elec.report.quality import markdown
+
+    try:
+        cfg = load_config(config, set_ or [])
+        summary = quality(cfg, list(range(seeds)), protocols.split(","), out,
+                          methods.split(","), jobs, log=console.print)
+    except (ConfigError, DataError, ModelNotFound) as error:
+        _fail(error)
+    text = markdown(summary)
+    (out / f"quality_{cfg.model.name}.md").write_text(text)
+    quality_figure({cfg.model.name: summary}, out / f"quality_{cfg.model.name}.png")
+    console.print(text)
 
 
 @app.command()

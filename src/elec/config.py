@@ -122,6 +122,7 @@ class TrainConfig(Section):
     lr_decay_patience: int = 1  # epochs without improvement before LR x0.1
     weight_decay: float = 0.0
     grad_clip: float = 10.0
+    device: str = "auto"  # auto (cuda when present), cpu, cuda, cuda:1, ...
 
 
 DEFAULT_METHODS = ["lm_only", "backbone", "self_distilled", "gain", "vanilla"]

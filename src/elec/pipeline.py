@@ -40,6 +40,7 @@ from elec.llm.adapter import LLM_HIDDEN, Adapter
 from elec.llm.cache import VectorCache
 from elec.llm.encoder import TextEncoder
 from elec.models import CTRNetwork, build_backbone
+from elec.report.plots import training_curves
 from elec.text.render import render_table
 from elec.train.metrics import evaluate
 from elec.train.trainer import Trainer, predict_logits, sigmoid
@@ -107,6 +108,7 @@ class Run:
         self.cfg, self.out, self.report = cfg, Path(out), reporter
         self.log = reporter.log
         self.trainer = Trainer(cfg.train, self.log, reporter.bar)
+        self.device = resolve_device(cfg.train.device)
         self.trained: dict[str, Trained] = {}
         self._data: Prepared | None = None
         self._llm_vectors: dict[str, Tensor] | None = None
@@ -128,7 +130,7 @@ class Run:
         path = self._checkpoint(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = path.with_suffix(".partial")
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(staging))
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(staging))
         staging.replace(path)
 
     def _check_resume(self) -> None:
@@ -160,7 +162,7 @@ class Run:
         schema = FeatureSchema.fit(parts["train"], cfg.fields)
         schema.save(self.out / "schema.json")
         columns = {split: Columns.from_encoded(schema.transform(parts[split]), label[rows[split]])
-                   for split in SPLITS}
+                   .to(self.device) for split in SPLITS}
         texts = {split: render_table(parts[split], cfg.fields, cfg.text) for split in SPLITS}
         user = cfg.data.user_column
         groups = {split: (np.asarray(parts[split][user].to_numpy(zero_copy_only=False))
@@ -175,7 +177,7 @@ class Run:
 
     def _evaluate(self, logit: Callable[[Columns], Tensor], module: nn.Module,
                   columns: dict[str, Columns]) -> dict:
-        return {split: evaluate(columns[split].label.numpy(),
+        return {split: evaluate(columns[split].label.cpu().numpy(),
                                 sigmoid(predict_logits(logit, module, columns[split])),
                                 self.data.groups[split])
                 for split in ("valid", "test")}
@@ -192,7 +194,7 @@ class Run:
         self.log(f"LM vectors: {cache.computed:,} texts encoded, {cache.reused:,} from the cache "
                  f"({cache.dir})")
         bounds = np.cumsum([0] + [len(texts[s]) for s in SPLITS])
-        return {split: torch.from_numpy(vectors[bounds[k]:bounds[k + 1]])
+        return {split: torch.from_numpy(vectors[bounds[k]:bounds[k + 1]]).to(self.device)
                 for k, split in enumerate(SPLITS)}
 
     def _train_adapter(self, name: str, hidden: dict[str, Tensor],
@@ -206,7 +208,7 @@ class Run:
             train = train.take(train_rows)
         valid = self.data.columns["valid"].with_extra(**{LLM_HIDDEN: hidden["valid"]})
         generator = seed_everything(self.cfg.seed)
-        adapter = Adapter(hidden["train"].shape[1], a)
+        adapter = Adapter(hidden["train"].shape[1], a).to(self.device)
         trainer.fit(name, adapter, adapter.loss, adapter.logit, train, valid, generator)
         return adapter
 
@@ -224,12 +226,13 @@ class Run:
         generator = torch.Generator().manual_seed(self.cfg.seed)
         fold_of = {split: torch.randint(0, a.folds, (hidden[split].shape[0],),
                                         generator=generator) for split in SPLITS}
-        out = {split: torch.zeros(hidden[split].shape[0], a.dim) for split in SPLITS}
+        out = {split: torch.zeros(hidden[split].shape[0], a.dim, device=self.device)
+               for split in SPLITS}
         for fold in range(a.folds):
-            others = torch.nonzero(fold_of["train"] != fold).squeeze(1)
+            others = torch.nonzero(fold_of["train"] != fold).squeeze(1).to(self.device)
             adapter = self._train_adapter(f"adapter fold {fold + 1}/{a.folds}", hidden, others)
             for split in SPLITS:
-                rows = torch.nonzero(fold_of[split] == fold).squeeze(1)
+                rows = torch.nonzero(fold_of[split] == fold).squeeze(1).to(self.device)
                 out[split][rows] = adapter.vectors(hidden[split][rows])
         return out
 
@@ -249,13 +252,15 @@ class Run:
     def llm_vectors(self) -> dict[str, Tensor]:
         if self._llm_vectors is None:
             self.method("lm_only")
-            self._llm_vectors = load_file(str(self._checkpoint("llm_vectors")))
+            self._llm_vectors = load_file(str(self._checkpoint("llm_vectors")),
+                                          device=str(self.device))
         return self._llm_vectors
 
     # ---------------------------------------------------------------- stages 2 and 3
     def _fit(self, name: str, module: nn.Module, columns: dict[str, Columns],
              generator: torch.Generator, param_groups: list[dict] | None = None,
              served: nn.Module | None = None) -> Trained:
+        module.to(self.device)
         history = self.trainer.fit(name, module, module.loss, module.logit, columns["train"],
                                    columns["valid"], generator, param_groups)
         record = {**self._evaluate(module.logit, module, columns),
@@ -270,7 +275,7 @@ class Run:
         teacher.eval()
         logits, reprs = [], []
         for start in range(0, len(train), 8192):
-            rows = torch.arange(start, min(start + 8192, len(train)))
+            rows = torch.arange(start, min(start + 8192, len(train)), device=self.device)
             logit, representation = teacher(train.take(rows))
             logits.append(logit)
             reprs.append(representation)
@@ -351,7 +356,7 @@ class Run:
             if name in ("backbone", "cross_teacher", "gain"):  # needed as teachers
                 module = self._build(name)
                 module.load_state_dict(load_file(str(self._checkpoint(name))))
-                module.eval()
+                module.to(self.device).eval()
             trained = Trained(module, record)
         else:
             trained = self._train(name)
@@ -379,7 +384,17 @@ class Run:
             "environment": environment(),
         }
         write_json(self.out / "results.json", summary)
+        training_curves(summary, self.out / "curves.png")
         return summary
+
+
+def resolve_device(requested: str) -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(requested)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device={requested!r} but no CUDA device is available")
+    return device
 
 
 def environment() -> dict:

@@ -14,8 +14,9 @@ class Reporter:
     """Writes every message to the console and, when given, to a log file; shows
     transient progress bars that disappear when their task is done."""
 
-    def __init__(self, log_path: Path | None = None, console: Console | None = None):
-        self.console = console or Console(stderr=True)
+    def __init__(self, log_path: Path | None = None, console: Console | None = None,
+                 quiet: bool = False):
+        self.console = console or Console(stderr=True, quiet=quiet)
         self.log_path = log_path
         self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
                                   MofNCompleteColumn(), TimeRemainingColumn(),

@@ -37,6 +37,11 @@ class Columns:
                        label=self.label[index],
                        extra={k: v[index] for k, v in self.extra.items()})
 
+    def to(self, device: torch.device | str) -> Columns:
+        return Columns(single=self.single.to(device), multi=[m.to(device) for m in self.multi],
+                       label=self.label.to(device),
+                       extra={k: v.to(device) for k, v in self.extra.items()})
+
     def with_extra(self, **tensors: Tensor) -> Columns:
         for name, tensor in tensors.items():
             if tensor.shape[0] != len(self):
@@ -51,5 +56,6 @@ def batches(columns: Columns, batch_size: int,
     n = len(columns)
     order = (torch.randperm(n, generator=generator) if generator is not None
              else torch.arange(n))
+    order = order.to(columns.label.device)
     for start in range(0, n, batch_size):
         yield columns.take(order[start:start + batch_size])

@@ -33,7 +33,7 @@ class History:
 def predict_logits(predict: PredictFn, module: nn.Module, columns: Columns,
                    batch_size: int = 8192) -> np.ndarray:
     module.eval()
-    return torch.cat([predict(b).float() for b in batches(columns, batch_size)]).numpy()
+    return torch.cat([predict(b).float() for b in batches(columns, batch_size)]).cpu().numpy()
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -76,7 +76,7 @@ class Trainer:
             if not math.isfinite(total):
                 raise FloatingPointError(f"{name}: training loss is not finite at epoch "
                                          f"{epoch}; lower train.lr")
-            metrics = evaluate(valid.label.numpy(),
+            metrics = evaluate(valid.label.cpu().numpy(),
                                sigmoid(predict_logits(predict, module, valid)))
             record = {"epoch": epoch, "train_loss": total / seen, "valid_auc": metrics["auc"],
                       "valid_logloss": metrics["logloss"], "lr": optimizer.param_groups[0]["lr"]}

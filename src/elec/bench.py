@@ -1,0 +1,92 @@
+"""Quality benchmark: every method over several seeds and protocols, with paired deltas.
+
+Each (protocol, seed) is one ordinary resumable run (``elec run``) in its own
+directory, so an interrupted benchmark continues where it stopped, and every
+method inside a run starts from a generator seeded with the run's seed: the
+difference between two methods at the same seed is a paired comparison.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from elec.config import RunConfig
+from elec.data.store import write_json
+from elec.pipeline import METHODS, environment, run
+from elec.ui import Reporter
+
+QUALITY_METHODS = ["lm_only", "backbone", "self_distilled", "cross_teacher", "cross_distilled",
+                   "gain", "vanilla", "vanilla_score", "vanilla_repr"]
+PAIRS = [("vanilla", "backbone"), ("vanilla", "self_distilled"),
+         ("vanilla", "cross_distilled"), ("gain", "backbone")]
+METRICS = ("auc", "logloss", "gauc")
+
+
+def _stats(values: Sequence[float]) -> dict:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return {"mean": float(np.mean(finite)) if finite else None,
+            "std": float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0,
+            "values": list(values)}
+
+
+def summarise(per_seed: dict[int, dict]) -> dict:
+    """Mean and std per method and metric, and paired deltas (same seed) of test AUC."""
+    seeds = sorted(per_seed)
+    names = [m for m in METHODS if all(m in per_seed[s] for s in seeds)]
+    methods = {}
+    for name in names:
+        methods[name] = {split: {metric: _stats([per_seed[s][name][split].get(metric)
+                                                 for s in seeds])
+                                 for metric in METRICS}
+                         for split in ("valid", "test")}
+        methods[name]["serves_llm"] = METHODS[name][1]
+    deltas = {}
+    for a, b in PAIRS:
+        if a in methods and b in methods:
+            diff = [per_seed[s][a]["test"]["auc"] - per_seed[s][b]["test"]["auc"] for s in seeds]
+            deltas[f"{a} - {b}"] = {**_stats(diff), "positive": sum(d > 0 for d in diff),
+                                    "seeds": len(diff)}
+    return {"seeds": seeds, "methods": methods, "deltas": deltas}
+
+
+def _one_run(job: tuple[RunConfig, Path, int]) -> tuple[int, dict]:
+    cfg, out, threads = job
+    if threads:
+        torch.set_num_threads(threads)
+    return cfg.seed, run(cfg, out, Reporter(out / "log.txt", quiet=True))["methods"]
+
+
+def quality(cfg: RunConfig, seeds: Sequence[int], protocols: Sequence[str], out: Path,
+            methods: Sequence[str] = QUALITY_METHODS, jobs: int = 1,
+            log: Callable[[str], None] = print) -> dict:
+    """Run ``methods`` for every seed and protocol; write and return the summary."""
+    out = Path(out)
+    summary = {"backbone": cfg.model.name, "llm": cfg.llm.name, "protocols": {},
+               "config": cfg.to_dict(), "environment": environment()}
+    for protocol in protocols:
+        data = cfg.data.model_copy(update={"split": protocol})
+        runs = [(cfg.model_copy(update={"seed": seed, "methods": list(methods), "data": data}),
+                 out / cfg.model.name / protocol / f"seed-{seed}") for seed in seeds]
+        log(f"{cfg.model.name} / {protocol}: {len(runs)} seeds, methods {', '.join(methods)}")
+        # The first run alone: it encodes the texts once into the shared vector cache.
+        per_seed = dict([_one_run((*runs[0], 0))])
+        if jobs > 1 and len(runs) > 1:
+            threads = max(1, (os.cpu_count() or 1) // jobs)
+            with ProcessPoolExecutor(jobs, mp_context=torch.multiprocessing.get_context(
+                    "spawn")) as pool:
+                per_seed.update(pool.map(_one_run, [(*r, threads) for r in runs[1:]]))
+        else:
+            per_seed.update(_one_run((*r, 0)) for r in runs[1:])
+        summary["protocols"][protocol] = summarise(per_seed)
+        for pair, delta in summary["protocols"][protocol]["deltas"].items():
+            log(f"  {pair}: {delta['mean']:+.4f} AUC, positive in "
+                f"{delta['positive']}/{delta['seeds']} seeds")
+    write_json(out / f"quality_{cfg.model.name}.json", summary)
+    return summary

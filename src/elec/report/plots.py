@@ -1,0 +1,56 @@
+"""Figures, saved as PNG next to the results they show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def training_curves(results: dict, path: Path) -> Path | None:
+    """Train loss and validation AUC per epoch, one line per trained method."""
+    methods = {name: m["history"] for name, m in results["methods"].items() if m.get("history")}
+    if not methods:
+        return None
+    figure, (loss_axis, auc_axis) = plt.subplots(1, 2, figsize=(11, 4))
+    for name, history in methods.items():
+        epochs = [h["epoch"] for h in history]
+        loss_axis.plot(epochs, [h["train_loss"] for h in history], marker="o", label=name)
+        auc_axis.plot(epochs, [h["valid_auc"] for h in history], marker="o", label=name)
+    loss_axis.set(xlabel="epoch", ylabel="train loss (incl. distillation terms)",
+                  title="training loss")
+    auc_axis.set(xlabel="epoch", ylabel="validation AUC", title="validation AUC")
+    auc_axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def quality_figure(summaries: dict[str, dict], path: Path) -> Path:
+    """Test AUC (mean, error bar = std over seeds) per method, one panel per backbone and
+    one colour per protocol. ``summaries``: backbone -> quality summary."""
+    panels = list(summaries.items())
+    figure, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
+    for axis, (backbone, summary) in zip(axes[0], panels, strict=True):
+        protocols = list(summary["protocols"])
+        methods = list(next(iter(summary["protocols"].values()))["methods"])
+        width = 0.8 / max(1, len(protocols))
+        for k, protocol in enumerate(protocols):
+            stats = summary["protocols"][protocol]["methods"]
+            means = [stats[m]["test"]["auc"]["mean"] for m in methods]
+            stds = [stats[m]["test"]["auc"]["std"] for m in methods]
+            axis.errorbar([i + k * width for i in range(len(methods))], means, yerr=stds,
+                          fmt="o", capsize=3, label=protocol)
+        axis.set_xticks([i + width * (len(protocols) - 1) / 2 for i in range(len(methods))])
+        axis.set_xticklabels(methods, rotation=40, ha="right", fontsize=8)
+        axis.set(ylabel="test AUC (mean ± std over seeds)", title=backbone)
+        axis.grid(axis="y", alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path

@@ -1,0 +1,37 @@
+"""Markdown tables of a quality benchmark summary (see ``elec.bench``)."""
+
+from __future__ import annotations
+
+
+def _cell(stat: dict, digits: int = 4) -> str:
+    if stat["mean"] is None:
+        return "n/a"
+    return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
+
+
+def methods_table(summary: dict, protocol: str) -> str:
+    part = summary["protocols"][protocol]
+    lines = ["| method | serves an LM? | test AUC | test logloss | test gAUC |",
+             "|---|---|---|---|---|"]
+    for name, stats in part["methods"].items():
+        test = stats["test"]
+        lines.append(f"| {name} | {'yes' if stats['serves_llm'] else 'no'} | "
+                     f"{_cell(test['auc'])} | {_cell(test['logloss'])} | {_cell(test['gauc'])} |")
+    return "\n".join(lines)
+
+
+def deltas_table(summary: dict, protocol: str) -> str:
+    part = summary["protocols"][protocol]
+    lines = ["| paired difference (test AUC) | mean ± std | positive in |", "|---|---|---|"]
+    for pair, delta in part["deltas"].items():
+        lines.append(f"| {pair} | {delta['mean']:+.4f} ± {delta['std']:.4f} | "
+                     f"{delta['positive']}/{delta['seeds']} seeds |")
+    return "\n".join(lines)
+
+
+def markdown(summary: dict) -> str:
+    parts = [f"## {summary['backbone']} with {summary['llm']}"]
+    for protocol, part in summary["protocols"].items():
+        parts += [f"### {protocol} split ({len(part['seeds'])} seeds)",
+                  methods_table(summary, protocol), "", deltas_table(summary, protocol)]
+    return "\n\n".join(parts) + "\n"

@@ -94,3 +94,11 @@ def test_interrupted_encoding_keeps_finished_shards(tmp_path):
     encode = CountingEncoder()
     VectorCache(tmp_path, "fp", log=print).vectors(TEXTS, encode, shard_size=2)
     assert encode.seen == 1  # the first shard (2 texts) survived the interruption
+
+
+def test_bf16_vectors_do_not_depend_on_the_other_texts(tiny_lm):
+    encoder = TextEncoder(LLMConfig(name=str(tiny_lm), precision="bf16", batch_size=8))
+    many = [f"Age is {n}. " + "Genres are Action, Crime. " * (n % 5) for n in range(20)]
+    together = encoder.encode(many)
+    for k in (0, 7, 13):
+        np.testing.assert_array_equal(encoder.encode([many[k]])[0], together[k])

@@ -35,7 +35,7 @@ def test_tiny_end_to_end_run_and_resume(tiny_config, elec_home, tmp_path):
     again = run(tiny_config, out)
     assert again["methods"] == results["methods"]
     new_log = (out / "log.txt").read_text()[log_size:]
-    assert "resuming" in new_log and "epoch" not in new_log and "LM vectors" not in new_log
+    assert "resuming" in new_log and "epoch" not in new_log and "texts encoded" not in new_log
 
     # a different config on the same directory is refused
     with pytest.raises(ConfigError, match="different configuration"):
@@ -51,7 +51,7 @@ def test_killed_run_continues_from_the_first_unfinished_stage(tiny_config, elec_
     second = run(tiny_config, out)
     log = (out / "log.txt").read_text()[size:]
     assert "backbone epoch" not in log and "gain epoch" in log
-    assert "LM vectors" not in log  # stage 1 outputs were kept
+    assert "texts encoded" not in log  # stage 1 outputs were kept
     # seeded per method, so the retrained stages reproduce the first run exactly
     assert second["methods"]["gain"]["test"] == first["methods"]["gain"]["test"]
     assert second["methods"]["vanilla"]["test"] == first["methods"]["vanilla"]["test"]
@@ -69,3 +69,14 @@ def test_a_method_gives_the_same_result_alone_or_after_others(tiny_config, elec_
 def test_unknown_method_is_refused(tiny_config, elec_home, tmp_path):
     with pytest.raises(ConfigError, match=r"methods \['magic'\] are not known"):
         run(tiny_config.model_copy(update={"methods": ["magic"]}), tmp_path / "run")
+
+
+def test_stage1_is_shared_by_runs_that_differ_only_downstream(tiny_config, elec_home, tmp_path):
+    first = run(tiny_config.model_copy(update={"methods": ["lm_only"]}), tmp_path / "a")
+    other = tiny_config.model_copy(update={"methods": ["lm_only", "gain"],
+                                           "model": tiny_config.model.model_copy(
+                                               update={"name": "dnn"})})
+    second = run(other, tmp_path / "b")
+    log = (tmp_path / "b" / "log.txt").read_text()
+    assert "reusing the trained adapter" in log and "texts encoded" not in log
+    assert second["methods"]["lm_only"] == first["methods"]["lm_only"]

@@ -64,29 +64,37 @@ def _one_run(job: tuple[RunConfig, Path, int]) -> tuple[int, dict]:
 
 
 def quality(cfg: RunConfig, seeds: Sequence[int], protocols: Sequence[str], out: Path,
-            methods: Sequence[str] = QUALITY_METHODS, jobs: int = 1,
+            methods: Sequence[str] = QUALITY_METHODS, jobs: int = 1, warm: bool = True,
             log: Callable[[str], None] = print) -> dict:
-    """Run ``methods`` for every seed and protocol; write and return the summary."""
+    """Run ``methods`` for every seed and protocol; write and return the summary.
+
+    With ``jobs`` > 1 the runs go to parallel processes; ``warm`` runs the very first
+    one alone, so that the LM encodes each text once into the shared vector cache.
+    """
     out = Path(out)
     summary = {"backbone": cfg.model.name, "llm": cfg.llm.name, "protocols": {},
                "config": cfg.to_dict(), "environment": environment()}
+    # on a GPU the workers only launch kernels: one CPU thread each is enough
+    threads = 1 if torch.cuda.is_available() else max(1, (os.cpu_count() or 1) // jobs)
     for protocol in protocols:
         data = cfg.data.model_copy(update={"split": protocol})
         runs = [(cfg.model_copy(update={"seed": seed, "methods": list(methods), "data": data}),
-                 out / cfg.model.name / protocol / f"seed-{seed}") for seed in seeds]
+                 out / cfg.model.name / protocol / f"seed-{seed}", 0) for seed in seeds]
         log(f"{cfg.model.name} / {protocol}: {len(runs)} seeds, methods {', '.join(methods)}")
-        # The first run alone: it encodes the texts once into the shared vector cache.
-        per_seed = dict([_one_run((*runs[0], 0))])
-        if jobs > 1 and len(runs) > 1:
-            threads = max(1, (os.cpu_count() or 1) // jobs)
-            with ProcessPoolExecutor(jobs, mp_context=torch.multiprocessing.get_context(
-                    "spawn")) as pool:
-                per_seed.update(pool.map(_one_run, [(*r, threads) for r in runs[1:]]))
+        per_seed: dict[int, dict] = {}
+        if jobs > 1 and warm:
+            per_seed.update([_one_run(runs.pop(0))])
+            warm = False
+        if jobs > 1 and runs:
+            context = torch.multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+                per_seed.update(pool.map(_one_run, [(c, o, threads) for c, o, _ in runs]))
         else:
-            per_seed.update(_one_run((*r, 0)) for r in runs[1:])
+            per_seed.update(_one_run(r) for r in runs)
         summary["protocols"][protocol] = summarise(per_seed)
         for pair, delta in summary["protocols"][protocol]["deltas"].items():
             log(f"  {pair}: {delta['mean']:+.4f} AUC, positive in "
                 f"{delta['positive']}/{delta['seeds']} seeds")
-    write_json(out / f"quality_{cfg.model.name}.json", summary)
+        # written after every protocol, so an interrupted benchmark keeps what it measured
+        write_json(out / f"quality_{cfg.model.name}.json", summary)
     return summary

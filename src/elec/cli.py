@@ -72,7 +72,9 @@ def bench_quality(
         ["lm_only", "backbone", "self_distilled", "cross_teacher", "cross_distilled", "gain",
          "vanilla", "vanilla_score", "vanilla_repr"]),
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a config key")] = None,
-    jobs: Annotated[int, typer.Option(help="runs in parallel (after the first)")] = 1,
+    jobs: Annotated[int, typer.Option(help="runs in parallel")] = 1,
+    warm: Annotated[bool, typer.Option(
+        help="with --jobs > 1, run the first run alone to fill the LM vector cache")] = True,
     out: Annotated[Path, typer.Option(help="benchmark directory")] = Path("runs/bench"),
 ) -> None:
     """Every method over several seeds and protocols: mean ± std and paired deltas."""
@@ -84,7 +86,7 @@ def bench_quality(
     try:
         cfg = load_config(config, set_ or [])
         summary = quality(cfg, list(range(seeds)), protocols.split(","), out,
-                          methods.split(","), jobs, log=console.print)
+                          methods.split(","), jobs, warm, log=console.print)
     except (ConfigError, DataError, ModelNotFound) as error:
         _fail(error)
     text = markdown(summary)

@@ -11,7 +11,10 @@ command run again on the same output directory skips what is done.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import platform
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +31,7 @@ from elec.config import ConfigError, DistillConfig, ModelConfig, RunConfig, Trai
 from elec.data.batches import Columns
 from elec.data.schema import FeatureSchema
 from elec.data.sources import check_fields, labels, load_table, split_indices, subsample
-from elec.data.store import elec_home, read_json, write_atomic, write_json
+from elec.data.store import atomic_dir, elec_home, read_json, write_atomic, write_json
 from elec.distill.networks import (
     LLM_VECTOR,
     TEACHER_LOGIT,
@@ -346,10 +349,34 @@ class Run:
         }[name]
         return self._student(name, teacher, distill)
 
+    def _stage1_cache(self) -> Path:
+        """Stage 1 depends on the data, the text, the LM, the adapter and the seed, not on
+        the backbone: runs that differ only downstream share one trained stage 1."""
+        c = self.cfg
+        key = {"data": c.data.model_dump(mode="json"),
+               "fields": [f.model_dump(mode="json") for f in c.fields],
+               "text": c.text.model_dump(mode="json"), "llm": c.llm.model_dump(mode="json"),
+               "adapter": c.adapter.model_dump(mode="json"), "seed": c.seed,
+               "patience": c.train.patience, "elec": __version__}
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+        return elec_home() / "stage1" / digest
+
+    STAGE1_FILES = ("stages/lm_only.json", "checkpoints/lm_only.safetensors",
+                    "checkpoints/llm_vectors.safetensors")
+
+    def _copy_stage1(self, source: Path, target: Path) -> None:
+        for relative in self.STAGE1_FILES:
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source / relative, target / relative)
+
     def method(self, name: str) -> Trained:
         """A method's trained module and results: from memory, from disk, or trained now."""
         if name in self.trained:
             return self.trained[name]
+        shared = self._stage1_cache()
+        if name == "lm_only" and self._done(name) is None and (shared / "stages").is_dir():
+            self.log(f"stage 1: reusing the trained adapter and LM vectors in {shared}")
+            self._copy_stage1(shared, self.out)
         record = self._done(name)
         if record is not None:
             module = None
@@ -361,6 +388,9 @@ class Run:
         else:
             trained = self._train(name)
             write_json(self._stage_path(name), trained.record)
+            if name == "lm_only":
+                with atomic_dir(shared) as staging:
+                    self._copy_stage1(self.out, staging)
             test = trained.record["test"]
             self.log(f"{name}: test AUC {test['auc']:.4f}  logloss {test['logloss']:.4f}")
         self.trained[name] = trained

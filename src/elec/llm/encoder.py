@@ -49,7 +49,8 @@ def _load(name: str):
     for local_only in attempts:
         try:
             tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local_only)
-            model = AutoModel.from_pretrained(name, local_files_only=local_only)
+            # fp32 weights; lower precision comes from autocast, the same on every device
+            model = AutoModel.from_pretrained(name, local_files_only=local_only).float()
             return tokenizer, model
         except OSError as error:
             last_error = error
@@ -121,19 +122,26 @@ class TextEncoder:
     @torch.inference_mode()
     def encode(self, texts: Sequence[str],
                progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """float32 [len(texts), dim]; batches sorted by token length to cut padding."""
+        """float32 [len(texts), dim].
+
+        Batches hold texts of one token length only: no padding work, and a text's
+        vector does not depend on which other texts share its batch (with padding,
+        reduced precision makes it depend on the padded length), so the cache holds
+        the same vectors however the texts arrived.
+        """
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        order = np.argsort(self.token_lengths(texts), kind="stable")
+        lengths = self.token_lengths(texts)
         pool = POOLING[self.cfg.pooling]
-        for start in range(0, len(texts), self.cfg.batch_size):
-            rows = order[start:start + self.cfg.batch_size]
-            inputs = self.tokenizer([texts[i] for i in rows], padding=True, truncation=True,
-                                    max_length=self.cfg.max_length, return_tensors="pt")
-            inputs = {k: v.to(self.device) for k, v in inputs.items()}
-            with self._autocast():
-                hidden = self.model(**inputs).last_hidden_state
-            pooled = pool(hidden.float(), inputs["attention_mask"])
-            out[rows] = pooled.cpu().numpy()
-            if progress:
-                progress(len(rows))
+        for length in np.unique(lengths):
+            group = np.flatnonzero(lengths == length)
+            for start in range(0, len(group), self.cfg.batch_size):
+                rows = group[start:start + self.cfg.batch_size]
+                inputs = self.tokenizer([texts[i] for i in rows], padding=True, truncation=True,
+                                        max_length=self.cfg.max_length, return_tensors="pt")
+                inputs = {k: v.to(self.device) for k, v in inputs.items()}
+                with self._autocast():
+                    hidden = self.model(**inputs).last_hidden_state
+                out[rows] = pool(hidden.float(), inputs["attention_mask"]).cpu().numpy()
+                if progress:
+                    progress(len(rows))
         return out

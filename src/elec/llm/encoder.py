@@ -19,6 +19,8 @@ from torch import Tensor
 from elec.config import LLMConfig
 
 BUNDLED = "minilm"
+# Part of every cache key: bump it when a change to encoding changes the vectors.
+ENCODING_VERSION = 2
 
 
 class ModelNotFound(RuntimeError):
@@ -100,8 +102,8 @@ class TextEncoder:
         self.precision = self._choose_precision(cfg.precision)
         self.dim = int(self.model.config.hidden_size)
         self.fingerprint = hashlib.sha256(
-            f"{cfg.name}|{_weights_digest(self.model)}|{cfg.pooling}|{self.precision}|"
-            f"{cfg.max_length}".encode()).hexdigest()[:20]
+            f"v{ENCODING_VERSION}|{cfg.name}|{_weights_digest(self.model)}|{cfg.pooling}|"
+            f"{self.precision}|{cfg.max_length}".encode()).hexdigest()[:20]
 
     def _choose_precision(self, requested: str) -> str:
         if requested != "auto":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import shutil
 from collections.abc import Callable
@@ -437,7 +438,7 @@ def environment() -> dict:
     except OSError:
         pass
     return {"elec": __version__, "torch": torch.__version__, "python": platform.python_version(),
-            "cpu": cpu, "cores": torch.get_num_threads(),
+            "cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
 
 

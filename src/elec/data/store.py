@@ -52,6 +52,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
+        os.chmod(staging, 0o644)  # mkstemp makes it private; these are ordinary files
         os.replace(staging, path)
     except BaseException:
         Path(staging).unlink(missing_ok=True)

@@ -96,6 +96,47 @@ def bench_quality(
 
 
 @app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="a finished `elec run` directory")],
+    out: Annotated[Path, typer.Option(help="bundle directory to write")],
+    method: Annotated[str, typer.Option(help="network to export")] = "vanilla",
+    format_: Annotated[list[str] | None, typer.Option(
+        "--format", help="also write a graph: torchscript, onnx")] = None,
+) -> None:
+    """Write a self-contained serving bundle (weights, encoders, manifest; no pickle)."""
+    from elec.serve.bundle import BundleError
+    from elec.serve.bundle import export as export_bundle
+
+    try:
+        path = export_bundle(run_dir, out, method, tuple(format_ or ()))
+    except BundleError as error:
+        _fail(error)
+    console.print(f"bundle written to {path}")
+
+
+@app.command()
+def serve(
+    bundle: Annotated[Path, typer.Argument(help="a bundle from `elec export`")],
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    max_rows: Annotated[int, typer.Option(help="most rows in one request")] = 4096,
+    runtime: Annotated[str, typer.Option(help="eager or torchscript")] = "eager",
+) -> None:
+    """Serve click probabilities over HTTP (POST /predict, GET /healthz, GET /metadata)."""
+    import uvicorn
+
+    from elec.serve.app import create_app
+    from elec.serve.bundle import BundleError
+    from elec.serve.predictor import Predictor
+
+    try:
+        predictor = Predictor.from_bundle(bundle, runtime)
+    except BundleError as error:
+        _fail(error)
+    uvicorn.run(create_app(predictor, max_rows), host=host, port=port, log_level="warning")
+
+
+@app.command()
 def models() -> None:
     """List the backbones and their hyper-parameters."""
     from rich.table import Table

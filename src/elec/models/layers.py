@@ -21,8 +21,7 @@ class FeaturesEmbedding(nn.Module):
         offsets = torch.tensor([0, *sizes[:-1]]).cumsum(0) if sizes else torch.zeros(0)
         self.register_buffer("single_offsets", offsets[:len(single_sizes)].long(),
                              persistent=False)
-        self.register_buffer("multi_offsets", offsets[len(single_sizes):].long(),
-                             persistent=False)
+        self.multi_offsets = [int(o) for o in offsets[len(single_sizes):]]
         self.table = nn.Embedding(max(sum(sizes), 1), dim)
         nn.init.normal_(self.table.weight, std=1e-4)
         self.num_fields = len(sizes)

@@ -1,0 +1,116 @@
+"""``elec export``: a self-contained, pickle-free bundle of the served network.
+
+    BUNDLE/
+      manifest.json       format, model config, versions, metrics, sha256 of every file
+      schema.json         the fitted encoders (vocabularies, buckets)
+      model.safetensors   the network's weights
+      model.torchscript   optional (--format torchscript)
+      model.onnx          optional (--format onnx; needs the onnx extra)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import yaml
+from safetensors.torch import load_file, save_file
+
+from elec import __version__
+from elec.config import ModelConfig
+from elec.data.schema import FeatureSchema
+from elec.data.store import atomic_dir, sha256_file, write_json
+from elec.models import CTRNetwork
+from elec.serve.module import ServingModule
+
+FORMAT = "elec.bundle/1"
+# method -> prefix of its network's weights in the run's checkpoint
+EXPORTABLE = {"vanilla": "network.", "self_distilled": "network.", "backbone": "network."}
+
+
+class BundleError(RuntimeError):
+    pass
+
+
+def _network(run_dir: Path, method: str) -> tuple[CTRNetwork, FeatureSchema, ModelConfig]:
+    if method not in EXPORTABLE:
+        raise BundleError(f"method {method!r} cannot be served without a language model; "
+                          f"export one of: {', '.join(EXPORTABLE)}")
+    checkpoint = run_dir / "checkpoints" / f"{method}.safetensors"
+    for path in (run_dir / "config.yaml", run_dir / "schema.json", checkpoint):
+        if not path.is_file():
+            raise BundleError(f"{path} is missing: is {run_dir} a finished `elec run` "
+                              f"directory with the {method!r} method?")
+    model = ModelConfig.model_validate(yaml.safe_load((run_dir / "config.yaml").read_text())
+                                       ["model"])
+    schema = FeatureSchema.load(run_dir / "schema.json")
+    prefix = EXPORTABLE[method]
+    weights = {k.removeprefix(prefix): v for k, v in load_file(str(checkpoint)).items()
+               if k.startswith(prefix)}
+    network = CTRNetwork(schema, model)
+    network.load_state_dict(weights)
+    return network.eval(), schema, model
+
+
+def example_inputs(schema: FeatureSchema, batch: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    single = torch.zeros(batch, len(schema.single), dtype=torch.long)
+    multi = torch.zeros(batch, sum(f.max_len for f in schema.multi), dtype=torch.long)
+    return single, multi
+
+
+def export(run_dir: str | Path, out: str | Path, method: str = "vanilla",
+           formats: tuple[str, ...] = ()) -> Path:
+    run_dir, out = Path(run_dir), Path(out)
+    unknown = set(formats) - {"torchscript", "onnx"}
+    if unknown:
+        raise BundleError(f"unknown export format(s) {sorted(unknown)}; use torchscript, onnx")
+    network, schema, model = _network(run_dir, method)
+    module = ServingModule(network, [f.max_len for f in schema.multi]).eval()
+    inputs = example_inputs(schema)
+    with atomic_dir(out) as staging:
+        save_file({k: v.contiguous() for k, v in network.state_dict().items()},
+                  str(staging / "model.safetensors"))
+        schema.save(staging / "schema.json")
+        if "torchscript" in formats:
+            with torch.no_grad():
+                torch.jit.trace(module, inputs).save(str(staging / "model.torchscript"))
+        if "onnx" in formats:
+            _export_onnx(module, inputs, staging / "model.onnx")
+        results = run_dir / "results.json"
+        metrics = (json.loads(results.read_text())["methods"].get(method, {}).get("test")
+                   if results.is_file() else None)
+        write_json(staging / "manifest.json", {
+            "format": FORMAT, "method": method, "model": model.model_dump(mode="json"),
+            "fields": schema.names, "test_metrics": metrics,
+            "versions": {"elec": __version__, "torch": torch.__version__},
+            "sha256": {p.name: sha256_file(p) for p in sorted(staging.iterdir())},
+        })
+    return out
+
+
+def _export_onnx(module: ServingModule, inputs: tuple, path: Path) -> None:
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        raise BundleError("ONNX export needs the onnx extra: pip install 'elec[onnx]'") from None
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.onnx.export(module, inputs, dynamo=True, input_names=["single", "multi"],
+                                output_names=["probability"],
+                                dynamic_shapes=({0: batch}, {0: batch}))
+    program.save(str(path))
+
+
+def read_manifest(bundle: Path) -> dict:
+    path = Path(bundle) / "manifest.json"
+    if not path.is_file():
+        raise BundleError(f"{bundle} is not an elec bundle (no manifest.json); "
+                          f"make one with `elec export RUN_DIR --out {bundle}`")
+    manifest = json.loads(path.read_text())
+    if manifest.get("format") != FORMAT:
+        raise BundleError(f"{bundle}: unsupported bundle format {manifest.get('format')!r}")
+    for name, digest in manifest["sha256"].items():
+        if name != "manifest.json" and sha256_file(Path(bundle) / name) != digest:
+            raise BundleError(f"{bundle}/{name} does not match its checksum: the bundle is "
+                              f"corrupt; export it again")
+    return manifest

@@ -1,0 +1,49 @@
+"""Raw rows in, click probabilities out: the vanilla network and its encoders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from elec.config import ModelConfig
+from elec.data.schema import FeatureSchema
+from elec.models import CTRNetwork
+from elec.serve.bundle import read_manifest
+from elec.serve.module import ServingModule
+from elec.serve.rows import RowEncoder
+
+
+class Predictor:
+    """``Predictor.from_bundle(path).predict_proba(rows)``."""
+
+    def __init__(self, module: torch.nn.Module, schema: FeatureSchema, manifest: dict):
+        self.module = module.eval()
+        self.schema = schema
+        self.manifest = manifest
+        self.encoder = RowEncoder(schema)
+
+    @classmethod
+    def from_bundle(cls, bundle: str | Path, runtime: str = "eager") -> Predictor:
+        """runtime: eager (safetensors weights) or torchscript (the exported graph)."""
+        bundle = Path(bundle)
+        manifest = read_manifest(bundle)
+        schema = FeatureSchema.load(bundle / "schema.json")
+        if runtime == "torchscript":
+            module = torch.jit.load(str(bundle / "model.torchscript"))
+        else:
+            network = CTRNetwork(schema, ModelConfig.model_validate(manifest["model"]))
+            network.load_state_dict(load_file(str(bundle / "model.safetensors")))
+            module = ServingModule(network, [f.max_len for f in schema.multi])
+        return cls(module, schema, manifest)
+
+    @torch.inference_mode()
+    def predict_proba(self, rows: Sequence[dict]) -> np.ndarray:
+        """Probabilities of a click, float32 (len(rows),)."""
+        if not rows:
+            return np.zeros(0, dtype=np.float32)
+        single, multi = self.encoder.encode(rows)
+        return self.module(torch.from_numpy(single), torch.from_numpy(multi)).numpy()

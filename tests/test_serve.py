@@ -1,0 +1,181 @@
+"""Export, predictor parity with training, and the HTTP service on a loopback port."""
+
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+
+from elec.config import RunConfig
+from elec.data.sources import load_table, split_indices
+from elec.distill.networks import VanillaNetwork
+from elec.pipeline import Run, run
+from elec.serve import Predictor
+from elec.serve.bundle import BundleError, export
+from elec.serve.rows import RowError
+from elec.train.trainer import predict_logits, sigmoid
+from elec.ui import Reporter
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, tiny_lm, table_path):
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ELEC_HOME", str(home))
+        cfg = RunConfig.model_validate({
+            **_tiny(table_path, tiny_lm), "methods": ["backbone", "vanilla"]})
+        out = tmp_path_factory.mktemp("run")
+        run(cfg, out, Reporter(quiet=True))
+        yield cfg, out
+
+
+def _tiny(table_path, tiny_lm):
+    from conftest import FIELDS
+    return {"seed": 3, "data": {"dataset": str(table_path), "label": "click",
+                                "label_threshold": None},
+            "fields": [f.model_dump() for f in FIELDS],
+            "llm": {"name": str(tiny_lm), "precision": "fp32"},
+            "adapter": {"folds": 2, "max_epochs": 2, "hidden": [16], "dim": 8},
+            "model": {"name": "dcnv2", "embedding_dim": 8, "params": {"hidden": [16]}},
+            "train": {"max_epochs": 2, "batch_size": 256, "lr": 0.01}}
+
+
+@pytest.fixture(scope="module")
+def bundle(finished_run, tmp_path_factory):
+    _, out = finished_run
+    return export(out, tmp_path_factory.mktemp("b") / "bundle", formats=("torchscript", "onnx"))
+
+
+@pytest.fixture(scope="module")
+def test_rows(finished_run):
+    cfg, _ = finished_run
+    table = load_table(cfg.data)
+    return table.take(split_indices(table, cfg.data)["test"]).to_pylist()
+
+
+def training_time_probabilities(cfg, out):
+    """The vanilla network as the pipeline evaluated it."""
+    pipeline = Run(cfg, out, Reporter(quiet=True))
+    columns = pipeline.data.columns["test"]
+    weights = load_file(str(out / "checkpoints" / "vanilla.safetensors"))
+    student = VanillaNetwork(pipeline.data.schema, cfg.model,
+                             weights["distillation.align.weight"].shape[0], cfg.distill)
+    student.load_state_dict(weights)
+    return sigmoid(predict_logits(student.logit, student.eval(), columns))
+
+
+def test_bundle_torchscript_and_onnx_match_the_training_time_network(finished_run, bundle,
+                                                                     test_rows):
+    import onnxruntime
+
+    cfg, out = finished_run
+    expected = training_time_probabilities(cfg, out)
+    eager = Predictor.from_bundle(bundle).predict_proba(test_rows)
+    np.testing.assert_allclose(eager, expected, atol=1e-5)
+    scripted = Predictor.from_bundle(bundle, runtime="torchscript").predict_proba(test_rows)
+    np.testing.assert_allclose(scripted, expected, atol=1e-5)
+    predictor = Predictor.from_bundle(bundle)
+    single, multi = predictor.encoder.encode(test_rows)
+    session = onnxruntime.InferenceSession(str(bundle / "model.onnx"))
+    (onnx_out,) = session.run(None, {"single": single, "multi": multi})
+    np.testing.assert_allclose(onnx_out, expected, atol=1e-5)
+
+
+def test_vanilla_bundle_has_the_backbones_parameter_count(bundle, finished_run):
+    weights = load_file(str(bundle / "model.safetensors"))
+    _, out = finished_run
+    backbone = {k: v for k, v in load_file(str(out / "checkpoints" / "backbone.safetensors")
+                                           ).items()}
+    assert sum(v.numel() for v in weights.values()) == sum(v.numel() for v in backbone.values())
+
+
+def test_unseen_and_missing_values_and_wrong_types(bundle, test_rows):
+    predictor = Predictor.from_bundle(bundle)
+    row = dict(test_rows[0])
+    unseen = {**row, "user_id": "never-seen", "genres": ["Western"]}
+    missing = {k: v for k, v in row.items() if k not in ("age", "genres")}
+    probabilities = predictor.predict_proba([row, unseen, missing])
+    assert probabilities.shape == (3,) and np.all((probabilities > 0) & (probabilities < 1))
+    with pytest.raises(RowError, match=r"row 1, field 'age': expected a number, got 'old'"):
+        predictor.predict_proba([row, {**row, "age": "old"}])
+    with pytest.raises(RowError, match=r"row 0, field 'genres': expected a list"):
+        predictor.predict_proba([{**row, "genres": "Drama"}])
+
+
+def test_gain_network_cannot_be_exported_and_corrupt_bundles_are_refused(finished_run, bundle,
+                                                                         tmp_path):
+    _, out = finished_run
+    with pytest.raises(BundleError, match="cannot be served without a language model"):
+        export(out, tmp_path / "g", method="gain")
+    copy = tmp_path / "copy"
+    export(out, copy)
+    (copy / "schema.json").write_text((copy / "schema.json").read_text().replace("u1", "u9"))
+    with pytest.raises(BundleError, match="does not match its checksum"):
+        Predictor.from_bundle(copy)
+
+
+@pytest.fixture(scope="module")
+def server(bundle):
+    import uvicorn
+
+    from elec.serve.app import create_app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = create_app(Predictor.from_bundle(bundle), max_rows=50, max_body_bytes=100_000)
+    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                             log_level="warning"))
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if instance.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(timeout=5)
+
+
+def test_http_predict_matches_the_predictor(server, bundle, test_rows):
+    import httpx
+
+    rows = test_rows[:20]
+    response = httpx.post(f"{server}/predict", json={"rows": rows})
+    assert response.status_code == 200
+    expected = Predictor.from_bundle(bundle).predict_proba(rows)
+    np.testing.assert_allclose(response.json()["probabilities"], expected, atol=1e-6)
+    assert httpx.get(f"{server}/healthz").json() == {"status": "ok"}
+    metadata = httpx.get(f"{server}/metadata").json()
+    assert metadata["method"] == "vanilla" and metadata["model"]["name"] == "dcnv2"
+    assert {"name": "genres", "kind": "multi"} in metadata["fields"]
+
+
+def test_http_bad_requests_get_clear_4xx(server, test_rows):
+    import httpx
+
+    row = test_rows[0]
+    cases = [
+        (httpx.post(f"{server}/predict", json={"rows": [row, {**row, "age": "x"}]}), 422,
+         "row 1, field 'age'"),
+        (httpx.post(f"{server}/predict", json={"rows": [row] * 51}), 413, "maximum is 50"),
+        (httpx.post(f"{server}/predict", content=b"{not json",
+                    headers={"content-type": "application/json"}), 422, ""),
+        (httpx.post(f"{server}/predict", json={"rowz": []}), 422, ""),
+        (httpx.post(f"{server}/predict", json={"rows": [1, 2]}), 422, ""),
+        (httpx.post(f"{server}/predict", content=b"x" * 200_000,
+                    headers={"content-type": "application/json"}), 413, "over 100,000 bytes"),
+    ]
+    for response, status, message in cases:
+        assert response.status_code == status, response.text
+        assert message in response.text
+    assert httpx.post(f"{server}/predict", json={"rows": []}).json() == {"probabilities": []}
+
+
+def test_predictions_do_not_depend_on_batch_size(bundle, test_rows):
+    predictor = Predictor.from_bundle(bundle, runtime="torchscript")
+    together = predictor.predict_proba(test_rows[:64])
+    one_by_one = np.concatenate([predictor.predict_proba([r]) for r in test_rows[:64]])
+    np.testing.assert_allclose(together, one_by_one, atol=1e-6)

@@ -54,3 +54,21 @@ def quality_figure(summaries: dict[str, dict], path: Path) -> Path:
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def auc_vs_latency(points: dict[str, tuple[float, float, float]], path: Path,
+                   title: str) -> Path:
+    """One point per method: (latency ms at batch 1, test AUC mean, AUC std)."""
+    figure, axis = plt.subplots(figsize=(6.5, 4.5))
+    for name, (latency, auc, std) in points.items():
+        axis.errorbar([latency], [auc], yerr=[std], fmt="o", capsize=3)
+        axis.annotate(name, (latency, auc), textcoords="offset points", xytext=(6, 4),
+                      fontsize=8)
+    axis.set_xscale("log")
+    axis.set(xlabel="serving latency per request at batch 1, p50 (ms, log scale)",
+             ylabel="test AUC (mean ± std over seeds)", title=title)
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path

@@ -1,0 +1,200 @@
+"""Serving latency: backbone vs vanilla (eager, TorchScript, ONNX Runtime) vs the gain
+network with its LM, per request at batch 1, 64 and 1024, and the vanilla bundle
+over HTTP on loopback.
+
+    python benchmarks/latency.py [--run runs/ml100k] [--requests 1000] [--threads 2]
+
+All variants are timed in one process, interleaved request by request (the
+machines are shared and noisy: a slow spell hits every variant alike), after a
+warm-up, with torch's thread count fixed. Writes benchmarks/results/latency.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from elec.config import RunConfig
+from elec.data.sources import load_table, split_indices
+from elec.distill.networks import LLM_VECTOR, GainNetwork
+from elec.llm.adapter import Adapter
+from elec.llm.encoder import TextEncoder
+from elec.pipeline import environment
+from elec.serve import Predictor
+from elec.serve.bundle import export
+from elec.text.render import render_rows, text_fields, truncate
+
+RESULTS = Path(__file__).parent / "results"
+BATCHES = (1, 64, 1024)
+
+
+def percentiles(seconds: list[float]) -> dict:
+    ms = np.asarray(seconds) * 1e3
+    return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
+            "mean_ms": float(ms.mean()), "requests": len(ms)}
+
+
+def interleaved(variants: dict, requests: int, warmup: int = 20) -> dict:
+    """Time each variant's callable ``requests`` times, cycling through the variants."""
+    for call in variants.values():
+        for _ in range(warmup):
+            call()
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(requests):
+        for name, call in variants.items():
+            start = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - start)
+    return {name: percentiles(t) for name, t in times.items()}
+
+
+class GainPath:
+    """What serving the gain network would cost: render, LM, adapter, network."""
+
+    def __init__(self, run: Path, cfg: RunConfig, schema_predictor: Predictor):
+        self.cfg = cfg
+        self.encoder = TextEncoder(cfg.llm, device="cpu")
+        weights = load_file(str(run / "checkpoints" / "lm_only.safetensors"))
+        self.adapter = Adapter(self.encoder.dim, cfg.adapter)
+        self.adapter.load_state_dict(weights)
+        self.adapter.eval()
+        self.gain = GainNetwork(schema_predictor.schema, cfg.model, cfg.adapter.dim, cfg.gain)
+        self.gain.load_state_dict(load_file(str(run / "checkpoints" / "gain.safetensors")))
+        self.gain.eval()
+        self.fields = text_fields(cfg.fields, cfg.text)
+        self.summarise = truncate(cfg.text.max_chars)
+        self.rows_encoder = schema_predictor.encoder
+
+    @torch.inference_mode()
+    def __call__(self, rows: list[dict]) -> np.ndarray:
+        from elec.data.batches import Columns
+
+        hidden = torch.from_numpy(self.encoder.encode(render_rows(rows, self.fields,
+                                                                  self.summarise)))
+        vector = self.adapter(hidden)[1]
+        single, multi = self.rows_encoder.encode(rows)
+        widths = [f.max_len for f in self.rows_encoder.schema.multi]
+        parts = list(torch.split(torch.from_numpy(multi), widths, dim=1)) if widths else []
+        batch = Columns(torch.from_numpy(single), parts, torch.zeros(len(rows)),
+                        {LLM_VECTOR: vector})
+        return torch.sigmoid(self.gain(batch)[0]).numpy()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def http_latency(bundle: Path, rows: list[dict], requests: dict[int, int], threads: int
+                 ) -> dict:
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    server = subprocess.Popen([sys.executable, "-m", "elec.cli", "serve", str(bundle),
+                               "--port", str(port), "--max-rows", "4096"], env=env)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        with httpx.Client(timeout=30) as client:
+            for _ in range(300):
+                try:
+                    if client.get(f"{url}/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            out = {}
+            for batch in BATCHES:
+                payload = {"rows": rows[:batch]}
+
+                def call(payload=payload):
+                    response = client.post(f"{url}/predict", json=payload)
+                    response.raise_for_status()
+                out[str(batch)] = interleaved({"vanilla_http": call}, requests[batch])[
+                    "vanilla_http"]
+            return out
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", default="runs/ml100k", help="a finished `elec run` directory")
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--gain-requests", type=int, default=50,
+                        help="requests per batch size for the gain network (it runs the LM)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default=str(RESULTS / "latency.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    run = Path(args.run)
+    cfg = RunConfig.model_validate(yaml.safe_load((run / "config.yaml").read_text()))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        vanilla_bundle = export(run, Path(tmp) / "vanilla", "vanilla", ("torchscript", "onnx"))
+        backbone_bundle = export(run, Path(tmp) / "backbone", "backbone")
+        vanilla = Predictor.from_bundle(vanilla_bundle)
+        scripted = Predictor.from_bundle(vanilla_bundle, runtime="torchscript")
+        backbone = Predictor.from_bundle(backbone_bundle)
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = args.threads
+        session = onnxruntime.InferenceSession(str(vanilla_bundle / "model.onnx"), options)
+
+        table = load_table(cfg.data)
+        rows = table.take(split_indices(table, cfg.data)["test"][:1024]).to_pylist()
+        gain = GainPath(run, cfg, vanilla)
+        results: dict = {"bare_model": {}, "gain_with_lm": {}, "http": {}}
+        for batch in BATCHES:
+            single, multi = (torch.from_numpy(a) for a in vanilla.encoder.encode(rows[:batch]))
+            feeds = {"single": single.numpy(), "multi": multi.numpy()}
+            with torch.inference_mode():
+                results["bare_model"][str(batch)] = interleaved({
+                    "backbone": lambda s=single, m=multi: backbone.module(s, m),
+                    "vanilla": lambda s=single, m=multi: vanilla.module(s, m),
+                    "vanilla_torchscript": lambda s=single, m=multi: scripted.module(s, m),
+                    "vanilla_onnxruntime": lambda f=feeds: session.run(None, f),
+                }, args.requests)
+            results["gain_with_lm"][str(batch)] = interleaved(
+                {"gain": lambda b=batch: gain(rows[:b])},
+                max(5, args.gain_requests if batch < 1024 else args.gain_requests // 10),
+                warmup=2)["gain"]
+            print(f"batch {batch}: " + ", ".join(
+                f"{k} p50 {v['p50_ms']:.3f} ms" for k, v in results["bare_model"][str(batch)]
+                .items()) + f", gain+LM p50 {results['gain_with_lm'][str(batch)]['p50_ms']:.1f} ms")
+        results["http"] = http_latency(vanilla_bundle, rows,
+                                       {1: args.requests, 64: args.requests,
+                                        1024: max(100, args.requests // 5)}, args.threads)
+
+    bare = results["bare_model"]
+    results["ratios"] = {
+        f"vanilla/backbone p50 at batch {b}": bare[str(b)]["vanilla"]["p50_ms"]
+        / bare[str(b)]["backbone"]["p50_ms"] for b in BATCHES}
+    results["ratios"]["gain_with_lm/vanilla p50 at batch 1"] = (
+        results["gain_with_lm"]["1"]["p50_ms"] / bare["1"]["vanilla"]["p50_ms"])
+    results["config"] = {"run": str(run), "model": cfg.model.model_dump(mode="json"),
+                         "llm": cfg.llm.model_dump(mode="json"), "threads": args.threads,
+                         "requests": args.requests, "gain_requests": args.gain_requests}
+    results["environment"] = environment()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=2))
+    print(json.dumps({"ratios": results["ratios"], "http": {
+        b: v["p99_ms"] for b, v in results["http"].items()}}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

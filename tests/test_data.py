@@ -123,3 +123,22 @@ def test_cold_item_split_keeps_test_items_out_of_training():
     assert not (train & test) and not (train & valid) and not (valid & test)
     assert sum(len(p) for p in parts.values()) == 5000
     assert 0.05 < len(parts["test"]) / 5000 <= 0.1
+
+
+def test_history_holds_only_strictly_earlier_ratings_most_recent_first():
+    users = np.array([1, 1, 1, 1, 2])
+    stamps = np.array([30, 10, 20, 20, 5])
+    titles = ["A", "B", "C", "D", "E"]
+    ratings = np.array([5, 4, 3, 2, 1])
+    history = movielens.recent_history(users, stamps, titles, ratings, length=2)
+    assert history[1] == []  # user 1's first rating
+    assert history[2] == history[3] == ["B, rated 4"]  # same instant: not each other
+    assert history[0] == ["D, rated 2", "C, rated 3"]
+    assert history[4] == []
+
+
+def test_samples_with_history_column():
+    table = movielens.samples(fake_tables(), history=3)
+    rows = table.to_pylist()
+    assert rows[0]["history"] == []
+    assert all(len(r["history"]) <= 3 for r in rows)

@@ -102,3 +102,43 @@ def test_bf16_vectors_do_not_depend_on_the_other_texts(tiny_lm):
     together = encoder.encode(many)
     for k in (0, 7, 13):
         np.testing.assert_array_equal(encoder.encode([many[k]])[0], together[k])
+
+
+@pytest.fixture(scope="module")
+def tiny_decoder(tmp_path_factory, tiny_lm):
+    """A 1-layer Llama with random weights (a decoder: causal attention, no [CLS])."""
+    import shutil
+
+    from transformers import LlamaConfig, LlamaModel
+
+    directory = tmp_path_factory.mktemp("tiny-llama")
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=30522, hidden_size=32, intermediate_size=64,
+                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1)
+    LlamaModel(config).save_pretrained(directory)
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json",
+                 "special_tokens_map.json"):
+        shutil.copy(tiny_lm / name, directory / name)
+    return directory
+
+
+def test_decoder_last_token_pooling_reads_each_texts_last_real_token(tiny_decoder):
+    from transformers import AutoModel, AutoTokenizer
+
+    encoder = TextEncoder(LLMConfig(name=str(tiny_decoder), precision="fp32", pooling="last"))
+    vectors = encoder.encode(TEXTS)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_decoder)
+    model = AutoModel.from_pretrained(tiny_decoder).eval()
+    for text, vector in zip(TEXTS, vectors, strict=True):
+        with torch.no_grad():
+            hidden = model(**tokenizer(text, return_tensors="pt")).last_hidden_state[0]
+        np.testing.assert_allclose(vector, hidden[-1].numpy(), atol=1e-5)
+
+
+def test_int8_is_close_to_fp32_and_keyed_apart(tiny_lm):
+    fp32 = TextEncoder(LLMConfig(name=str(tiny_lm), precision="fp32"))
+    int8 = TextEncoder(LLMConfig(name=str(tiny_lm), precision="int8"))
+    a, b = fp32.encode(TEXTS), int8.encode(TEXTS)
+    cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert cosine.min() > 0.98
+    assert fp32.fingerprint != int8.fingerprint

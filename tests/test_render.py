@@ -47,3 +47,11 @@ def test_default_field_name_is_humanised():
 def test_truncation_summariser_cuts_at_a_word():
     assert truncate(12)("a long movie description") == "a long movie..."
     assert truncate(50)("short") == "short"
+
+
+def test_template_and_separator():
+    spec = FieldSpec(name="history", kind="multi", tabular=False, display="Recently watched",
+                     separator="; ", template="{label}: {value}.")
+    rows = pa.Table.from_pylist([{"history": ["Heat (1995), rated 5", "Up (2009), rated 4"]}])
+    assert render_table(rows, [spec], TextConfig()) == [
+        "Recently watched: Heat (1995), rated 5; Up (2009), rated 4."]

@@ -33,6 +33,8 @@ class FieldSpec(Section):
     max_len: int = 8  # multi: values kept per row
     tabular: bool = True  # False: the field only appears in the rendered text
     in_text: bool = True  # False: the field is not rendered (ids mean nothing to an LM)
+    separator: str = ", "  # multi: between values in the text
+    template: str | None = None  # e.g. "{label}: {value}."; default "<label> is/are <value>."
 
     @property
     def label(self) -> str:
@@ -52,6 +54,9 @@ class DataConfig(Section):
     split_seed: int = 2024
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     max_rows: int | None = None  # keep a random subset (quick runs, tests)
+    # MovieLens: add a "history" column, the user's N most recent earlier ratings, for the
+    # text (declare it as a field: {name: history, kind: multi, tabular: false, ...})
+    history: int = 0
 
     @model_validator(mode="after")
     def _fractions_sum_to_one(self) -> DataConfig:
@@ -69,7 +74,8 @@ class TextConfig(Section):
 class LLMConfig(Section):
     name: str = "minilm"  # "minilm" (bundled), a local path or a Hugging Face id
     pooling: Literal["mean", "last"] = "mean"
-    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    # auto: bf16 autocast where supported; int8: dynamic quantisation (CPU, frozen only)
+    precision: Literal["auto", "fp32", "bf16", "int8"] = "auto"
     max_length: int = 128
     batch_size: int = 128
     shard_size: int = 4096  # texts per cache shard: the unit of resumable encoding

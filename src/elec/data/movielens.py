@@ -205,11 +205,35 @@ def _lookup(keys: pa.ChunkedArray, wanted: pa.ChunkedArray, what: str) -> np.nda
     return rows
 
 
-def samples(tables: dict[str, pa.Table]) -> pa.Table:
+def recent_history(users: np.ndarray, timestamps: np.ndarray, titles: list[str],
+                   ratings: np.ndarray, length: int) -> list[list[str]]:
+    """For every row, the user's ``length`` most recent ratings strictly before the row's
+    timestamp (most recent first), as "Title, rated R": nothing from the future, nothing
+    from the same instant."""
+    history: list[list[str]] = [[] for _ in range(len(users))]
+    order = np.lexsort((timestamps, users))
+    start = 0
+    while start < len(order):
+        end = start
+        while end < len(order) and users[order[end]] == users[order[start]]:
+            end += 1
+        rows = order[start:end]
+        first_at: dict[int, int] = {}  # timestamp -> first position with it
+        for position, row in enumerate(rows):
+            first_at.setdefault(int(timestamps[row]), position)
+            earlier = rows[max(0, first_at[int(timestamps[row])] - length):
+                           first_at[int(timestamps[row])]]
+            history[row] = [f"{titles[r]}, rated {ratings[r]}" for r in earlier[::-1]]
+        start = end
+    return history
+
+
+def samples(tables: dict[str, pa.Table], history: int = 0) -> pa.Table:
     """One row per rating with the user's and the movie's fields joined in.
 
     Columns: user_id, item_id (as strings: they are ids, not numbers), age, gender,
-    occupation, zip_prefix, title, release_year, genres, timestamp, rating.
+    occupation, zip_prefix, title, release_year, genres, timestamp, rating; with
+    ``history`` > 0 also ``history``: the user's most recent earlier ratings.
     """
     ratings, users, items = tables["ratings"], tables["users"], tables["items"]
     user_rows = _lookup(users["user_id"], ratings["user_id"], "user")
@@ -217,7 +241,7 @@ def samples(tables: dict[str, pa.Table]) -> pa.Table:
     user, item = users.take(user_rows), items.take(item_rows)
     gender = pc.replace_substring(pc.replace_substring(user["gender"], "M", "male"),
                                   "F", "female")
-    return pa.table({
+    columns = {
         "user_id": pc.cast(ratings["user_id"], pa.string()),
         "item_id": pc.cast(ratings["item_id"], pa.string()),
         "age": user["age"],
@@ -229,4 +253,10 @@ def samples(tables: dict[str, pa.Table]) -> pa.Table:
         "genres": item["genres"],
         "timestamp": ratings["timestamp"],
         "rating": ratings["rating"],
-    })
+    }
+    if history > 0:
+        columns["history"] = pa.array(recent_history(
+            ratings["user_id"].to_numpy(), ratings["timestamp"].to_numpy(),
+            item["title"].to_pylist(), ratings["rating"].to_numpy(), history),
+            type=pa.list_(pa.string()))
+    return pa.table(columns)

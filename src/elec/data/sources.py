@@ -31,7 +31,7 @@ def load_table(cfg: DataConfig, log: Callable[[str], None] = print) -> pa.Table:
     """All samples of the configured dataset, one row each (not yet split)."""
     if cfg.dataset in BUILTIN:
         source = BUILTIN[cfg.dataset]
-        return source.samples(source.load_tables(source.fetch(log=log)))
+        return source.samples(source.load_tables(source.fetch(log=log)), history=cfg.history)
     path = Path(cfg.dataset)
     if not path.is_file():
         raise DataError(f"data.dataset {cfg.dataset!r} is neither a built-in dataset "

@@ -88,6 +88,17 @@ def _weights_digest(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
+def _quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """Dynamic int8 quantisation of every Linear layer (weights int8, activations
+    quantised on the fly): CPU only, inference only, so frozen encoding only."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear},
+                                                      dtype=torch.qint8)
+
+
 class TextEncoder:
     """Batched, length-sorted, no-grad encoding of texts into pooled vectors."""
 
@@ -104,8 +115,13 @@ class TextEncoder:
         self.fingerprint = hashlib.sha256(
             f"v{ENCODING_VERSION}|{cfg.name}|{_weights_digest(self.model)}|{cfg.pooling}|"
             f"{self.precision}|{cfg.max_length}".encode()).hexdigest()[:20]
+        if self.precision == "int8":
+            self.model = _quantize_int8(self.model)
 
     def _choose_precision(self, requested: str) -> str:
+        if requested == "int8" and self.device.type != "cpu":
+            raise ValueError("llm.precision=int8 (dynamic quantisation) runs on the CPU only; "
+                             "use bf16 on a GPU")
         if requested != "auto":
             return requested
         if self.device.type == "cuda":

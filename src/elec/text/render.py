@@ -35,16 +35,21 @@ def _format(value: object) -> str:
     return str(value)
 
 
-def sentence(label: str, value: object, summarise: Summariser) -> str | None:
+def sentence(spec: FieldSpec, value: object, summarise: Summariser) -> str | None:
     if value is None or value == "":
         return None
+    verb = "is"
     if isinstance(value, (list, tuple)):
         items = [_format(v) for v in value if v is not None and v != ""]
         if not items:
             return None
         verb = "are" if len(items) > 1 else "is"
-        return f"{label} {verb} {summarise(', '.join(items))}."
-    return f"{label} is {summarise(_format(value))}."
+        text = summarise(spec.separator.join(items))
+    else:
+        text = summarise(_format(value))
+    if spec.template:
+        return spec.template.format(label=spec.label, value=text)
+    return f"{spec.label} {verb} {text}."
 
 
 def text_fields(specs: Sequence[FieldSpec], cfg: TextConfig) -> list[FieldSpec]:
@@ -62,7 +67,7 @@ def render_rows(rows: Sequence[dict], specs: Sequence[FieldSpec],
                 summarise: Summariser) -> list[str]:
     out = []
     for row in rows:
-        parts = (sentence(s.label, row.get(s.name), summarise) for s in specs)
+        parts = (sentence(s, row.get(s.name), summarise) for s in specs)
         out.append(" ".join(p for p in parts if p))
     return out
 

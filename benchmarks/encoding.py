@@ -1,0 +1,87 @@
+"""LM encoding throughput by precision (fp32, bf16 autocast, int8 dynamic quantisation)
+on the MovieLens-100K texts, and the lm_only test AUC each precision leads to.
+
+    python benchmarks/encoding.py [--config configs/ml100k.yaml] [--rows 2048] [--no-auc]
+
+Throughput: the three encoders live in one process and take turns on the same
+chunks of texts (interleaved, after a warm-up), with torch's threads fixed.
+AUC: one `elec run` with methods [lm_only] per precision (full data; slow for fp32).
+Writes benchmarks/results/encoding.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from elec.config import load_config
+from elec.data.sources import load_table, subsample
+from elec.llm.encoder import TextEncoder
+from elec.pipeline import environment, run
+from elec.text.render import render_table
+from elec.ui import Reporter
+
+RESULTS = Path(__file__).parent / "results"
+PRECISIONS = ("fp32", "bf16", "int8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="configs/ml100k.yaml")
+    parser.add_argument("--rows", type=int, default=2048, help="texts timed per precision")
+    parser.add_argument("--chunk", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--auc", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--out", default=str(RESULTS / "encoding.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    cfg = load_config(args.config)
+    table = subsample(load_table(cfg.data), cfg.data.model_copy(update={"max_rows": args.rows}))
+    texts = render_table(table, cfg.fields, cfg.text)
+    encoders = {p: TextEncoder(cfg.llm.model_copy(update={"precision": p}), device="cpu")
+                for p in PRECISIONS}
+    for encoder in encoders.values():
+        encoder.encode(texts[:args.chunk])  # warm-up
+    seconds = dict.fromkeys(PRECISIONS, 0.0)
+    vectors = {p: [] for p in PRECISIONS}
+    for start in range(0, len(texts), args.chunk):
+        chunk = texts[start:start + args.chunk]
+        for precision, encoder in encoders.items():
+            begin = time.perf_counter()
+            vectors[precision].append(encoder.encode(chunk))
+            seconds[precision] += time.perf_counter() - begin
+    reference = np.concatenate(vectors["fp32"])
+    results: dict = {"throughput": {}, "lm_only": {}}
+    for precision in PRECISIONS:
+        ours = np.concatenate(vectors[precision])
+        cosine = (ours * reference).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(
+            reference, axis=1)
+        results["throughput"][precision] = {
+            "samples_per_second": len(texts) / seconds[precision],
+            "speedup_vs_fp32": seconds["fp32"] / seconds[precision],
+            "min_cosine_to_fp32": float(cosine.min()), "texts": len(texts)}
+        print(f"{precision}: {len(texts) / seconds[precision]:.0f} texts/s "
+              f"({seconds['fp32'] / seconds[precision]:.2f}x fp32), "
+              f"min cosine to fp32 {cosine.min():.4f}")
+    if args.auc:
+        for precision in PRECISIONS:
+            run_cfg = cfg.model_copy(update={
+                "methods": ["lm_only"],
+                "llm": cfg.llm.model_copy(update={"precision": precision})})
+            out = Path("runs") / f"encoding-{precision}"
+            record = run(run_cfg, out, Reporter(out / "log.txt"))["methods"]["lm_only"]
+            results["lm_only"][precision] = record["test"]
+            print(f"{precision}: lm_only test AUC {record['test']['auc']:.4f}")
+    results["config"] = {"llm": cfg.llm.model_dump(mode="json"), "rows": len(texts),
+                         "chunk": args.chunk, "threads": args.threads}
+    results["environment"] = environment()
+    Path(args.out).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

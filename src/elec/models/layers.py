@@ -111,35 +111,45 @@ def pair_indices(num_fields: int) -> tuple[list[int], list[int]]:
     return rows, cols
 
 
-class InnerProduct(nn.Module):
+class FieldPairs(nn.Module):
+    """Base of the layers that look at every field pair (i < j)."""
+
+    def __init__(self, num_fields: int):
+        super().__init__()
+        rows, cols = pair_indices(num_fields)
+        self.register_buffer("rows", torch.tensor(rows, dtype=torch.long), persistent=False)
+        self.register_buffer("cols", torch.tensor(cols, dtype=torch.long), persistent=False)
+        self.num_pairs = len(rows)
+
+    def pairs(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """x: (batch, fields, dim) -> left and right members, each (batch, pairs, dim)."""
+        return x[:, self.rows], x[:, self.cols]
+
+
+class InnerProduct(FieldPairs):
     """<e_i, e_j> for every field pair (the product layer of IPNN)."""
 
     def __init__(self, num_fields: int):
-        super().__init__()
-        rows, cols = pair_indices(num_fields)
-        self.register_buffer("rows", torch.tensor(rows, dtype=torch.long), persistent=False)
-        self.register_buffer("cols", torch.tensor(cols, dtype=torch.long), persistent=False)
-        self.output_dim = len(rows)
+        super().__init__(num_fields)
+        self.output_dim = self.num_pairs
 
     def forward(self, x: Tensor) -> Tensor:
         """x: (batch, fields, dim) -> (batch, fields * (fields - 1) / 2)."""
-        return (x[:, self.rows] * x[:, self.cols]).sum(-1)
+        left, right = self.pairs(x)
+        return (left * right).sum(-1)
 
 
-class FieldWeightedInteraction(nn.Module):
+class FieldWeightedInteraction(FieldPairs):
     """FwFM: sum_{i<j} r_ij (e_i * e_j), kept as a vector before the sum."""
 
     def __init__(self, num_fields: int):
-        super().__init__()
-        rows, cols = pair_indices(num_fields)
-        self.register_buffer("rows", torch.tensor(rows, dtype=torch.long), persistent=False)
-        self.register_buffer("cols", torch.tensor(cols, dtype=torch.long), persistent=False)
-        self.pair_weight = nn.Parameter(torch.ones(len(rows)))
+        super().__init__(num_fields)
+        self.pair_weight = nn.Parameter(torch.ones(self.num_pairs))
 
     def forward(self, x: Tensor) -> Tensor:
         """x: (batch, fields, dim) -> (batch, dim)."""
-        products = x[:, self.rows] * x[:, self.cols]
-        return (products * self.pair_weight[:, None]).sum(1)
+        left, right = self.pairs(x)
+        return (left * right * self.pair_weight[:, None]).sum(1)
 
 
 class CrossNetwork(nn.Module):
@@ -227,20 +237,18 @@ class SqueezeExcitation(nn.Module):
         return x * self.excitation(x.mean(-1)).unsqueeze(-1)
 
 
-class BilinearInteraction(nn.Module):
+class BilinearInteraction(FieldPairs):
     """FiBiNET's bilinear layer ("field-all" type): (e_i W) * e_j for every pair."""
 
     def __init__(self, num_fields: int, dim: int):
-        super().__init__()
-        rows, cols = pair_indices(num_fields)
-        self.register_buffer("rows", torch.tensor(rows, dtype=torch.long), persistent=False)
-        self.register_buffer("cols", torch.tensor(cols, dtype=torch.long), persistent=False)
+        super().__init__(num_fields)
         self.weight = nn.Linear(dim, dim, bias=False)
-        self.output_dim = len(rows) * dim
+        self.output_dim = self.num_pairs * dim
 
     def forward(self, x: Tensor) -> Tensor:
         """x: (batch, fields, dim) -> (batch, pairs * dim)."""
-        return (self.weight(x[:, self.rows]) * x[:, self.cols]).flatten(1)
+        left, right = self.pairs(x)
+        return (self.weight(left) * right).flatten(1)
 
 
 class FeatureSelection(nn.Module):

@@ -84,7 +84,9 @@ class LLMConfig(Section):
 class AdapterConfig(Section):
     """Stage 1: transformation layer (MLP h -> v) and prediction layer (v -> logit)."""
 
-    mode: Literal["frozen"] = "frozen"
+    # frozen: LM fixed, pooled vectors cached (the paper's default); lora / full: the LM
+    # is fine-tuned together with the two layers (lora needs peft: pip install 'elec[lora]')
+    mode: Literal["frozen", "lora", "full"] = "frozen"
     hidden: list[int] = Field(default_factory=lambda: [256])
     dim: int = 64
     dropout: float = 0.1
@@ -95,6 +97,15 @@ class AdapterConfig(Section):
     lr: float = 1e-3
     batch_size: int = 1024
     max_epochs: int = 20
+    # lora / full fine-tuning (the LM itself is cross-fitted: one model per fold, each
+    # trained on the other folds, so no row's vector comes from an LM that saw its label)
+    lm_lr: float = 5e-5  # learning rate of the LM's weights (LoRA matrices or all)
+    lm_batch_size: int = 32
+    lm_epochs: int = 1
+    lora_rank: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_targets: list[str] | None = None  # module names; None: peft's default for the model
 
 
 class ModelConfig(Section):

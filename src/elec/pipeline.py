@@ -216,6 +216,12 @@ class Run:
         trainer.fit(name, adapter, adapter.loss, adapter.logit, train, valid, generator)
         return adapter
 
+    def _folds(self) -> dict[str, Tensor]:
+        """The cross-fitting fold of every row of every split (seeded by the run seed)."""
+        generator = torch.Generator().manual_seed(self.cfg.seed)
+        return {split: torch.randint(0, self.cfg.adapter.folds, (len(self.data.columns[split]),),
+                                     generator=generator).to(self.device) for split in SPLITS}
+
     def _cross_fitted_vectors(self, full: Adapter, hidden: dict[str, Tensor]
                               ) -> dict[str, Tensor]:
         """Cross-fitting: a training row's v comes from an adapter that never saw its label.
@@ -227,21 +233,70 @@ class Run:
         a = self.cfg.adapter
         if a.leak_guard == "none":
             return {split: full.vectors(hidden[split]) for split in SPLITS}
-        generator = torch.Generator().manual_seed(self.cfg.seed)
-        fold_of = {split: torch.randint(0, a.folds, (hidden[split].shape[0],),
-                                        generator=generator) for split in SPLITS}
+        fold_of = self._folds()
         out = {split: torch.zeros(hidden[split].shape[0], a.dim, device=self.device)
                for split in SPLITS}
         for fold in range(a.folds):
-            others = torch.nonzero(fold_of["train"] != fold).squeeze(1).to(self.device)
+            others = torch.nonzero(fold_of["train"] != fold).squeeze(1)
             adapter = self._train_adapter(f"adapter fold {fold + 1}/{a.folds}", hidden, others)
             for split in SPLITS:
-                rows = torch.nonzero(fold_of[split] == fold).squeeze(1).to(self.device)
+                rows = torch.nonzero(fold_of[split] == fold).squeeze(1)
                 out[split][rows] = adapter.vectors(hidden[split][rows])
         return out
 
+    def _finetuned_lm_only(self) -> Trained:
+        """lora / full: the LM is cross-fitted too. One LM classifier per fold, trained on
+        the other folds; each row (valid and test rows included, spread over the folds)
+        gets its v and its lm_only score from the model of its fold. The adapted LMs are
+        saved under checkpoints/lm-fold-<k>/."""
+        from elec.llm.finetune import MASK, TOKENS, build, load_tokenizer, tokenize
+
+        a = self.cfg.adapter
+        folds = a.folds if a.leak_guard == "crossfit" else 1
+        fold_of = self._folds() if folds > 1 else {
+            s: torch.zeros(len(self.data.columns[s]), dtype=torch.long, device=self.device)
+            for s in SPLITS}
+        trainer = Trainer(TrainConfig(lr=a.lr, batch_size=a.lm_batch_size,
+                                      max_epochs=a.lm_epochs, patience=self.cfg.train.patience),
+                          self.log, self.report.bar, eval_batch_size=4 * a.lm_batch_size)
+        columns, vectors, logits = {}, {}, {}
+        tokenizer = load_tokenizer(self.cfg.llm)
+        for split in SPLITS:
+            ids, mask = tokenize(tokenizer, self.data.texts[split], self.cfg.llm.max_length)
+            columns[split] = self.data.columns[split].with_extra(
+                **{TOKENS: ids.to(self.device), MASK: mask.to(self.device)})
+            vectors[split] = torch.zeros(len(columns[split]), a.dim, device=self.device)
+            logits[split] = torch.zeros(len(columns[split]), device=self.device)
+        adapters = {}
+        for fold in range(folds):
+            generator = seed_everything(self.cfg.seed)
+            model = build(self.cfg.llm, a).to(self.device)
+            train_rows = torch.nonzero(fold_of["train"] != fold).squeeze(1) if folds > 1 else \
+                torch.arange(len(columns["train"]), device=self.device)
+            trainer.fit(f"{a.mode} LM fold {fold + 1}/{folds}", model, model.loss, model.logit,
+                        columns["train"].take(train_rows), columns["valid"], generator,
+                        model.parameter_groups(a))
+            for split in SPLITS:
+                rows = torch.nonzero(fold_of[split] == fold).squeeze(1)
+                part = columns[split].take(rows)
+                vectors[split][rows] = model.vectors(part, 4 * a.lm_batch_size)
+                logits[split][rows] = torch.from_numpy(predict_logits(
+                    model.logit, model, part, 4 * a.lm_batch_size)).to(self.device)
+            model.save_lm(self.out / "checkpoints" / f"lm-fold-{fold}", tokenizer)
+            adapters.update({f"fold{fold}.{k}": v for k, v in model.adapter.state_dict().items()})
+        record = {split: evaluate(columns[split].label.cpu().numpy(),
+                                  sigmoid(logits[split].cpu().numpy()), self.data.groups[split])
+                  for split in ("valid", "test")}
+        record["parameters"] = parameter_count(model)
+        record["scored_by"] = "the fold model of each row (cross-fitted)"
+        self._save("lm_only", adapters)
+        self._save("llm_vectors", vectors)
+        return Trained(model, record)
+
     def _lm_only(self) -> Trained:
         """Stage 1: the adapter on all training rows (lm_only) and every row's LM vector v."""
+        if self.cfg.adapter.mode != "frozen":
+            return self._finetuned_lm_only()
         hidden = self._encode_texts()
         adapter = self._train_adapter("lm_only", hidden)
         columns = {s: self.data.columns[s].with_extra(**{LLM_HIDDEN: hidden[s]}) for s in SPLITS}

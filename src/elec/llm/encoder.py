@@ -39,7 +39,7 @@ def resolve_name(name: str) -> str:
     return name
 
 
-def _load(name: str):
+def load_pretrained(name: str):
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -105,7 +105,7 @@ class TextEncoder:
     def __init__(self, cfg: LLMConfig, device: str | None = None):
         self.cfg = cfg
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.tokenizer, self.model = _load(resolve_name(cfg.name))
+        self.tokenizer, self.model = load_pretrained(resolve_name(cfg.name))
         self.tokenizer.padding_side = "right"
         if self.tokenizer.pad_token is None:  # decoders often ship without one
             self.tokenizer.pad_token = self.tokenizer.eos_token

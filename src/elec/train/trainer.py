@@ -42,10 +42,12 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
 
 class Trainer:
     def __init__(self, cfg: TrainConfig, log: Callable[[str], None] = print,
-                 progress: Callable[[str, int], Callable[[], None]] | None = None):
+                 progress: Callable[[str, int], Callable[[], None]] | None = None,
+                 eval_batch_size: int = 8192):
         self.cfg = cfg
         self.log = log
         self.progress = progress
+        self.eval_batch_size = eval_batch_size
 
     def fit(self, name: str, module: nn.Module, loss_fn: LossFn, predict: PredictFn,
             train: Columns, valid: Columns, generator: torch.Generator,
@@ -77,7 +79,8 @@ class Trainer:
                 raise FloatingPointError(f"{name}: training loss is not finite at epoch "
                                          f"{epoch}; lower train.lr")
             metrics = evaluate(valid.label.cpu().numpy(),
-                               sigmoid(predict_logits(predict, module, valid)))
+                               sigmoid(predict_logits(predict, module, valid,
+                                                      self.eval_batch_size)))
             record = {"epoch": epoch, "train_loss": total / seen, "valid_auc": metrics["auc"],
                       "valid_logloss": metrics["logloss"], "lr": optimizer.param_groups[0]["lr"]}
             history.epochs.append(record)

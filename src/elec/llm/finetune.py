@@ -1,0 +1,97 @@
+"""Stage 1 with the language model in the loop: ``lora`` and ``full`` adaptation.
+
+The LM, its pooling and the two layers (transformation, prediction) train as one
+network on the CTR labels. Texts are tokenised once into padded id columns, so
+the shared trainer drives this network like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from elec.config import AdapterConfig, LLMConfig
+from elec.data.batches import Columns
+from elec.llm.adapter import Adapter
+from elec.llm.encoder import POOLING, load_pretrained, resolve_name
+
+TOKENS, MASK = "input_ids", "attention_mask"  # Columns.extra keys
+
+
+class LMClassifier(nn.Module):
+    """text ids -> LM -> pooled h -> transformation (v) -> prediction (logit)."""
+
+    def __init__(self, lm: nn.Module, pooling: str, adapter: Adapter):
+        super().__init__()
+        self.lm = lm
+        self.pooling = pooling
+        self.adapter = adapter
+
+    def forward(self, batch: Columns) -> tuple[Tensor, Tensor]:
+        """-> logit (batch,), v (batch, adapter dim)."""
+        ids, mask = batch.extra[TOKENS], batch.extra[MASK]
+        width = int(mask.sum(1).max())  # cut the padding no row of this batch needs
+        ids, mask = ids[:, :width], mask[:, :width]
+        hidden = self.lm(input_ids=ids, attention_mask=mask).last_hidden_state
+        return self.adapter(POOLING[self.pooling](hidden.float(), mask))
+
+    def loss(self, batch: Columns) -> Tensor:
+        return F.binary_cross_entropy_with_logits(self(batch)[0], batch.label)
+
+    def logit(self, batch: Columns) -> Tensor:
+        return self(batch)[0]
+
+    @torch.no_grad()
+    def vectors(self, columns: Columns, batch_size: int = 256) -> Tensor:
+        self.eval()
+        return torch.cat([self(columns.take(torch.arange(
+            start, min(start + batch_size, len(columns)), device=columns.label.device)))[1]
+            for start in range(0, len(columns), batch_size)])
+
+    def parameter_groups(self, adapter_cfg: AdapterConfig) -> list[dict]:
+        return [{"params": [p for p in self.lm.parameters() if p.requires_grad],
+                 "lr": adapter_cfg.lm_lr},
+                {"params": list(self.adapter.parameters()), "lr": adapter_cfg.lr}]
+
+    def save_lm(self, directory: Path, tokenizer) -> None:
+        """The adapted LM as a plain Hugging Face model (LoRA merged into the weights)."""
+        lm = self.lm.merge_and_unload() if hasattr(self.lm, "merge_and_unload") else self.lm
+        lm.save_pretrained(directory)
+        tokenizer.save_pretrained(directory)
+
+
+def tokenize(tokenizer, texts: Sequence[str], max_length: int) -> tuple[Tensor, Tensor]:
+    encoded = tokenizer(list(texts), padding="longest", truncation=True, max_length=max_length,
+                        return_tensors="pt")
+    return encoded["input_ids"], encoded["attention_mask"]
+
+
+def load_tokenizer(llm: LLMConfig):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_name(llm.name))
+    tokenizer.padding_side = "right"
+    if tokenizer.pad_token is None:  # decoders often ship without one
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def build(llm: LLMConfig, adapter_cfg: AdapterConfig) -> LMClassifier:
+    """A fresh LM classifier for ``adapter_cfg.mode`` (lora or full)."""
+    lm = load_pretrained(resolve_name(llm.name))[1]
+    if adapter_cfg.mode == "lora":
+        try:
+            from peft import LoraConfig, get_peft_model
+        except ImportError:
+            raise ImportError("adapter.mode=lora needs peft: pip install 'elec[lora]'") from None
+        lm = get_peft_model(lm, LoraConfig(r=adapter_cfg.lora_rank,
+                                           lora_alpha=adapter_cfg.lora_alpha,
+                                           lora_dropout=adapter_cfg.lora_dropout,
+                                           target_modules=adapter_cfg.lora_targets,
+                                           bias="none"))
+    adapter = Adapter(int(lm.config.hidden_size), adapter_cfg)
+    return LMClassifier(lm, llm.pooling, adapter)

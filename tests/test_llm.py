@@ -142,3 +142,27 @@ def test_int8_is_close_to_fp32_and_keyed_apart(tiny_lm):
     cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     assert cosine.min() > 0.98
     assert fp32.fingerprint != int8.fingerprint
+
+
+def test_killed_encoding_resumes_with_identical_vectors(tiny_lm, tmp_path):
+    encoder = TextEncoder(LLMConfig(name=str(tiny_lm), precision="bf16", batch_size=4))
+    texts = [f"Age is {n}. Occupation is writer." + " Genres are Drama." * (n % 3)
+             for n in range(30)]
+    whole = VectorCache(tmp_path / "a", encoder.fingerprint, log=print).vectors(
+        texts, encoder.encode, shard_size=8)
+
+    calls = {"n": 0}
+
+    def killed_after_two_shards(chunk):
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise KeyboardInterrupt
+        return encoder.encode(chunk)
+
+    with pytest.raises(KeyboardInterrupt):
+        VectorCache(tmp_path / "b", encoder.fingerprint, log=print).vectors(
+            texts, killed_after_two_shards, shard_size=8)
+    resumed_cache = VectorCache(tmp_path / "b", encoder.fingerprint, log=print)
+    resumed = resumed_cache.vectors(texts, encoder.encode, shard_size=8)
+    assert resumed_cache.computed == 30 - 16 and resumed_cache.reused == 16
+    np.testing.assert_array_equal(resumed, whole)

@@ -142,3 +142,15 @@ def test_samples_with_history_column():
     rows = table.to_pylist()
     assert rows[0]["history"] == []
     assert all(len(r["history"]) <= 3 for r in rows)
+
+
+def test_cold_item_pool_takes_half_of_the_new_items_rows_as_unlabeled():
+    rng = np.random.default_rng(1)
+    table = pa.table({"item_id": rng.integers(0, 200, 5000).astype(str)})
+    parts = split_indices(table, DataConfig(split="cold-item-pool"))
+    items = table["item_id"].to_numpy(zero_copy_only=False)
+    train, pool, test = (set(items[parts[s]]) for s in ("train", "pool", "test"))
+    assert not (train & pool) and not (train & test)
+    assert len(pool & test) > 0.5 * len(test)  # the pool shows most of the test items
+    assert sum(len(p) for p in parts.values()) == 5000
+    assert not set(parts["pool"]) & set(parts["test"])

@@ -82,3 +82,20 @@ def test_vanilla_equal_to_teacher_has_only_the_label_loss(batch):
         own = columns.with_extra(**{TEACHER_LOGIT: logit, TEACHER_REPR: representation})
         label_only = torch.nn.functional.binary_cross_entropy_with_logits(logit, columns.label)
         torch.testing.assert_close(vanilla.loss(own), label_only)
+
+
+def test_unlabeled_rows_only_feel_the_distillation_terms(batch):
+    from elec.distill.networks import LABELED
+
+    schema, columns = batch
+    model = ModelConfig(name="dnn", embedding_dim=8, params={"hidden": [8]})
+    torch.manual_seed(0)
+    student = VanillaNetwork(schema, model, teacher_repr_dim=8, cfg=DistillConfig())
+    student.eval()
+    labeled = torch.tensor([1.0] * 32 + [0.0] * 32)
+    teacher = {TEACHER_LOGIT: torch.randn(64), TEACHER_REPR: torch.randn(64, 8),
+               LABELED: labeled}
+    flipped = columns.with_extra(**teacher)
+    flipped.label = torch.where(labeled > 0, columns.label, 1 - columns.label)
+    with torch.no_grad():
+        assert student.loss(columns.with_extra(**teacher)) == student.loss(flipped)

@@ -80,3 +80,24 @@ def test_stage1_is_shared_by_runs_that_differ_only_downstream(tiny_config, elec_
     log = (tmp_path / "b" / "log.txt").read_text()
     assert "reusing the trained adapter" in log and "texts encoded" not in log
     assert second["methods"]["lm_only"] == first["methods"]["lm_only"]
+
+
+def test_cold_item_pool_and_an_unlabeled_table_feed_distillation(tiny_config, elec_home,
+                                                                 tmp_path, table_path):
+    import pyarrow.parquet as pq
+
+    pooled = tiny_config.model_copy(update={
+        "methods": ["self_distilled", "vanilla"],
+        "data": tiny_config.data.model_copy(update={"split": "cold-item-pool"})})
+    results = run(pooled, tmp_path / "pool")
+    log = (tmp_path / "pool" / "log.txt").read_text()
+    assert "unlabeled rows" in log
+    assert 0 <= results["methods"]["vanilla"]["test"]["auc"] <= 1
+
+    fresh = pq.read_table(table_path).slice(0, 200).drop_columns(["click"])
+    pq.write_table(fresh, tmp_path / "fresh.parquet")
+    external = tiny_config.model_copy(update={
+        "methods": ["self_distilled"],
+        "data": tiny_config.data.model_copy(update={"unlabeled": str(tmp_path / "fresh.parquet")})})
+    run(external, tmp_path / "external")
+    assert "200 unlabeled rows" in (tmp_path / "external" / "log.txt").read_text()

@@ -50,13 +50,19 @@ class DataConfig(Section):
     user_column: str | None = "user_id"  # groups for gAUC; None: no gAUC
     # random: shuffled rows; temporal: by time; cold-item: valid and test rows belong to
     # items that never appear in training (user overlap allowed)
-    split: Literal["random", "temporal", "cold-item"] = "random"
+    # cold-item-pool: cold-item, and half of the valid and test items' rows become an
+    # unlabeled pool (features only) that distillation uses: new items are shown before
+    # their clicks come in
+    split: Literal["random", "temporal", "cold-item", "cold-item-pool"] = "random"
     split_seed: int = 2024
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     max_rows: int | None = None  # keep a random subset (quick runs, tests)
     # MovieLens: add a "history" column, the user's N most recent earlier ratings, for the
     # text (declare it as a field: {name: history, kind: multi, tabular: false, ...})
     history: int = 0
+    # a Parquet / CSV table of feature rows without labels (e.g. fresh impressions):
+    # distillation learns from the teacher's scores on them
+    unlabeled: str | None = None
 
     @model_validator(mode="after")
     def _fractions_sum_to_one(self) -> DataConfig:
@@ -129,6 +135,7 @@ class DistillConfig(Section):
     # Backbone (no LM) that teaches the cross_distilled control; if it is the run's own
     # backbone, dnn is used instead.
     cross_teacher: str = "dcnv2"
+    unlabeled_weight: float = 1.0  # weight of the distillation terms on unlabeled rows
 
 
 class TrainConfig(Section):

@@ -31,9 +31,17 @@ from elec import __version__
 from elec.config import ConfigError, DistillConfig, ModelConfig, RunConfig, TrainConfig
 from elec.data.batches import Columns
 from elec.data.schema import FeatureSchema
-from elec.data.sources import check_fields, labels, load_table, split_indices, subsample
+from elec.data.sources import (
+    check_fields,
+    labels,
+    load_table,
+    load_unlabeled,
+    split_indices,
+    subsample,
+)
 from elec.data.store import atomic_dir, elec_home, read_json, write_atomic, write_json
 from elec.distill.networks import (
+    LABELED,
     LLM_VECTOR,
     TEACHER_LOGIT,
     TEACHER_REPR,
@@ -51,6 +59,7 @@ from elec.train.trainer import Trainer, predict_logits, sigmoid
 from elec.ui import Reporter
 
 SPLITS = ("train", "valid", "test")
+POOL = "pool"  # unlabeled rows: features only, used by distillation
 METHODS = {  # name -> (what it is, serves an LM?)
     "lm_only": ("adapted LM: transformation + prediction layer", True),
     "backbone": ("the CTR backbone alone", False),
@@ -162,22 +171,33 @@ class Run:
         check_fields(table, cfg.fields, cfg.data)
         label = labels(table, cfg.data)
         rows = split_indices(table, cfg.data)
-        parts = {split: table.take(rows[split]) for split in SPLITS}
+        parts = {split: table.take(index) for split, index in rows.items()}
+        if cfg.data.unlabeled:
+            parts[POOL] = load_unlabeled(cfg.data, table)
         schema = FeatureSchema.fit(parts["train"], cfg.fields)
         schema.save(self.out / "schema.json")
-        columns = {split: Columns.from_encoded(schema.transform(parts[split]), label[rows[split]])
-                   .to(self.device) for split in SPLITS}
-        texts = {split: render_table(parts[split], cfg.fields, cfg.text) for split in SPLITS}
+        columns = {}
+        for split, part in parts.items():
+            # the pool's labels, if the data has them, are never read: unlabeled rows
+            known = label[rows[split]] if split in SPLITS else np.zeros(part.num_rows)
+            columns[split] = Columns.from_encoded(schema.transform(part), known).to(self.device)
+        texts = {split: render_table(part, cfg.fields, cfg.text) for split, part in parts.items()}
         user = cfg.data.user_column
-        groups = {split: (np.asarray(parts[split][user].to_numpy(zero_copy_only=False))
-                          if user and user in table.column_names else None)
-                  for split in SPLITS}
+        groups = {split: (np.asarray(part[user].to_numpy(zero_copy_only=False))
+                          if user and user in part.column_names else None)
+                  for split, part in parts.items()}
         sizes = ", ".join(f"{s} {len(columns[s]):,} (CTR {columns[s].label.mean():.3f})"
                           for s in SPLITS)
-        self.log(f"data: {cfg.data.dataset}, {cfg.data.split} split: {sizes}; "
+        pool = f"; {len(columns[POOL]):,} unlabeled rows" if POOL in columns else ""
+        self.log(f"data: {cfg.data.dataset}, {cfg.data.split} split: {sizes}{pool}; "
                  f"{len(schema.fields)} tabular fields")
         self.log(f"example text: {texts['train'][0]}")
         return Prepared(schema, columns, texts, groups)
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        """train, valid, test, and pool when there are unlabeled rows."""
+        return tuple(self.data.columns)
 
     def _evaluate(self, logit: Callable[[Columns], Tensor], module: nn.Module,
                   columns: dict[str, Columns]) -> dict:
@@ -191,15 +211,15 @@ class Run:
         encoder = TextEncoder(self.cfg.llm)
         cache = VectorCache(elec_home() / "vectors", encoder.fingerprint, self.log)
         texts = self.data.texts
-        everything = [t for split in SPLITS for t in texts[split]]
+        everything = [t for split in self.splits for t in texts[split]]
         advance = self.report.bar(f"LM encoding ({encoder.precision})", len(everything))
         vectors = cache.vectors(everything, lambda chunk: encoder.encode(chunk, advance),
                                 self.cfg.llm.shard_size)
         self.log(f"LM vectors: {cache.computed:,} texts encoded, {cache.reused:,} from the cache "
                  f"({cache.dir})")
-        bounds = np.cumsum([0] + [len(texts[s]) for s in SPLITS])
+        bounds = np.cumsum([0] + [len(texts[s]) for s in self.splits])
         return {split: torch.from_numpy(vectors[bounds[k]:bounds[k + 1]]).to(self.device)
-                for k, split in enumerate(SPLITS)}
+                for k, split in enumerate(self.splits)}
 
     def _train_adapter(self, name: str, hidden: dict[str, Tensor],
                        train_rows: Tensor | None = None) -> Adapter:
@@ -220,7 +240,7 @@ class Run:
         """The cross-fitting fold of every row of every split (seeded by the run seed)."""
         generator = torch.Generator().manual_seed(self.cfg.seed)
         return {split: torch.randint(0, self.cfg.adapter.folds, (len(self.data.columns[split]),),
-                                     generator=generator).to(self.device) for split in SPLITS}
+                                     generator=generator).to(self.device) for split in self.splits}
 
     def _cross_fitted_vectors(self, full: Adapter, hidden: dict[str, Tensor]
                               ) -> dict[str, Tensor]:
@@ -232,14 +252,14 @@ class Run:
         """
         a = self.cfg.adapter
         if a.leak_guard == "none":
-            return {split: full.vectors(hidden[split]) for split in SPLITS}
+            return {split: full.vectors(hidden[split]) for split in self.splits}
         fold_of = self._folds()
         out = {split: torch.zeros(hidden[split].shape[0], a.dim, device=self.device)
-               for split in SPLITS}
+               for split in self.splits}
         for fold in range(a.folds):
             others = torch.nonzero(fold_of["train"] != fold).squeeze(1)
             adapter = self._train_adapter(f"adapter fold {fold + 1}/{a.folds}", hidden, others)
-            for split in SPLITS:
+            for split in self.splits:
                 rows = torch.nonzero(fold_of[split] == fold).squeeze(1)
                 out[split][rows] = adapter.vectors(hidden[split][rows])
         return out
@@ -255,13 +275,13 @@ class Run:
         folds = a.folds if a.leak_guard == "crossfit" else 1
         fold_of = self._folds() if folds > 1 else {
             s: torch.zeros(len(self.data.columns[s]), dtype=torch.long, device=self.device)
-            for s in SPLITS}
+            for s in self.splits}
         trainer = Trainer(TrainConfig(lr=a.lr, batch_size=a.lm_batch_size,
                                       max_epochs=a.lm_epochs, patience=self.cfg.train.patience),
                           self.log, self.report.bar, eval_batch_size=4 * a.lm_batch_size)
         columns, vectors, logits = {}, {}, {}
         tokenizer = load_tokenizer(self.cfg.llm)
-        for split in SPLITS:
+        for split in self.splits:
             ids, mask = tokenize(tokenizer, self.data.texts[split], self.cfg.llm.max_length)
             columns[split] = self.data.columns[split].with_extra(
                 **{TOKENS: ids.to(self.device), MASK: mask.to(self.device)})
@@ -276,7 +296,7 @@ class Run:
             trainer.fit(f"{a.mode} LM fold {fold + 1}/{folds}", model, model.loss, model.logit,
                         columns["train"].take(train_rows), columns["valid"], generator,
                         model.parameter_groups(a))
-            for split in SPLITS:
+            for split in self.splits:
                 rows = torch.nonzero(fold_of[split] == fold).squeeze(1)
                 part = columns[split].take(rows)
                 vectors[split][rows] = model.vectors(part, 4 * a.lm_batch_size)
@@ -299,7 +319,8 @@ class Run:
             return self._finetuned_lm_only()
         hidden = self._encode_texts()
         adapter = self._train_adapter("lm_only", hidden)
-        columns = {s: self.data.columns[s].with_extra(**{LLM_HIDDEN: hidden[s]}) for s in SPLITS}
+        columns = {s: self.data.columns[s].with_extra(**{LLM_HIDDEN: hidden[s]})
+                   for s in self.splits}
         record = {**self._evaluate(adapter.logit, adapter, columns),
                   "parameters": parameter_count(adapter)}
         vectors = self._cross_fitted_vectors(adapter, hidden)
@@ -349,8 +370,13 @@ class Run:
     def _student(self, name: str, teacher_name: str, distill: DistillConfig) -> Trained:
         teacher = self.method(teacher_name).module
         teacher_columns = self._gain_columns() if teacher_name == "gain" else self.data.columns
-        columns = {**self.data.columns,
-                   "train": self._with_teacher(teacher, teacher_columns["train"])}
+        train = self._with_teacher(teacher, teacher_columns["train"])
+        if POOL in teacher_columns:  # unlabeled rows learn from the teacher's outputs alone
+            pool = self._with_teacher(teacher, teacher_columns[POOL])
+            train = Columns.concat([
+                train.with_extra(**{LABELED: torch.ones_like(train.label)}),
+                pool.with_extra(**{LABELED: torch.zeros_like(pool.label)})])
+        columns = {**self.data.columns, "train": train}
         repr_dim = teacher.network.repr_dim
         generator = seed_everything(self.cfg.seed)
         student = VanillaNetwork(self.data.schema, self.cfg.model, repr_dim, distill)
@@ -358,7 +384,7 @@ class Run:
 
     def _gain_columns(self) -> dict[str, Columns]:
         return {s: self.data.columns[s].with_extra(**{LLM_VECTOR: self.llm_vectors[s]})
-                for s in SPLITS}
+                for s in self.splits}
 
     def _gain(self) -> Trained:
         columns = self._gain_columns()

@@ -37,6 +37,17 @@ class Columns:
                        label=self.label[index],
                        extra={k: v[index] for k, v in self.extra.items()})
 
+    @classmethod
+    def concat(cls, parts: list[Columns]) -> Columns:
+        """Rows of ``parts`` one after the other; they must have the same extra columns."""
+        keys = set(parts[0].extra)
+        if any(set(p.extra) != keys for p in parts):
+            raise ValueError("cannot concatenate columns with different extra columns")
+        return cls(single=torch.cat([p.single for p in parts]),
+                   multi=[torch.cat(m) for m in zip(*(p.multi for p in parts), strict=True)],
+                   label=torch.cat([p.label for p in parts]),
+                   extra={k: torch.cat([p.extra[k] for p in parts]) for k in keys})
+
     def to(self, device: torch.device | str) -> Columns:
         return Columns(single=self.single.to(device), multi=[m.to(device) for m in self.multi],
                        label=self.label.to(device),

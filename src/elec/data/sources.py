@@ -92,6 +92,16 @@ def split_indices(table: pa.Table, cfg: DataConfig) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(cfg.split_seed)
     if cfg.split == "cold-item":
         return _cold_item_split(table, cfg, rng)
+    if cfg.split == "cold-item-pool":
+        parts = _cold_item_split(table, cfg, rng)
+        pooled = []
+        for split in ("valid", "test"):
+            rows = rng.permutation(parts[split])
+            half = len(rows) // 2
+            pooled.append(rows[:half])
+            parts[split] = np.sort(rows[half:])
+        parts["pool"] = np.sort(np.concatenate(pooled))
+        return parts
     if cfg.split == "random":
         order = rng.permutation(n)
     else:
@@ -103,6 +113,20 @@ def split_indices(table: pa.Table, cfg: DataConfig) -> dict[str, np.ndarray]:
     return {"train": np.sort(order[:n_train]) if cfg.split == "random" else order[:n_train],
             "valid": order[n_train:n_train + n_valid],
             "test": order[n_train + n_valid:]}
+
+
+def load_unlabeled(cfg: DataConfig, like: pa.Table) -> pa.Table:
+    """The unlabeled rows of ``data.unlabeled``; they need the feature columns of the
+    labelled table, and any label column they carry is ignored."""
+    path = Path(cfg.unlabeled or "")
+    if not path.is_file():
+        raise DataError(f"data.unlabeled {cfg.unlabeled!r} is not an existing file")
+    table = _read_file(path)
+    missing = [c for c in like.column_names
+               if c not in table.column_names and c not in (cfg.label, cfg.time_column)]
+    if missing:
+        raise DataError(f"data.unlabeled {str(path)!r} lacks the columns {missing}")
+    return table
 
 
 def subsample(table: pa.Table, cfg: DataConfig) -> pa.Table:

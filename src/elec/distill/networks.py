@@ -21,6 +21,7 @@ from elec.models import CTRNetwork
 LLM_VECTOR = "llm_vector"  # Columns.extra key: adapted LM vector v
 TEACHER_LOGIT = "teacher_logit"
 TEACHER_REPR = "teacher_repr"
+LABELED = "labeled"  # Columns.extra key: 1 for rows with a label, 0 for unlabeled rows
 
 
 class GainNetwork(nn.Module):
@@ -70,14 +71,21 @@ class VanillaNetwork(nn.Module):
         return self.network(batch)
 
     def loss(self, batch: Columns) -> Tensor:
+        """Labelled rows: BCE + alpha * score KD + beta * representation KD. Unlabeled rows
+        (LABELED = 0): the two distillation terms only, weighted by unlabeled_weight."""
         logit, representation = self.network(batch)
-        loss = F.binary_cross_entropy_with_logits(logit, batch.label)
+        labeled = batch.extra.get(LABELED)
+        if labeled is None:
+            labeled = torch.ones_like(batch.label)
+        row_weight = labeled + (1 - labeled) * self.cfg.unlabeled_weight
+        bce = F.binary_cross_entropy_with_logits(logit, batch.label, reduction="none")
+        loss = (bce * labeled).sum() / labeled.sum().clamp_min(1.0)
         if self.cfg.alpha:
-            loss = loss + self.cfg.alpha * score_distillation(
-                logit, batch.extra[TEACHER_LOGIT], self.cfg.temperature)
+            loss = loss + self.cfg.alpha * (row_weight * score_distillation(
+                logit, batch.extra[TEACHER_LOGIT], self.cfg.temperature, reduce=False)).mean()
         if self.cfg.beta:
-            loss = loss + self.cfg.beta * self.distillation(representation,
-                                                            batch.extra[TEACHER_REPR])
+            loss = loss + self.cfg.beta * (row_weight * self.distillation(
+                representation, batch.extra[TEACHER_REPR], reduce=False)).mean()
         return loss
 
     def logit(self, batch: Columns) -> Tensor:

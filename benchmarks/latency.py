@@ -47,15 +47,18 @@ def percentiles(seconds: list[float]) -> dict:
 
 
 def interleaved(variants: dict, requests: int, warmup: int = 20) -> dict:
-    """Time each variant's callable ``requests`` times, cycling through the variants."""
+    """Time each variant's callable ``requests`` times, in a fresh random order every
+    round, so no variant always runs first or always follows the same neighbour."""
     for call in variants.values():
         for _ in range(warmup):
             call()
+    names = list(variants)
+    rng = np.random.default_rng(0)
     times: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(requests):
-        for name, call in variants.items():
+        for name in rng.permutation(names):
             start = time.perf_counter()
-            call()
+            variants[name]()
             times[name].append(time.perf_counter() - start)
     return {name: percentiles(t) for name, t in times.items()}
 
@@ -153,6 +156,8 @@ def main() -> None:
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = args.threads
+        # idle ORT threads would otherwise spin and slow down whichever variant runs next
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = onnxruntime.InferenceSession(str(vanilla_bundle / "model.onnx"), options)
 
         table = load_table(cfg.data)

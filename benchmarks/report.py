@@ -36,6 +36,10 @@ def merged_quality() -> dict[str, dict]:
         for protocol, part in summary["protocols"].items():
             target["protocols"][protocol] = {**part, "source": path.name,
                                              "machine": machine(summary["environment"])}
+    order = ["random", "temporal", "cold-item", "cold-item-pool"]
+    for summary in merged.values():
+        summary["protocols"] = dict(sorted(summary["protocols"].items(), key=lambda kv: (
+            order.index(kv[0]) if kv[0] in order else len(order), kv[0])))
     return merged
 
 

@@ -1,7 +1,7 @@
 """LM encoding throughput by precision (fp32, bf16 autocast, int8 dynamic quantisation)
 on the MovieLens-100K texts, and the lm_only test AUC each precision leads to.
 
-    python benchmarks/encoding.py [--config configs/ml100k.yaml] [--rows 2048] [--no-auc]
+    python benchmarks/encoding.py [--config configs/ml100k.yaml] [--rows 4096] [--no-auc]
 
 Throughput: the three encoders live in one process and take turns on the same
 chunks of texts (interleaved, after a warm-up), with torch's threads fixed.
@@ -33,8 +33,9 @@ PRECISIONS = ("fp32", "bf16", "int8")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="configs/ml100k.yaml")
-    parser.add_argument("--rows", type=int, default=2048, help="texts timed per precision")
-    parser.add_argument("--chunk", type=int, default=256)
+    parser.add_argument("--rows", type=int, default=4096, help="texts timed per precision")
+    parser.add_argument("--chunk", type=int, default=4096,
+                        help="texts per encode call (elec run: llm.shard_size)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--auc", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--out", default=str(RESULTS / "encoding.json"))

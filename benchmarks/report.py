@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from elec.report.plots import auc_vs_latency, quality_figure
-from elec.report.quality import deltas_table, methods_table
+from elec.report.quality import deltas_table, methods_table, zoo_table
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -51,20 +51,6 @@ def merged_zoo() -> dict:
             backbones[name] = {**summary["protocols"]["random"], "source": path.name,
                                "machine": machine(zoo["environment"])}
     return backbones
-
-
-def zoo_table(backbones: dict) -> str:
-    lines = ["| backbone | backbone | self_distilled | gain | vanilla | vanilla - self_distilled "
-             "| vanilla - backbone | source |", "|---|---|---|---|---|---|---|---|"]
-    for name, part in backbones.items():
-        cells = [f"{part['methods'][m]['test']['auc']['mean']:.4f} ± "
-                 f"{part['methods'][m]['test']['auc']['std']:.4f}"
-                 for m in ("backbone", "self_distilled", "gain", "vanilla")]
-        for other in ("self_distilled", "backbone"):
-            delta = part["deltas"][f"vanilla - {other}"]
-            cells.append(f"{delta['mean']:+.4f} ({delta['positive']}/{delta['seeds']})")
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | `{part['source']}` |")
-    return "\n".join(lines)
 
 
 def verdicts(quality: dict[str, dict]) -> list[str]:

@@ -19,26 +19,15 @@ from elec.bench import quality
 from elec.config import load_config
 from elec.models import BACKBONES
 from elec.pipeline import environment
+from elec.report.quality import zoo_table
 
 RESULTS = Path(__file__).parent / "results"
 METHODS = ["lm_only", "backbone", "self_distilled", "gain", "vanilla"]
 
 
 def table(results: dict) -> str:
-    lines = ["| backbone | backbone AUC | self_distilled AUC | gain AUC | vanilla AUC | "
-             "vanilla - self_distilled (paired) | vanilla - backbone (paired) |",
-             "|---|---|---|---|---|---|---|"]
-    for name, summary in results["backbones"].items():
-        part = summary["protocols"]["random"]
-        cells = [f"{part['methods'][m]['test']['auc']['mean']:.4f} ± "
-                 f"{part['methods'][m]['test']['auc']['std']:.4f}"
-                 for m in ("backbone", "self_distilled", "gain", "vanilla")]
-        paired = []
-        for other in ("self_distilled", "backbone"):
-            delta = part["deltas"][f"vanilla - {other}"]
-            paired.append(f"{delta['mean']:+.4f} ({delta['positive']}/{delta['seeds']})")
-        lines.append(f"| {name} | " + " | ".join(cells + paired) + " |")
-    return "\n".join(lines)
+    return zoo_table({name: summary["protocols"]["random"]
+                      for name, summary in results["backbones"].items()})
 
 
 def main() -> None:

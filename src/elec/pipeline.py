@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from elec import __version__
 from elec.config import ConfigError, DistillConfig, ModelConfig, RunConfig, TrainConfig
-from elec.data.batches import Columns
+from elec.data.batches import Columns, batches
 from elec.data.schema import FeatureSchema
 from elec.data.sources import (
     check_fields,
@@ -353,14 +353,9 @@ class Run:
     @torch.no_grad()
     def _with_teacher(self, teacher: nn.Module, train: Columns) -> Columns:
         teacher.eval()
-        logits, reprs = [], []
-        for start in range(0, len(train), 8192):
-            rows = torch.arange(start, min(start + 8192, len(train)), device=self.device)
-            logit, representation = teacher(train.take(rows))
-            logits.append(logit)
-            reprs.append(representation)
-        return train.with_extra(**{TEACHER_LOGIT: torch.cat(logits),
-                                   TEACHER_REPR: torch.cat(reprs)})
+        outputs = [teacher(batch) for batch in batches(train, 8192)]
+        return train.with_extra(**{TEACHER_LOGIT: torch.cat([o[0] for o in outputs]),
+                                   TEACHER_REPR: torch.cat([o[1] for o in outputs])})
 
     def _plain(self, name: str, model: ModelConfig) -> Trained:
         generator = seed_everything(self.cfg.seed)

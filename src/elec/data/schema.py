@@ -96,7 +96,8 @@ class FeatureSchema:
         self.fields = fields
         self.single = [f for f in fields if f.kind != "multi"]
         self.multi = [f for f in fields if f.kind == "multi"]
-        self._index = {f.name: {v: i + FIRST for i, v in enumerate(f.vocab or [])}
+        # field -> value -> id; also what serving encodes request rows with
+        self.index = {f.name: {v: i + FIRST for i, v in enumerate(f.vocab or [])}
                        for f in fields}
 
     @classmethod
@@ -121,12 +122,12 @@ class FeatureSchema:
             values = _as_numbers(column, field.name)
             ids = np.searchsorted(np.asarray(field.boundaries), values, side="right") + 1
             return np.where(np.isnan(values), MISSING, ids).astype(np.int64)
-        index = self._index[field.name]
+        index = self.index[field.name]
         return np.fromiter((MISSING if v is None else index.get(v, OOV)
                             for v in _as_strings(column)), dtype=np.int64, count=len(column))
 
     def _encode_multi(self, field: FittedField, column: pa.ChunkedArray) -> np.ndarray:
-        index = self._index[field.name]
+        index = self.index[field.name]
         out = np.zeros((len(column), field.max_len), dtype=np.int64)
         for row, values in enumerate(column.to_pylist()):
             ids = [index.get(str(v), OOV) for v in (values or [])][:field.max_len]

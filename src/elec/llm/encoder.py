@@ -61,6 +61,15 @@ def load_pretrained(name: str):
                         f"Pass a local path, or use llm.name=minilm (bundled).")
 
 
+def prepare_tokenizer(tokenizer):
+    """Right padding (what mask-aware pooling assumes), and a pad token for decoders,
+    which often ship without one."""
+    tokenizer.padding_side = "right"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
 def mean_pool(hidden: Tensor, mask: Tensor) -> Tensor:
     """hidden: (batch, tokens, dim); mask: (batch, tokens) -> (batch, dim), padding ignored."""
     weights = mask.unsqueeze(-1).to(hidden.dtype)
@@ -105,10 +114,8 @@ class TextEncoder:
     def __init__(self, cfg: LLMConfig, device: str | None = None):
         self.cfg = cfg
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.tokenizer, self.model = load_pretrained(resolve_name(cfg.name))
-        self.tokenizer.padding_side = "right"
-        if self.tokenizer.pad_token is None:  # decoders often ship without one
-            self.tokenizer.pad_token = self.tokenizer.eos_token
+        tokenizer, self.model = load_pretrained(resolve_name(cfg.name))
+        self.tokenizer = prepare_tokenizer(tokenizer)
         self.model.to(self.device).eval()
         self.precision = self._choose_precision(cfg.precision)
         self.dim = int(self.model.config.hidden_size)

@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from elec.config import AdapterConfig, LLMConfig
-from elec.data.batches import Columns
+from elec.data.batches import Columns, batches
 from elec.llm.adapter import Adapter
-from elec.llm.encoder import POOLING, load_pretrained, resolve_name
+from elec.llm.encoder import POOLING, load_pretrained, prepare_tokenizer, resolve_name
 
 TOKENS, MASK = "input_ids", "attention_mask"  # Columns.extra keys
 
@@ -48,9 +48,7 @@ class LMClassifier(nn.Module):
     @torch.no_grad()
     def vectors(self, columns: Columns, batch_size: int = 256) -> Tensor:
         self.eval()
-        return torch.cat([self(columns.take(torch.arange(
-            start, min(start + batch_size, len(columns)), device=columns.label.device)))[1]
-            for start in range(0, len(columns), batch_size)])
+        return torch.cat([self(batch)[1] for batch in batches(columns, batch_size)])
 
     def parameter_groups(self, adapter_cfg: AdapterConfig) -> list[dict]:
         return [{"params": [p for p in self.lm.parameters() if p.requires_grad],
@@ -73,11 +71,7 @@ def tokenize(tokenizer, texts: Sequence[str], max_length: int) -> tuple[Tensor, 
 def load_tokenizer(llm: LLMConfig):
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(resolve_name(llm.name))
-    tokenizer.padding_side = "right"
-    if tokenizer.pad_token is None:  # decoders often ship without one
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
+    return prepare_tokenizer(AutoTokenizer.from_pretrained(resolve_name(llm.name)))
 
 
 def build(llm: LLMConfig, adapter_cfg: AdapterConfig) -> LMClassifier:

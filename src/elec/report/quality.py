@@ -35,3 +35,22 @@ def markdown(summary: dict) -> str:
         parts += [f"### {protocol} split ({len(part['seeds'])} seeds)",
                   methods_table(summary, protocol), "", deltas_table(summary, protocol)]
     return "\n\n".join(parts) + "\n"
+
+
+def zoo_table(backbones: dict[str, dict]) -> str:
+    """One row per backbone from its random-split summary (``summarise`` output), with a
+    source column when the parts carry a ``source`` key."""
+    sourced = any("source" in part for part in backbones.values())
+    header = ("| backbone | backbone | self_distilled | gain | vanilla | "
+              "vanilla - self_distilled | vanilla - backbone |" + (" source |" if sourced else ""))
+    lines = [header, "|---" * (7 + sourced) + "|"]
+    for name, part in backbones.items():
+        cells = [_cell(part["methods"][m]["test"]["auc"])
+                 for m in ("backbone", "self_distilled", "gain", "vanilla")]
+        for other in ("self_distilled", "backbone"):
+            delta = part["deltas"][f"vanilla - {other}"]
+            cells.append(f"{delta['mean']:+.4f} ({delta['positive']}/{delta['seeds']})")
+        if sourced:
+            cells.append(f"`{part.get('source', '')}`")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

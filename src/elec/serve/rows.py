@@ -45,8 +45,7 @@ class RowEncoder:
 
     def __init__(self, schema: FeatureSchema):
         self.schema = schema
-        self.index = {f.name: {v: i + 2 for i, v in enumerate(f.vocab or [])}
-                      for f in schema.fields}
+        self.index = schema.index
         self.boundaries = {f.name: np.asarray(f.boundaries or [], dtype=np.float64)
                            for f in schema.single if f.kind == "numeric"}
 

@@ -28,6 +28,8 @@ def test_bad_values_and_missing_file(tmp_path):
         load_config(None, ["data.split=sideways"])
     with pytest.raises(ConfigError, match="fractions"):
         load_config(None, ["data.fractions=[0.5,0.5,0.5]"])
+    with pytest.raises(ConfigError, match="distill.teacher_mix"):
+        load_config(None, ["distill.teacher_mix=1.5"])
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml")
     with pytest.raises(ConfigError, match="key=value"):

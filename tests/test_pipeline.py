@@ -101,3 +101,24 @@ def test_cold_item_pool_and_an_unlabeled_table_feed_distillation(tiny_config, el
         "data": tiny_config.data.model_copy(update={"unlabeled": str(tmp_path / "fresh.parquet")})})
     run(external, tmp_path / "external")
     assert "200 unlabeled rows" in (tmp_path / "external" / "log.txt").read_text()
+
+
+def test_teacher_mix_blends_the_gain_network_with_the_backbone(tiny_config, elec_home, tmp_path):
+    def students(mix):
+        cfg = tiny_config.model_copy(update={
+            "methods": ["self_distilled", "cross_distilled", "ensemble_distilled", "vanilla"],
+            "distill": tiny_config.distill.model_copy(update={"beta": 0.0, "teacher_mix": mix})})
+        return run(cfg, tmp_path / f"mix-{mix}")["methods"]
+
+    # mix 0: the score target is the backbone's alone, so the vanilla network and the
+    # no-LM ensemble control train exactly as the self-distilled control does
+    none = students(0.0)
+    assert none["vanilla"]["test"] == none["self_distilled"]["test"]
+    assert none["ensemble_distilled"]["test"] == none["self_distilled"]["test"]
+    # mix 1 (the paper's teacher): the ensemble control is the cross-distilled one
+    full = students(1.0)
+    assert full["ensemble_distilled"]["test"] == full["cross_distilled"]["test"]
+    half = students(0.5)
+    assert half["vanilla"]["test"] != none["vanilla"]["test"]
+    assert half["ensemble_distilled"]["test"] not in (none["self_distilled"]["test"],
+                                                      full["cross_distilled"]["test"])

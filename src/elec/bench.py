@@ -17,15 +17,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from elec.config import RunConfig
+from elec.config import QUALITY_METHODS, RunConfig
 from elec.data.store import write_json
 from elec.pipeline import METHODS, environment, run
 from elec.ui import Reporter
 
-QUALITY_METHODS = ["lm_only", "backbone", "self_distilled", "cross_teacher", "cross_distilled",
-                   "gain", "vanilla", "vanilla_score", "vanilla_repr"]
 PAIRS = [("vanilla", "backbone"), ("vanilla", "self_distilled"),
-         ("vanilla", "cross_distilled"), ("gain", "backbone")]
+         ("vanilla", "cross_distilled"), ("vanilla", "ensemble_distilled"), ("gain", "backbone"),
+         ("ensemble_distilled", "self_distilled")]
 METRICS = ("auc", "logloss", "gauc")
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from elec.config import ConfigError, load_config
+from elec.config import QUALITY_METHODS, ConfigError, load_config
 from elec.data.movielens import DataError
 
 app = typer.Typer(help="LLM-empowered CTR prediction with LLM-free serving (ELEC).",
@@ -69,8 +69,7 @@ def bench_quality(
     protocols: Annotated[str, typer.Option(
         help="comma-separated splits: random, temporal, cold-item")] = "random",
     methods: Annotated[str, typer.Option(help="comma-separated methods")] = ",".join(
-        ["lm_only", "backbone", "self_distilled", "cross_teacher", "cross_distilled", "gain",
-         "vanilla", "vanilla_score", "vanilla_repr"]),
+        QUALITY_METHODS),
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a config key")] = None,
     jobs: Annotated[int, typer.Option(help="runs in parallel")] = 1,
     warm: Annotated[bool, typer.Option(

@@ -136,6 +136,10 @@ class DistillConfig(Section):
     # backbone, dnn is used instead.
     cross_teacher: str = "dcnv2"
     unlabeled_weight: float = 1.0  # weight of the distillation terms on unlabeled rows
+    # Score-level target of the gain network's students: teacher_mix * gain logit +
+    # (1 - teacher_mix) * backbone logit. 1.0 is the paper's teacher (the gain network).
+    # ensemble_distilled blends the cross teacher the same way: the no-LM control.
+    teacher_mix: float = Field(1.0, ge=0.0, le=1.0)
 
 
 class TrainConfig(Section):
@@ -150,13 +154,18 @@ class TrainConfig(Section):
 
 
 DEFAULT_METHODS = ["lm_only", "backbone", "self_distilled", "gain", "vanilla"]
+# what `elec bench quality` trains by default: the methods above, the controls, the ablations
+QUALITY_METHODS = ["lm_only", "backbone", "self_distilled", "cross_teacher", "cross_distilled",
+                   "ensemble_distilled", "gain", "vanilla", "vanilla_score", "vanilla_repr"]
 
 
 class RunConfig(Section):
     seed: int = 2024
     # Methods to train and report; what they depend on is trained too. Also available:
-    # cross_distilled (student of a different backbone without LM), vanilla_score and
-    # vanilla_repr (ELEC with only score- or only representation-level distillation).
+    # cross_distilled (student of a different backbone without LM), ensemble_distilled
+    # (student of that backbone blended with the run's backbone by distill.teacher_mix: the
+    # no-LM twin of the vanilla network's teacher), vanilla_score and vanilla_repr (ELEC
+    # with only score- or only representation-level distillation).
     methods: list[str] = Field(default_factory=lambda: list(DEFAULT_METHODS))
     data: DataConfig = Field(default_factory=DataConfig)
     fields: list[FieldSpec] = Field(default_factory=list)

@@ -66,6 +66,8 @@ METHODS = {  # name -> (what it is, serves an LM?)
     "self_distilled": ("backbone distilled from a backbone teacher (no LM), same losses", False),
     "cross_teacher": ("a different backbone, no LM: the cross_distilled teacher", False),
     "cross_distilled": ("backbone distilled from a different backbone (no LM)", False),
+    "ensemble_distilled": ("backbone distilled from the cross teacher blended with the "
+                           "backbone by distill.teacher_mix (no LM)", False),
     "gain": ("backbone + injected LM vector (teacher)", True),
     "vanilla": ("ELEC student: backbone distilled from the gain network", False),
     "vanilla_score": ("ELEC student, score-level distillation only", False),
@@ -351,23 +353,43 @@ class Run:
         return Trained(module, record)
 
     @torch.no_grad()
-    def _with_teacher(self, teacher: nn.Module, train: Columns) -> Columns:
+    def _with_teacher(self, teacher: nn.Module, rows: Columns,
+                      mix: tuple[float, nn.Module, Columns] | None = None) -> Columns:
+        """``rows`` with the teacher's logit and representation attached. ``mix``
+        (weight, second teacher, its view of the same rows) blends the logit:
+        weight * teacher + (1 - weight) * second teacher."""
         teacher.eval()
-        outputs = [teacher(batch) for batch in batches(train, 8192)]
-        return train.with_extra(**{TEACHER_LOGIT: torch.cat([o[0] for o in outputs]),
-                                   TEACHER_REPR: torch.cat([o[1] for o in outputs])})
+        outputs = [teacher(batch) for batch in batches(rows, 8192)]
+        logit = torch.cat([o[0] for o in outputs])
+        if mix is not None:
+            weight, second, second_rows = mix
+            second.eval()
+            other = torch.cat([second(batch)[0] for batch in batches(second_rows, 8192)])
+            logit = weight * logit + (1 - weight) * other
+        return rows.with_extra(**{TEACHER_LOGIT: logit,
+                                  TEACHER_REPR: torch.cat([o[1] for o in outputs])})
 
     def _plain(self, name: str, model: ModelConfig) -> Trained:
         generator = seed_everything(self.cfg.seed)
         return self._fit(name, PlainNetwork(self.data.schema, model), self.data.columns,
                          generator)
 
-    def _student(self, name: str, teacher_name: str, distill: DistillConfig) -> Trained:
+    def _student(self, name: str, teacher_name: str, distill: DistillConfig,
+                 blend: bool = False) -> Trained:
+        """A backbone trained on labels and ``teacher_name``'s outputs; with ``blend``,
+        the score target is teacher_mix * teacher + (1 - teacher_mix) * backbone."""
         teacher = self.method(teacher_name).module
         teacher_columns = self._gain_columns() if teacher_name == "gain" else self.data.columns
-        train = self._with_teacher(teacher, teacher_columns["train"])
+        blend = blend and distill.teacher_mix < 1.0
+        second = self.method("backbone").module if blend else None
+
+        def targets(split: str) -> Columns:
+            mix = (distill.teacher_mix, second, self.data.columns[split]) if blend else None
+            return self._with_teacher(teacher, teacher_columns[split], mix)
+
+        train = targets("train")
         if POOL in teacher_columns:  # unlabeled rows learn from the teacher's outputs alone
-            pool = self._with_teacher(teacher, teacher_columns[POOL])
+            pool = targets(POOL)
             train = Columns.concat([
                 train.with_extra(**{LABELED: torch.ones_like(train.label)}),
                 pool.with_extra(**{LABELED: torch.zeros_like(pool.label)})])
@@ -417,14 +439,15 @@ class Run:
             return self._plain(name, self.cross_teacher_model())
         if name == "gain":
             return self._gain()
-        teacher, distill = {
-            "self_distilled": ("backbone", d),
-            "cross_distilled": ("cross_teacher", d),
-            "vanilla": ("gain", d),
-            "vanilla_score": ("gain", d.model_copy(update={"beta": 0.0})),
-            "vanilla_repr": ("gain", d.model_copy(update={"alpha": 0.0})),
+        teacher, distill, blend = {
+            "self_distilled": ("backbone", d, False),
+            "cross_distilled": ("cross_teacher", d, False),
+            "ensemble_distilled": ("cross_teacher", d, True),
+            "vanilla": ("gain", d, True),
+            "vanilla_score": ("gain", d.model_copy(update={"beta": 0.0}), True),
+            "vanilla_repr": ("gain", d.model_copy(update={"alpha": 0.0}), True),
         }[name]
-        return self._student(name, teacher, distill)
+        return self._student(name, teacher, distill, blend)
 
     def _stage1_cache(self) -> Path:
         """Stage 1 depends on the data, the text, the LM, the adapter and the seed, not on

@@ -64,7 +64,12 @@ class VanillaNetwork(nn.Module):
                  cfg: DistillConfig):
         super().__init__()
         self.network = CTRNetwork(schema, model)
-        self.distillation = RepresentationDistillation(self.network.repr_dim, teacher_repr_dim)
+        # The alignment map's size depends on the teacher; drawing its initial weights from
+        # a forked random stream leaves the global one (dropout, later on) where the
+        # network left it, so students of different teachers stay paired.
+        with torch.random.fork_rng(devices=[]):
+            self.distillation = RepresentationDistillation(self.network.repr_dim,
+                                                           teacher_repr_dim)
         self.cfg = cfg
 
     def forward(self, batch: Columns) -> tuple[Tensor, Tensor]:

@@ -66,7 +66,9 @@ class VectorCache:
             if key not in known:
                 todo.setdefault(key, text)
         self.reused += len(texts) - sum(1 for k in keys if k in todo)
-        pending = list(todo.items())
+        # shortest texts first: a shard then spans few token lengths, so the encoder's
+        # one-length batches are full (vectors do not depend on batch company)
+        pending = sorted(todo.items(), key=lambda item: len(item[1]))
         for start in range(0, len(pending), shard_size):
             chunk = pending[start:start + shard_size]
             encoded = encode([text for _, text in chunk])

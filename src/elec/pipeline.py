@@ -50,7 +50,7 @@ from elec.distill.networks import (
 )
 from elec.llm.adapter import LLM_HIDDEN, Adapter
 from elec.llm.cache import VectorCache
-from elec.llm.encoder import TextEncoder
+from elec.llm.encoder import ENCODING_VERSION, INT8_SCHEME, TextEncoder
 from elec.models import CTRNetwork, build_backbone
 from elec.report.plots import training_curves
 from elec.text.render import render_table
@@ -69,7 +69,8 @@ METHODS = {  # name -> (what it is, serves an LM?)
     "ensemble_distilled": ("backbone distilled from the cross teacher blended with the "
                            "backbone by distill.teacher_mix (no LM)", False),
     "gain": ("backbone + injected LM vector (teacher)", True),
-    "vanilla": ("ELEC student: backbone distilled from the gain network", False),
+    "vanilla": ("ELEC student: backbone distilled from the gain network (score target "
+                "blended with the backbone's by distill.teacher_mix)", False),
     "vanilla_score": ("ELEC student, score-level distillation only", False),
     "vanilla_repr": ("ELEC student, representation-level distillation only", False),
 }
@@ -457,7 +458,9 @@ class Run:
                "fields": [f.model_dump(mode="json") for f in c.fields],
                "text": c.text.model_dump(mode="json"), "llm": c.llm.model_dump(mode="json"),
                "adapter": c.adapter.model_dump(mode="json"), "seed": c.seed,
-               "patience": c.train.patience, "elec": __version__}
+               "patience": c.train.patience, "elec": __version__,
+               # what else decides the vectors: a change to encoding must miss this cache
+               "encoding": ENCODING_VERSION, "int8": INT8_SCHEME}
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
         return elec_home() / "stage1" / digest
 

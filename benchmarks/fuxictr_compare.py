@@ -214,10 +214,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.getLogger().setLevel(logging.WARNING)  # FuxiCTR logs every epoch at INFO
     base = load_config(args.config, args.overrides)
-    target = Path(args.results)
-    # models run earlier stay in the file; the ones run now replace theirs
-    earlier = json.loads(target.read_text())["models"] if target.is_file() else {}
-    results: dict = {"models": earlier, "environment": environment(), "config": base.to_dict()}
+    results: dict = {"models": {}, "environment": environment(), "config": base.to_dict()}
     for name in args.models.split(","):
         per_seed = []
         for seed in range(args.seeds):
@@ -250,7 +247,7 @@ def main() -> None:
                                              "within_0.003_or_better":
                                                  bool(np.mean(diff) >= -0.003)}
         results["models"][name] = {"seeds": per_seed, "summary": summary}
-        target.write_text(json.dumps(results, indent=2))
+        Path(args.results).write_text(json.dumps(results, indent=2))
         print(f"{name}: elec {summary['elec_auc']['mean']:.4f} ± {summary['elec_auc']['std']:.4f}"
               f"  fuxictr {summary['fuxictr_auc']['mean']:.4f} ± "
               f"{summary['fuxictr_auc']['std']:.4f}  (elec - fuxictr "

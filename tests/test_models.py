@@ -60,25 +60,3 @@ def test_unknown_backbone_and_unknown_hyper_parameter_are_named():
         build_backbone("nope", FIELDS, DIM, {})
     with pytest.raises(ConfigError, match="deepfm.*hiden"):
         build_backbone("deepfm", FIELDS, DIM, {"hiden": [1]})
-
-
-def test_first_order_weights_are_per_id_and_only_where_declared():
-    from conftest import FIELDS, synthetic_table
-
-    from elec.config import ModelConfig
-    from elec.data.batches import Columns
-    from elec.data.schema import FeatureSchema
-    from elec.models import CTRNetwork
-
-    table = synthetic_table(rows=64)
-    schema = FeatureSchema.fit(table, FIELDS)
-    batch = Columns.from_encoded(schema.transform(table), table["click"].to_numpy())
-    network = CTRNetwork(schema, ModelConfig(name="deepfm", embedding_dim=8,
-                                             params={"hidden": [16]})).eval()
-    before = network(batch)[0]
-    first_id = int(batch.single[0, 0])  # field 0's id in row 0: nudge its weight alone
-    with torch.no_grad():
-        network.first_order.weights.table.weight[first_id] += 1.0
-    moved = (network(batch)[0] - before).abs() > 1e-6
-    assert torch.equal(moved, batch.single[:, 0] == first_id)
-    assert CTRNetwork(schema, ModelConfig(name="dcnv2", embedding_dim=8)).first_order is None

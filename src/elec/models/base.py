@@ -24,8 +24,5 @@ class Backbone(nn.Module):
     """
 
     Params: ClassVar[type[BackboneParams]] = BackboneParams
-    # True: the network adds per-id first-order weights (layers.FirstOrder) to the logit;
-    # a backbone only sees embeddings, so it cannot hold one scalar per id itself
-    first_order: ClassVar[bool] = False
     repr_dim: int
     # forward(x: (batch, fields, dim)) -> logit (batch,), representation (batch, repr_dim)

@@ -1,6 +1,5 @@
 """DeepFM: Guo et al., "DeepFM: A Factorization-Machine based Neural Network for CTR
-Prediction", IJCAI 2017. logit = first order + FM + MLP over one shared embedding; the
-per-id first-order weights live in the network (``first_order``)."""
+Prediction", IJCAI 2017. logit = linear + FM + MLP, all over one shared embedding."""
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from elec.models.base import Backbone, BackboneParams
-from elec.models.layers import FactorizationMachine, MultiLayerPerceptron
+from elec.models.layers import FactorizationMachine, FieldLinear, MultiLayerPerceptron
 
 
 class DeepFMParams(BackboneParams):
@@ -19,10 +18,10 @@ class DeepFMParams(BackboneParams):
 
 class DeepFM(Backbone):
     Params = DeepFMParams
-    first_order = True
 
     def __init__(self, num_fields: int, dim: int, params: DeepFMParams):
         super().__init__()
+        self.linear = FieldLinear(num_fields, dim)
         self.fm = FactorizationMachine()
         self.mlp = MultiLayerPerceptron(num_fields * dim, params.hidden, params.dropout,
                                         params.batch_norm)
@@ -33,5 +32,5 @@ class DeepFM(Backbone):
         """x: (batch, fields, dim) -> logit (batch,), representation (batch, dim + hidden)."""
         interaction = self.fm(x)
         hidden = self.mlp(x.flatten(1))
-        logit = interaction.sum(-1, keepdim=True) + self.mlp_output(hidden)
+        logit = self.linear(x) + interaction.sum(-1, keepdim=True) + self.mlp_output(hidden)
         return logit.squeeze(-1), torch.cat([interaction, hidden], dim=-1)

@@ -37,20 +37,6 @@ class FeaturesEmbedding(nn.Module):
         return torch.cat(fields, dim=1)
 
 
-class FirstOrder(nn.Module):
-    """Per-id first-order weights: sum_f w[id_f] + b over the tabular fields (the linear
-    part of LR, FM, DeepFM, ...), one scalar per id as in the papers and FuxiCTR."""
-
-    def __init__(self, single_sizes: Sequence[int], multi_sizes: Sequence[int]):
-        super().__init__()
-        self.weights = FeaturesEmbedding(single_sizes, multi_sizes, 1)
-        self.bias = nn.Parameter(torch.zeros(1))
-
-    def forward(self, single: Tensor, multi: Sequence[Tensor]) -> Tensor:
-        """-> (batch,)"""
-        return self.weights(single, multi).sum((1, 2)) + self.bias
-
-
 class MultiLayerPerceptron(nn.Module):
     """Linear -> BatchNorm -> ReLU -> Dropout per hidden layer; optional output unit."""
 

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from elec.config import ModelConfig
 from elec.data.batches import Columns
 from elec.data.schema import FeatureSchema
-from elec.models.layers import FeaturesEmbedding, FirstOrder
+from elec.models.layers import FeaturesEmbedding
 from elec.models.registry import build_backbone
 
 
@@ -26,8 +26,6 @@ class CTRNetwork(nn.Module):
         self.backbone = build_backbone(cfg.name, self.embedding.num_fields + extra_fields,
                                        cfg.embedding_dim, cfg.params)
         self.embedding_dim = cfg.embedding_dim
-        self.first_order = (FirstOrder(schema.single_sizes, schema.multi_sizes)
-                            if self.backbone.first_order else None)
 
     @property
     def repr_dim(self) -> int:
@@ -38,7 +36,4 @@ class CTRNetwork(nn.Module):
         fields = self.embedding(batch.single, batch.multi)
         if extra is not None:
             fields = torch.cat([fields, extra], dim=1)
-        logit, representation = self.backbone(fields)
-        if self.first_order is not None:
-            logit = logit + self.first_order(batch.single, batch.multi)
-        return logit, representation
+        return self.backbone(fields)

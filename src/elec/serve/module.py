@@ -19,13 +19,10 @@ class ServingModule(nn.Module):
         super().__init__()
         self.embedding = network.embedding
         self.backbone = network.backbone
-        self.first_order = network.first_order
         self.multi_widths = multi_widths
 
     def forward(self, single: Tensor, multi: Tensor) -> Tensor:
         """single: (batch, single fields); multi: (batch, sum of widths) -> (batch,)."""
         parts = list(torch.split(multi, self.multi_widths, dim=1)) if self.multi_widths else []
         logit, _ = self.backbone(self.embedding(single, parts))
-        if self.first_order is not None:
-            logit = logit + self.first_order(single, parts)
         return torch.sigmoid(logit)

@@ -5,20 +5,7 @@
 # SEEDS and EXTRA (more --set flags) shrink it, PY and SKIP_WHEELS=1 run it, locally.
 set -u
 SEEDS=${SEEDS:-5}
-EXTRA=${EXTRA:-}
-PY=${PY:-python3}
-if [ -z "${SKIP_WHEELS:-}" ]; then
-  $PY -m pip install -q --no-index --no-deps --target /tmp/site .device/whl/*.whl || exit 1
-fi
-export PYTHONPATH=/tmp/site:$PWD/src PYTHONUNBUFFERED=1
-export ELEC_HOME=/tmp/elec-home
-rm -rf "$ELEC_HOME" && cp -r .device/elec-home "$ELEC_HOME"
-nvidia-smi -L 2>/dev/null
-LM="--set llm.name=$PWD/.device/minilm16 --set llm.batch_size=512 $EXTRA"
-start=$(date +%s)
-# encode every text once, so the parallel benchmarks below only read the cache
-$PY -m elec.cli run -c configs/ml100k.yaml $LM --set 'methods=[lm_only]' --out /tmp/warm \
-  > "$OUT/warmup.log" 2>&1 || { tail -20 "$OUT/warmup.log"; exit 1; }
+. "$(dirname "$0")/device_setup.sh"
 echo "warm-up done after $(( $(date +%s) - start )) s"
 for model in deepfm dcnv2; do
   timeout "${BUDGET:-520}" $PY -m elec.cli bench quality -c configs/ml100k.yaml --seeds "$SEEDS" \

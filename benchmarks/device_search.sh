@@ -12,19 +12,8 @@ BACKBONES=${BACKBONES:-dnn,widedeep,xdeepfm,dcn,finalmlp}
 MODELS=${MODELS:-deepfm,dcnv2}
 PROTOCOLS=${PROTOCOLS:-cold-item-pool,random}
 VARIANTS=${VARIANTS:-mix0.5,mix0.5-score,score,pool-w3,mix0.5-pool-w3}
-PY=${PY:-python3}
-if [ -z "${SKIP_WHEELS:-}" ]; then
-  $PY -m pip install -q --no-index --no-deps --target /tmp/site .device/whl/*.whl || exit 1
-fi
-export PYTHONPATH=/tmp/site:$PWD/src PYTHONUNBUFFERED=1
-export ELEC_HOME=/tmp/elec-home
-rm -rf "$ELEC_HOME" /tmp/warm /tmp/zoo /tmp/search && cp -r .device/elec-home "$ELEC_HOME"
-nvidia-smi -L 2>/dev/null
-LM="--set llm.name=$PWD/.device/minilm16 --set llm.batch_size=512 ${EXTRA:-}"
-start=$(date +%s)
-# encode every text once, so the parallel runs below only read the vector cache
-$PY -m elec.cli run -c configs/ml100k.yaml $LM --set 'methods=[lm_only]' --out /tmp/warm \
-  > "$OUT/warmup.log" 2>&1 || { tail -20 "$OUT/warmup.log"; exit 1; }
+rm -rf /tmp/zoo /tmp/search
+. "$(dirname "$0")/device_setup.sh"
 left=$(( BUDGET - ($(date +%s) - start) ))
 echo "warm-up done after $(( $(date +%s) - start )) s; $left s left"
 for backbone in ${BACKBONES//,/ }; do

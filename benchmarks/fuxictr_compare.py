@@ -29,10 +29,10 @@ import tempfile
 from collections import OrderedDict
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
+from elec.bench import stats
 from elec.config import load_config
 from elec.models import BACKBONES
 from elec.pipeline import Run, environment
@@ -235,17 +235,12 @@ def main() -> None:
                              "fuxictr": theirs})
             print(f"{name} seed {seed}: elec {ours['test']['auc']:.4f}  "
                   f"fuxictr {theirs['auc']:.4f}", flush=True)
-        summary = {}
-        for lib in ("elec", "fuxictr"):
-            for metric in ("auc", "logloss"):
-                values = [s[lib][metric] for s in per_seed]
-                summary[f"{lib}_{metric}"] = {"mean": float(np.mean(values)),
-                                              "std": float(np.std(values, ddof=1))}
-        diff = [s["elec"]["auc"] - s["fuxictr"]["auc"] for s in per_seed]
-        summary["elec_minus_fuxictr_auc"] = {"mean": float(np.mean(diff)),
-                                             "positive": sum(d > 0 for d in diff),
-                                             "within_0.003_or_better":
-                                                 bool(np.mean(diff) >= -0.003)}
+        summary = {f"{lib}_{metric}": stats([s[lib][metric] for s in per_seed])
+                   for lib in ("elec", "fuxictr") for metric in ("auc", "logloss")}
+        diff = stats([s["elec"]["auc"] - s["fuxictr"]["auc"] for s in per_seed])
+        summary["elec_minus_fuxictr_auc"] = {
+            **diff, "positive": sum(d > 0 for d in diff["values"]),
+            "within_0.003_or_better": diff["mean"] >= -0.003}
         results["models"][name] = {"seeds": per_seed, "summary": summary}
         Path(args.results).write_text(json.dumps(results, indent=2))
         print(f"{name}: elec {summary['elec_auc']['mean']:.4f} ± {summary['elec_auc']['std']:.4f}"

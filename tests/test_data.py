@@ -114,12 +114,18 @@ def test_splits_partition_the_rows(split):
         assert stamps[parts["train"]].max() < stamps[parts["test"]].min()
 
 
-def test_cold_item_split_keeps_test_items_out_of_training():
-    rng = np.random.default_rng(0)
+def item_split(split: str, seed: int) -> tuple[dict, dict[str, set]]:
+    """5,000 rows over 200 items, split by ``split``: row indices and item sets per part."""
+    rng = np.random.default_rng(seed)
     table = pa.table({"item_id": rng.integers(0, 200, 5000).astype(str)})
-    parts = split_indices(table, DataConfig(split="cold-item"))
+    parts = split_indices(table, DataConfig(split=split))
     items = table["item_id"].to_numpy(zero_copy_only=False)
-    train, valid, test = (set(items[parts[s]]) for s in ("train", "valid", "test"))
+    return parts, {name: set(items[rows]) for name, rows in parts.items()}
+
+
+def test_cold_item_split_keeps_test_items_out_of_training():
+    parts, items = item_split("cold-item", seed=0)
+    train, valid, test = (items[s] for s in ("train", "valid", "test"))
     assert not (train & test) and not (train & valid) and not (valid & test)
     assert sum(len(p) for p in parts.values()) == 5000
     assert 0.05 < len(parts["test"]) / 5000 <= 0.1
@@ -145,11 +151,8 @@ def test_samples_with_history_column():
 
 
 def test_cold_item_pool_takes_half_of_the_new_items_rows_as_unlabeled():
-    rng = np.random.default_rng(1)
-    table = pa.table({"item_id": rng.integers(0, 200, 5000).astype(str)})
-    parts = split_indices(table, DataConfig(split="cold-item-pool"))
-    items = table["item_id"].to_numpy(zero_copy_only=False)
-    train, pool, test = (set(items[parts[s]]) for s in ("train", "pool", "test"))
+    parts, items = item_split("cold-item-pool", seed=1)
+    train, pool, test = (items[s] for s in ("train", "pool", "test"))
     assert not (train & pool) and not (train & test)
     assert len(pool & test) > 0.5 * len(test)  # the pool shows most of the test items
     assert sum(len(p) for p in parts.values()) == 5000

@@ -28,7 +28,7 @@ PAIRS = [("vanilla", "backbone"), ("vanilla", "self_distilled"),
 METRICS = ("auc", "logloss", "gauc")
 
 
-def _stats(values: Sequence[float]) -> dict:
+def stats(values: Sequence[float]) -> dict:
     finite = [v for v in values if v is not None and math.isfinite(v)]
     return {"mean": float(np.mean(finite)) if finite else None,
             "std": float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0,
@@ -41,7 +41,7 @@ def summarise(per_seed: dict[int, dict]) -> dict:
     names = [m for m in METHODS if all(m in per_seed[s] for s in seeds)]
     methods = {}
     for name in names:
-        methods[name] = {split: {metric: _stats([per_seed[s][name][split].get(metric)
+        methods[name] = {split: {metric: stats([per_seed[s][name][split].get(metric)
                                                  for s in seeds])
                                  for metric in METRICS}
                          for split in ("valid", "test")}
@@ -50,7 +50,7 @@ def summarise(per_seed: dict[int, dict]) -> dict:
     for a, b in PAIRS:
         if a in methods and b in methods:
             diff = [per_seed[s][a]["test"]["auc"] - per_seed[s][b]["test"]["auc"] for s in seeds]
-            deltas[f"{a} - {b}"] = {**_stats(diff), "positive": sum(d > 0 for d in diff),
+            deltas[f"{a} - {b}"] = {**stats(diff), "positive": sum(d > 0 for d in diff),
                                     "seeds": len(diff)}
     return {"seeds": seeds, "methods": methods, "deltas": deltas}
 

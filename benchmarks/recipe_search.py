@@ -5,12 +5,18 @@ its controls, paired by seed.
         [--seeds 5] [--jobs 4] [--variants mix0.5,pool-w3] [--set key=value ...]
 
 One job per (model, protocol, seed): an ordinary resumable run trains the textbook
-methods (backbone, cross_teacher, gain, and their students), then every variant
-trains its vanilla network and, with the same distillation settings apart from the
-teacher mix (which only a gain-network student has), the self- and cross-distilled
-controls. Each job writes its records as soon as it has them, so a search stopped
-early keeps every finished result; the summary (means, paired deltas, positive
-seeds) is rebuilt from whatever is there. Writes benchmarks/results/<name>.json.
+methods (the paper's recipe: teacher_mix 1.0; backbone, cross_teacher, gain, and their
+students), then every distillation variant trains its vanilla network and, with the
+same distillation settings apart from the teacher mix (which only a gain-network
+student has), the self- and cross-distilled controls; a variant that blends the
+teacher also trains its no-LM twin, ensemble_distilled. A gain-side variant (its
+name in GAIN_VARIANTS) retrains stage 1 where it must and the gain network with its
+config overrides, in a run of its own beside the textbook one (sharing its backbone),
+and trains its vanilla network with the default blend (teacher_mix 0.5); its controls
+are those of `mix0.5`. Each job writes its records as soon as it has them, so a
+search stopped early keeps every finished result; the summary (means, paired deltas,
+positive seeds) is rebuilt from whatever is there. Writes
+benchmarks/results/<name>.json.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -27,6 +34,8 @@ import torch
 from elec.config import load_config
 from elec.data.store import write_json
 from elec.pipeline import Run, environment
+from elec.train.metrics import evaluate
+from elec.train.trainer import predict_logits, sigmoid
 from elec.ui import Reporter
 
 RESULTS = Path(__file__).parent / "results"
@@ -42,13 +51,26 @@ VARIANTS = {
     "T2-mix0.5": {"temperature": 2.0, "teacher_mix": 0.5},
 }
 POOL_ONLY = {"pool-w3", "mix0.5-pool-w3"}
+# name -> config overrides of the gain side (stage 1 and the gain network), each trained
+# with the distillation of "mix0.5", against that variant's controls
+GAIN_VARIANTS = {
+    "fd0": ["gain.field_dropout=0.0"],
+    "fd0.8": ["gain.field_dropout=0.8"],
+    "dim16": ["adapter.dim=16"],
+    "dim256": ["adapter.dim=256"],
+    "wd1e-2": ["gain.projection_weight_decay=1e-2"],
+    "folds2": ["adapter.folds=2"],
+    "folds10": ["adapter.folds=10"],
+}
+SHARED = ("backbone",)  # what a gain-side variant's run copies from the textbook run
 
 
 def one_job(job: dict) -> Path:
     torch.set_num_threads(job["threads"])
     cfg = load_config(job["config"], job["overrides"] + [
         f"seed={job['seed']}", f"model.name={job['model']}", "model.params={}",
-        f"data.split={job['protocol']}", f"methods=[{','.join(TEXTBOOK)}]"])
+        f"data.split={job['protocol']}", f"methods=[{','.join(TEXTBOOK)}]",
+        "distill.teacher_mix=1.0"])
     out = Path(job["out"])
     records_path = out / "search.json"
     records = json.loads(records_path.read_text()) if records_path.is_file() else {}
@@ -57,29 +79,88 @@ def one_job(job: dict) -> Path:
         run._check_resume()
         for name in TEXTBOOK:
             records.setdefault("textbook", {})[name] = run.method(name).record["test"]
+        if "teachers" not in records:
+            records["teachers"] = teacher_aucs(run)
         write_json(records_path, records)
         for variant in job["variants"]:
             if variant in records:
                 continue
-            distill = cfg.distill.model_copy(update=VARIANTS[variant])
-            control = distill.model_copy(update={"teacher_mix": 1.0})
-            tag = "-".join(f"{k}{v}" for k, v in sorted(control.model_dump().items())
-                           if v != getattr(cfg.distill, k))
-            result = {"vanilla": run._student(f"vanilla@{variant}", "gain",
-                                              distill).record["test"]}
-            for name, teacher in (("self_distilled", "backbone"),
-                                  ("cross_distilled", "cross_teacher")):
-                if not tag:  # the controls of the textbook settings are trained already
-                    result[name] = records["textbook"][name]
-                    continue
-                cached = records.get("controls", {}).get(f"{name}@{tag}")
-                if cached is None:
-                    cached = run._student(f"{name}@{tag}", teacher, control).record["test"]
-                    records.setdefault("controls", {})[f"{name}@{tag}"] = cached
-                result[name] = cached
-            records[variant] = result
+            if variant in GAIN_VARIANTS:
+                records[variant] = gain_variant(job, cfg, run, variant, reporter, records)
+            else:
+                records[variant] = distill_variant(run, cfg, VARIANTS[variant], records,
+                                                   variant)
             write_json(records_path, records)
     return out
+
+
+def teacher_aucs(run: Run) -> dict:
+    """Test AUC of each teacher a student can learn from, blends included: whether the
+    LM makes a better teacher than a second backbone does, before any student trains."""
+    test = run.data.columns["test"]
+    labels = test.label.cpu().numpy()
+
+    def logits(name: str, columns) -> np.ndarray:
+        module = run.method(name).module
+        return predict_logits(module.logit, module, columns)
+
+    gain = logits("gain", run._gain_columns()["test"])
+    backbone, cross = logits("backbone", test), logits("cross_teacher", test)
+    scored = {"gain": gain, "backbone": backbone, "cross_teacher": cross,
+              "gain+backbone": 0.5 * (gain + backbone),
+              "cross_teacher+backbone": 0.5 * (cross + backbone)}
+    return {name: evaluate(labels, sigmoid(logit))["auc"] for name, logit in scored.items()}
+
+
+def distill_variant(run: Run, cfg, settings: dict, records: dict, variant: str) -> dict:
+    """A vanilla network distilled with ``settings`` and its controls, paired by seed."""
+    distill = cfg.distill.model_copy(update=settings)
+    control = distill.model_copy(update={"teacher_mix": 1.0})
+    tag = "-".join(f"{k}{v}" for k, v in sorted(control.model_dump().items())
+                   if v != getattr(cfg.distill, k))
+    result = {"vanilla": run._student(f"vanilla@{variant}", "gain", distill,
+                                      blend=True).record["test"]}
+    controls = [("self_distilled", "backbone", control, False),
+                ("cross_distilled", "cross_teacher", control, False)]
+    if distill.teacher_mix < 1.0:  # the same blend with a teacher that never saw the LM
+        controls.append(("ensemble_distilled", "cross_teacher", distill, True))
+    for name, teacher, settings_, blend in controls:
+        key = f"{name}@{tag}" if name != "ensemble_distilled" else f"{name}@{variant}"
+        if name != "ensemble_distilled" and not tag:
+            result[name] = records["textbook"][name]  # trained with the textbook already
+            continue
+        cached = records.get("controls", {}).get(key)
+        if cached is None:
+            cached = run._student(key, teacher, settings_, blend=blend).record["test"]
+            records.setdefault("controls", {})[key] = cached
+        result[name] = cached
+    return result
+
+
+def gain_variant(job: dict, cfg, run: Run, variant: str, reporter: Reporter,
+                 records: dict) -> dict:
+    """The gain network retrained with the variant's overrides, and its vanilla network
+    with the default blend; controls are those of mix0.5 (trained here if missing)."""
+    if "mix0.5" not in records:
+        records["mix0.5"] = distill_variant(run, cfg, VARIANTS["mix0.5"], records, "mix0.5")
+    out = Path(job["out"]) / variant
+    for name in SHARED:  # the backbone does not depend on the gain side: train it once
+        for source in (run._stage_path(name), run._checkpoint(name)):
+            target = out / source.relative_to(run.out)
+            if not target.is_file():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
+    vcfg = load_config(job["config"], job["overrides"] + [
+        f"seed={job['seed']}", f"model.name={job['model']}", "model.params={}",
+        f"data.split={job['protocol']}", "methods=[gain,vanilla]",
+        "distill.teacher_mix=0.5", *GAIN_VARIANTS[variant]])
+    vrun = Run(vcfg, out, reporter)
+    vrun._check_resume()
+    result = {"gain": vrun.method("gain").record["test"],
+              "vanilla": vrun.method("vanilla").record["test"]}
+    for name in ("self_distilled", "cross_distilled", "ensemble_distilled"):
+        result[name] = records["mix0.5"][name]
+    return result
 
 
 def auc(records: dict, variant: str, method: str) -> float:
@@ -107,7 +188,11 @@ def summarise(out: Path, models, protocols, seeds, variants) -> dict:
                 row: dict = {"seeds": have}
                 for method in ("backbone", "gain", "self_distilled", "cross_distilled", "vanilla"):
                     row[method] = float(np.mean([auc(per_seed[s], variant, method) for s in have]))
-                for control in ("self_distilled", "cross_distilled", "backbone"):
+                for control in ("self_distilled", "cross_distilled", "ensemble_distilled",
+                                "backbone"):
+                    if any(control not in per_seed[s][variant]
+                           and control not in per_seed[s]["textbook"] for s in have):
+                        continue  # only blended variants have the ensemble control
                     diff = [auc(per_seed[s], variant, "vanilla")
                             - auc(per_seed[s], variant, control) for s in have]
                     row[f"vanilla - {control}"] = {
@@ -115,6 +200,29 @@ def summarise(out: Path, models, protocols, seeds, variants) -> dict:
                         "values": diff}
                 rows[variant] = row
             summary.setdefault(model, {})[protocol] = rows
+    return summary
+
+
+def teacher_summary(out: Path, models, protocols, seeds) -> dict:
+    """Mean test AUC per teacher and the paired gap between the LM blend and its no-LM
+    twin, per (model, protocol)."""
+    summary: dict = {}
+    for model in models:
+        for protocol in protocols:
+            per_seed = []
+            for seed in seeds:
+                path = out / model / protocol / f"seed-{seed}" / "search.json"
+                if path.is_file() and "teachers" in (records := json.loads(path.read_text())):
+                    per_seed.append(records["teachers"])
+            if not per_seed:
+                continue
+            cell = {name: float(np.mean([t[name] for t in per_seed])) for name in per_seed[0]}
+            gap = [t["gain+backbone"] - t["cross_teacher+backbone"] for t in per_seed]
+            cell["seeds"] = len(per_seed)
+            cell["gain+backbone - cross_teacher+backbone"] = {
+                "mean": float(np.mean(gap)), "positive": int(sum(g > 0 for g in gap)),
+                "values": gap}
+            summary.setdefault(model, {})[protocol] = cell
     return summary
 
 
@@ -133,9 +241,10 @@ def main() -> None:
     args = parser.parse_args()
     models, protocols = args.models.split(","), args.protocols.split(",")
     seeds, variants = list(range(args.seeds)), args.variants.split(",")
-    unknown = [v for v in variants if v not in VARIANTS]
+    unknown = [v for v in variants if v not in VARIANTS and v not in GAIN_VARIANTS]
     if unknown:
-        parser.error(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
+        parser.error(f"unknown variants {unknown}; choose from "
+                     f"{', '.join([*VARIANTS, *GAIN_VARIANTS])}")
     out = Path(args.out)
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     jobs = [{"config": args.config, "overrides": args.overrides, "model": m, "protocol": p,
@@ -147,8 +256,10 @@ def main() -> None:
     base = load_config(args.config, args.overrides)
 
     def save() -> None:
-        write_json(target, {"variants": {v: VARIANTS[v] for v in variants},
+        write_json(target, {"variants": {v: VARIANTS.get(v) or {"overrides": GAIN_VARIANTS[v]}
+                                         for v in variants},
                             "summary": summarise(out, models, protocols, seeds, variants),
+                            "teachers": teacher_summary(out, models, protocols, seeds),
                             "config": base.to_dict(), "environment": environment()})
 
     if args.jobs == 1:

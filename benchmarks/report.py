@@ -128,7 +128,9 @@ def recipe_section() -> list[str]:
         return []
 
     def delta(row: dict, control: str) -> str:
-        d = row[f"vanilla - {control}"]
+        d = row.get(f"vanilla - {control}")
+        if d is None:  # ensemble_distilled: only a blended recipe has that control
+            return "n/a"
         return f"{d['mean']:+.4f} ({d['positive']}/{len(d['values'])})"
 
     out = ["#### Recipe search: textbook ELEC against the variants tried (test AUC; paired "
@@ -137,14 +139,19 @@ def recipe_section() -> list[str]:
         for protocol in sorted(protocols, key=lambda p: (
                 PROTOCOL_ORDER.index(p) if p in PROTOCOL_ORDER else 9, p)):
             name, where = sources[(model, protocol)]
+            rows = protocols[protocol]
+            controls = ["self_distilled", "cross_distilled"]
+            if any("vanilla - ensemble_distilled" in row for row in rows.values()):
+                controls.append("ensemble_distilled")
+            controls.append("backbone")
             out += [f"{model}, {protocol} (`{name}`, {where}):", "",
-                    "| recipe | vanilla | vanilla - self_distilled | vanilla - cross_distilled "
-                    "| vanilla - backbone | gain - backbone |", "|---|---|---|---|---|---|"]
-            for variant, row in protocols[protocol].items():
+                    "| recipe | vanilla | "
+                    + " | ".join(f"vanilla - {c}" for c in controls) + " | gain - backbone |",
+                    "|---|---|" + "---|" * len(controls) + "---|"]
+            for variant, row in rows.items():
                 gain = row["gain"] - row["backbone"]
-                out.append(f"| {variant} | {row['vanilla']:.4f} | {delta(row, 'self_distilled')} "
-                           f"| {delta(row, 'cross_distilled')} | {delta(row, 'backbone')} "
-                           f"| {gain:+.4f} |")
+                out.append(f"| {variant} | {row['vanilla']:.4f} | "
+                           + " | ".join(delta(row, c) for c in controls) + f" | {gain:+.4f} |")
             out.append("")
     return out
 

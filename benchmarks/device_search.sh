@@ -8,10 +8,12 @@
 set -u
 SEEDS=${SEEDS:-5}
 BUDGET=${BUDGET:-500}
-BACKBONES=${BACKBONES:-dnn,widedeep,xdeepfm,dcn,finalmlp}
+# all 14: the zoo table predates the Xavier initialisation of the backbones' Linear layers
+BACKBONES=${BACKBONES:-lr,fm,fwfm,dnn,widedeep,deepfm,pnn,nfm,xdeepfm,dcn,dcnv2,autoint,fibinet,finalmlp}
 MODELS=${MODELS:-deepfm,dcnv2}
 PROTOCOLS=${PROTOCOLS:-cold-item-pool,random}
-VARIANTS=${VARIANTS:-mix0.5,mix0.5-score,score,pool-w3,mix0.5-pool-w3}
+# the distillation variants ran on the H200 in session 2; next: the gain-side ones
+VARIANTS=${VARIANTS:-mix0.5,fd0,fd0.8,dim16,wd1e-2,folds10}
 rm -rf /tmp/zoo /tmp/search
 . "$(dirname "$0")/device_setup.sh"
 left=$(( BUDGET - ($(date +%s) - start) ))

@@ -99,3 +99,21 @@ def test_unlabeled_rows_only_feel_the_distillation_terms(batch):
     flipped.label = torch.where(labeled > 0, columns.label, 1 - columns.label)
     with torch.no_grad():
         assert student.loss(columns.with_extra(**teacher)) == student.loss(flipped)
+
+
+@pytest.mark.parametrize("name", ["deepfm", "dcnv2", "autoint"])
+def test_backbone_linear_layers_start_as_fuxictr_starts_them(name, batch):
+    """Xavier-normal weights and zero biases, as FuxiCTR's models start (the reference
+    our backbones are compared with, benchmarks/fuxictr_compare.py)."""
+    schema, _ = batch
+    torch.manual_seed(0)
+    network = CTRNetwork(schema, ModelConfig(name=name, embedding_dim=8,
+                                             params=SMALL.get(name, {"hidden": [16, 8]})))
+    linears = [m for m in network.backbone.modules() if isinstance(m, torch.nn.Linear)]
+    assert linears
+    for layer in linears:
+        assert layer.bias is None or torch.count_nonzero(layer.bias) == 0
+        fan_out, fan_in = layer.weight.shape
+        if layer.weight.numel() >= 64:  # enough weights for their spread to say something
+            assert layer.weight.std().item() == pytest.approx(
+                (2 / (fan_in + fan_out)) ** 0.5, rel=0.3)

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from elec.config import ModelConfig
 from elec.data.batches import Columns
 from elec.data.schema import FeatureSchema
-from elec.models.layers import FeaturesEmbedding
+from elec.models.layers import FeaturesEmbedding, init_linear
 from elec.models.registry import build_backbone
 
 
@@ -25,6 +25,7 @@ class CTRNetwork(nn.Module):
                                            cfg.embedding_dim)
         self.backbone = build_backbone(cfg.name, self.embedding.num_fields + extra_fields,
                                        cfg.embedding_dim, cfg.params)
+        init_linear(self.backbone)
         self.embedding_dim = cfg.embedding_dim
 
     @property

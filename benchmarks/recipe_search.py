@@ -65,12 +65,16 @@ GAIN_VARIANTS = {
 SHARED = ("backbone",)  # what a gain-side variant's run copies from the textbook run
 
 
+def job_config(job: dict, *overrides: str):
+    """The job's (model, protocol, seed) configuration with ``overrides`` on top."""
+    return load_config(job["config"], job["overrides"] + [
+        f"seed={job['seed']}", f"model.name={job['model']}", "model.params={}",
+        f"data.split={job['protocol']}", *overrides])
+
+
 def one_job(job: dict) -> Path:
     torch.set_num_threads(job["threads"])
-    cfg = load_config(job["config"], job["overrides"] + [
-        f"seed={job['seed']}", f"model.name={job['model']}", "model.params={}",
-        f"data.split={job['protocol']}", f"methods=[{','.join(TEXTBOOK)}]",
-        "distill.teacher_mix=1.0"])
+    cfg = job_config(job, f"methods=[{','.join(TEXTBOOK)}]", "distill.teacher_mix=1.0")
     out = Path(job["out"])
     records_path = out / "search.json"
     records = json.loads(records_path.read_text()) if records_path.is_file() else {}
@@ -150,10 +154,8 @@ def gain_variant(job: dict, cfg, run: Run, variant: str, reporter: Reporter,
             if not target.is_file():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, target)
-    vcfg = load_config(job["config"], job["overrides"] + [
-        f"seed={job['seed']}", f"model.name={job['model']}", "model.params={}",
-        f"data.split={job['protocol']}", "methods=[gain,vanilla]",
-        "distill.teacher_mix=0.5", *GAIN_VARIANTS[variant]])
+    vcfg = job_config(job, "methods=[gain,vanilla]", "distill.teacher_mix=0.5",
+                      *GAIN_VARIANTS[variant])
     vrun = Run(vcfg, out, reporter)
     vrun._check_resume()
     result = {"gain": vrun.method("gain").record["test"],

@@ -124,15 +124,18 @@ def distill_variant(run: Run, cfg, settings: dict, records: dict, variant: str) 
                    if v != getattr(cfg.distill, k))
     result = {"vanilla": run._student(f"vanilla@{variant}", "gain", distill,
                                       blend=True).record["test"]}
-    controls = [("self_distilled", "backbone", control, False),
-                ("cross_distilled", "cross_teacher", control, False)]
+    # name -> (record key, teacher, settings, blend); without a tag the textbook's
+    # self- and cross-distilled students are these controls already
+    controls = {}
+    for name, teacher in (("self_distilled", "backbone"), ("cross_distilled", "cross_teacher")):
+        if tag:
+            controls[name] = (f"{name}@{tag}", teacher, control, False)
+        else:
+            result[name] = records["textbook"][name]
     if distill.teacher_mix < 1.0:  # the same blend with a teacher that never saw the LM
-        controls.append(("ensemble_distilled", "cross_teacher", distill, True))
-    for name, teacher, settings_, blend in controls:
-        key = f"{name}@{tag}" if name != "ensemble_distilled" else f"{name}@{variant}"
-        if name != "ensemble_distilled" and not tag:
-            result[name] = records["textbook"][name]  # trained with the textbook already
-            continue
+        controls["ensemble_distilled"] = (f"ensemble_distilled@{variant}", "cross_teacher",
+                                          distill, True)
+    for name, (key, teacher, settings_, blend) in controls.items():
         cached = records.get("controls", {}).get(key)
         if cached is None:
             cached = run._student(key, teacher, settings_, blend=blend).record["test"]
@@ -165,6 +168,13 @@ def gain_variant(job: dict, cfg, run: Run, variant: str, reporter: Reporter,
     return result
 
 
+def job_records(out: Path, model: str, protocol: str, seeds) -> dict[int, dict]:
+    """seed -> the records its job has written so far (seeds without any are left out)."""
+    paths = {seed: out / model / protocol / f"seed-{seed}" / "search.json" for seed in seeds}
+    return {seed: json.loads(path.read_text()) for seed, path in paths.items()
+            if path.is_file()}
+
+
 def auc(records: dict, variant: str, method: str) -> float:
     """A variant's own result, or the textbook one for what the variant did not retrain."""
     own = records[variant]
@@ -175,11 +185,7 @@ def summarise(out: Path, models, protocols, seeds, variants) -> dict:
     summary: dict = {}
     for model in models:
         for protocol in protocols:
-            per_seed = {}
-            for seed in seeds:
-                path = out / model / protocol / f"seed-{seed}" / "search.json"
-                if path.is_file():
-                    per_seed[seed] = json.loads(path.read_text())
+            per_seed = job_records(out, model, protocol, seeds)
             if not per_seed:
                 continue
             rows = {}
@@ -211,11 +217,8 @@ def teacher_summary(out: Path, models, protocols, seeds) -> dict:
     summary: dict = {}
     for model in models:
         for protocol in protocols:
-            per_seed = []
-            for seed in seeds:
-                path = out / model / protocol / f"seed-{seed}" / "search.json"
-                if path.is_file() and "teachers" in (records := json.loads(path.read_text())):
-                    per_seed.append(records["teachers"])
+            per_seed = [r["teachers"] for r in job_records(out, model, protocol, seeds).values()
+                        if "teachers" in r]
             if not per_seed:
                 continue
             cell = {name: float(np.mean([t[name] for t in per_seed])) for name in per_seed[0]}

@@ -24,6 +24,20 @@ def test_unseen_and_rare_categories_go_to_the_oov_bucket():
     assert city.tolist() == [2, OOV, OOV, MISSING]  # "b" seen once < min_count 2
 
 
+def test_ids_only_unlabeled_rows_carry_get_their_own_rows_numeric_buckets_do_not_move():
+    fresh = pa.table({"city": ["c", "c", "d"], "age": [1000, 2000, 3000],
+                      "tags": [["new"], ["new"], []], "title": ["t"] * 3})
+    quantiles = FieldSpec(name="age", kind="numeric", n_buckets=2)
+    specs = [*SPECS[:1], quantiles, *SPECS[2:]]
+    schema = FeatureSchema.fit(TRAIN, specs, unlabeled=fresh)
+    # "c": twice in the unlabeled rows (min_count 2); "b" once in train, "d" once in fresh
+    assert schema.fields[0].vocab == ["a", "c"]
+    assert "new" in schema.fields[2].vocab
+    assert schema.fields[1].boundaries == FeatureSchema.fit(TRAIN, specs).fields[1].boundaries
+    encoded = schema.transform(fresh)
+    assert encoded.single[:, 0].tolist() == [3, 3, OOV]
+
+
 def test_numeric_bucketing_and_missing():
     schema = FeatureSchema.fit(TRAIN, SPECS)
     encoded = schema.transform(TRAIN)

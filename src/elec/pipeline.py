@@ -177,7 +177,8 @@ class Run:
         parts = {split: table.take(index) for split, index in rows.items()}
         if cfg.data.unlabeled:
             parts[POOL] = load_unlabeled(cfg.data, table)
-        schema = FeatureSchema.fit(parts["train"], cfg.fields)
+        # new ids that only the unlabeled rows carry get embeddings of their own
+        schema = FeatureSchema.fit(parts["train"], cfg.fields, parts.get(POOL))
         schema.save(self.out / "schema.json")
         columns = {}
         for split, part in parts.items():

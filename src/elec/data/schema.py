@@ -1,5 +1,10 @@
 """Feature schema: encoders fitted on the training rows, saved as JSON, used for serving.
 
+Vocabularies also count the unlabeled rows (distillation's pool, when there is one):
+their features are known before any click, and a new id that only they carry gets an
+embedding row of its own, which the student learns from the teacher's scores, instead
+of the out-of-vocabulary bucket that every new id would share.
+
 Index conventions, shared by every encoder so that one embedding table serves all:
 0 is "missing" (and padding in multi-valued fields), 1 is the out-of-vocabulary
 bucket, real values start at 2. Numeric fields are bucketed, so every tabular
@@ -58,7 +63,8 @@ def _as_numbers(column: pa.ChunkedArray, name: str) -> np.ndarray:
     return out
 
 
-def _fit_field(spec: FieldSpec, column: pa.ChunkedArray) -> FittedField:
+def _fit_field(spec: FieldSpec, column: pa.ChunkedArray,
+               unlabeled: pa.ChunkedArray | None = None) -> FittedField:
     if spec.kind == "numeric":
         if spec.boundaries is not None:
             edges = sorted(spec.boundaries)
@@ -68,10 +74,12 @@ def _fit_field(spec: FieldSpec, column: pa.ChunkedArray) -> FittedField:
             quantiles = np.linspace(0, 1, spec.n_buckets + 1)[1:-1]
             edges = sorted(set(np.quantile(values, quantiles).tolist())) if len(values) else []
         return FittedField(spec.name, "numeric", boundaries=[float(e) for e in edges])
-    if spec.kind == "multi":
-        counts = Counter(str(v) for row in column.to_pylist() if row for v in row)
-    else:
-        counts = Counter(v for v in _as_strings(column) if v is not None)
+    counts: Counter[str] = Counter()
+    for part in (column, unlabeled) if unlabeled is not None else (column,):
+        if spec.kind == "multi":
+            counts.update(str(v) for row in part.to_pylist() if row for v in row)
+        else:
+            counts.update(v for v in _as_strings(part) if v is not None)
     vocab = sorted(v for v, c in counts.items() if c >= spec.min_count)
     return FittedField(spec.name, spec.kind, vocab=vocab,
                        max_len=spec.max_len if spec.kind == "multi" else 1)
@@ -101,8 +109,13 @@ class FeatureSchema:
                        for f in fields}
 
     @classmethod
-    def fit(cls, table: pa.Table, specs: list[FieldSpec]) -> FeatureSchema:
-        return cls([_fit_field(s, table[s.name]) for s in specs if s.tabular and s.kind != "text"])
+    def fit(cls, table: pa.Table, specs: list[FieldSpec],
+            unlabeled: pa.Table | None = None) -> FeatureSchema:
+        """Encoders of ``table`` (the training rows); vocabularies also count ``unlabeled``
+        (rows without labels: labels play no part in fitting), numeric buckets do not."""
+        return cls([_fit_field(s, table[s.name],
+                               None if unlabeled is None else unlabeled[s.name])
+                    for s in specs if s.tabular and s.kind != "text"])
 
     @property
     def names(self) -> list[str]:

@@ -18,6 +18,7 @@ from elec.report.quality import _cell, deltas_table, methods_table, zoo_table
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+PROTOCOL_ORDER = ["random", "temporal", "temporal-pool", "cold-item", "cold-item-pool"]
 
 
 def machine(environment: dict) -> str:
@@ -25,6 +26,15 @@ def machine(environment: dict) -> str:
         return f"{environment['gpu']}, torch {environment['torch']}"
     cores = environment.get("cpu_count") or environment.get("cores")
     return f"{environment['cpu']} ({cores} cores), CPU only, torch {environment['torch']}"
+
+
+def recipe(config: dict) -> str:
+    """The settings of a run's config that the recipe search moved, as a heading reads
+    them (files older than teacher_mix were measured with the paper's teacher)."""
+    text = f"teacher_mix {config['distill'].get('teacher_mix', 1.0)}"
+    if config["adapter"].get("fold_by"):
+        text += f", folds by {config['adapter']['fold_by']}"
+    return text
 
 
 def merged_quality() -> dict[str, dict]:
@@ -35,8 +45,9 @@ def merged_quality() -> dict[str, dict]:
         target = merged.setdefault(summary["backbone"], {**summary, "protocols": {}})
         for protocol, part in summary["protocols"].items():
             target["protocols"][protocol] = {**part, "source": path.name,
-                                             "machine": machine(summary["environment"])}
-    order = ["random", "temporal", "cold-item", "cold-item-pool"]
+                                             "machine": machine(summary["environment"]),
+                                             "recipe": recipe(summary["config"])}
+    order = PROTOCOL_ORDER
     for summary in merged.values():
         summary["protocols"] = dict(sorted(summary["protocols"].items(), key=lambda kv: (
             order.index(kv[0]) if kv[0] in order else len(order), kv[0])))
@@ -62,6 +73,7 @@ def verdicts(quality: dict[str, dict]) -> list[str]:
             deltas = part["deltas"]
             self_d = deltas.get("vanilla - self_distilled")
             cross = deltas.get("vanilla - cross_distilled")
+            ensemble = deltas.get("vanilla - ensemble_distilled")
             gain = deltas.get("gain - backbone")
             if self_d is None:
                 continue
@@ -72,6 +84,9 @@ def verdicts(quality: dict[str, dict]) -> list[str]:
             if cross:
                 text += (f", vanilla - cross_distilled {cross['mean']:+.4f} "
                          f"({cross['positive']}/{cross['seeds']})")
+            if ensemble:  # the LM's own share: the same blended teacher without the LM
+                text += (f", vanilla - ensemble_distilled {ensemble['mean']:+.4f} "
+                         f"({ensemble['positive']}/{ensemble['seeds']})")
             if gain:
                 text += (f"; the gain network itself vs the backbone {gain['mean']:+.4f} "
                          f"({gain['positive']}/{gain['seeds']})")
@@ -110,7 +125,6 @@ def latency_section(latency: dict, quality: dict[str, dict]) -> list[str]:
     return out
 
 
-PROTOCOL_ORDER = ["random", "temporal", "cold-item", "cold-item-pool"]
 
 
 def recipe_section() -> list[str]:
@@ -209,7 +223,7 @@ def section() -> str:
         for protocol, part in summary["protocols"].items():
             one = {"protocols": {protocol: part}}
             parts += [f"#### {backbone}, {protocol} split, {len(part['seeds'])} seeds "
-                      f"(`{part['source']}`, {part['machine']})", "",
+                      f"({part['recipe']}; `{part['source']}`, {part['machine']})", "",
                       methods_table(one, protocol), "", deltas_table(one, protocol), ""]
     if quality:
         quality_figure(quality, RESULTS / "quality.png")

@@ -157,3 +157,13 @@ def test_cold_item_pool_takes_half_of_the_new_items_rows_as_unlabeled():
     assert len(pool & test) > 0.5 * len(test)  # the pool shows most of the test items
     assert sum(len(p) for p in parts.values()) == 5000
     assert not set(parts["pool"]) & set(parts["test"])
+
+
+def test_temporal_pool_takes_half_of_the_later_rows_as_unlabeled():
+    table = pa.table({"timestamp": np.random.default_rng(0).permutation(1000)})
+    parts = split_indices(table, DataConfig(split="temporal-pool"))
+    time = table["timestamp"].to_numpy()
+    later = np.concatenate([parts[s] for s in ("valid", "test", "pool")])
+    assert time[parts["train"]].max() < time[later].min()  # training is still the past
+    assert len(parts["pool"]) == 100 and len(parts["valid"]) + len(parts["test"]) == 100
+    assert len(set(later)) == len(later) == 200

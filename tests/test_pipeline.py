@@ -3,10 +3,14 @@
 import json
 
 import pytest
+from pydantic import ValidationError
 from safetensors.torch import load_file
 
-from elec.config import DEFAULT_METHODS, ConfigError
-from elec.pipeline import run
+from elec.config import DEFAULT_METHODS, ConfigError, RunConfig
+from elec.data.schema import OOV, FeatureSchema
+from elec.data.sources import split_indices
+from elec.pipeline import Run, run
+from elec.ui import Reporter
 
 
 def test_tiny_end_to_end_run_and_resume(tiny_config, elec_home, tmp_path):
@@ -104,6 +108,13 @@ def test_cold_item_pool_and_an_unlabeled_table_feed_distillation(tiny_config, el
     log = (tmp_path / "pool" / "log.txt").read_text()
     assert "unlabeled rows" in log
     assert 0 <= results["methods"]["vanilla"]["test"]["auc"] <= 1
+    # the new items the pool shows have embedding rows of their own, not the OOV bucket
+    schema = FeatureSchema.load(tmp_path / "pool" / "schema.json")
+    table = pq.read_table(table_path)
+    parts = split_indices(table, pooled.data)
+    items = schema.transform(table).single[:, schema.names.index("item_id")]
+    assert (items[parts["pool"]] != OOV).all() and (items[parts["train"]] != OOV).all()
+    assert not set(items[parts["train"]]) & set(items[parts["pool"]])
 
     fresh = pq.read_table(table_path).slice(0, 200).drop_columns(["click"])
     pq.write_table(fresh, tmp_path / "fresh.parquet")
@@ -133,3 +144,24 @@ def test_teacher_mix_blends_the_gain_network_with_the_backbone(tiny_config, elec
     assert half["vanilla"]["test"] != none["vanilla"]["test"]
     assert half["ensemble_distilled"]["test"] not in (none["self_distilled"]["test"],
                                                       full["cross_distilled"]["test"])
+
+
+def test_fold_by_item_gives_every_item_one_cross_fitting_fold(tiny_config, elec_home, tmp_path):
+    def folds_per_item(fold_by):
+        cfg = tiny_config.model_copy(update={
+            "adapter": tiny_config.adapter.model_copy(update={"fold_by": fold_by, "folds": 3})})
+        run_ = Run(cfg, tmp_path / str(fold_by), Reporter(tmp_path / "log.txt", quiet=True))
+        position = run_.data.schema.names.index("item_id")
+        seen: dict[int, set[int]] = {}
+        for split, fold in run_._folds().items():
+            for item, k in zip(run_.data.columns[split].single[:, position].tolist(),
+                               fold.tolist(), strict=True):
+                seen.setdefault(item, set()).add(k)
+        return seen
+
+    by_item = folds_per_item("item_id")
+    assert all(len(folds) == 1 for folds in by_item.values())
+    assert len(set().union(*by_item.values())) == 3  # the items are spread over the folds
+    assert any(len(folds) > 1 for folds in folds_per_item(None).values())  # by row
+    with pytest.raises(ValidationError, match="fold_by"):
+        RunConfig.model_validate({**tiny_config.to_dict(), "adapter": {"fold_by": "genres"}})

@@ -52,8 +52,10 @@ class DataConfig(Section):
     # items that never appear in training (user overlap allowed)
     # cold-item-pool: cold-item, and half of the valid and test items' rows become an
     # unlabeled pool (features only) that distillation uses: new items are shown before
-    # their clicks come in
-    split: Literal["random", "temporal", "cold-item", "cold-item-pool"] = "random"
+    # their clicks come in; temporal-pool: temporal, and half of the later rows become
+    # the pool (on MovieLens most later rows are new users': they too are shown first)
+    split: Literal["random", "temporal", "cold-item", "cold-item-pool", "temporal-pool"] = \
+        "random"
     split_seed: int = 2024
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     max_rows: int | None = None  # keep a random subset (quick runs, tests)
@@ -100,6 +102,11 @@ class AdapterConfig(Section):
     # trained on it; "none" uses one adapter trained on all training rows.
     leak_guard: Literal["crossfit", "none"] = "crossfit"
     folds: int = 5
+    # A categorical field (e.g. item_id): cross-fitting folds by its value instead of by
+    # row, so a row's vector comes from an adapter that never saw its item, as a new
+    # item's does at serving; the gain network then learns how far to trust v for an
+    # item it has not seen. Rows whose value is missing or unknown keep a random fold.
+    fold_by: str | None = None
     lr: float = 1e-3
     batch_size: int = 1024
     max_epochs: int = 20
@@ -177,6 +184,14 @@ class RunConfig(Section):
     gain: GainConfig = Field(default_factory=GainConfig)
     distill: DistillConfig = Field(default_factory=DistillConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+
+    @model_validator(mode="after")
+    def _fold_by_names_a_categorical_field(self) -> RunConfig:
+        name = self.adapter.fold_by
+        if name is not None and not any(f.name == name and f.kind == "categorical"
+                                        and f.tabular for f in self.fields):
+            raise ValueError(f"adapter.fold_by {name!r} is not a tabular categorical field")
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

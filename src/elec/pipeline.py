@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from elec import __version__
 from elec.config import ConfigError, DistillConfig, ModelConfig, RunConfig, TrainConfig
 from elec.data.batches import Columns, batches
-from elec.data.schema import FeatureSchema
+from elec.data.schema import FIRST, FeatureSchema
 from elec.data.sources import (
     check_fields,
     labels,
@@ -241,10 +241,22 @@ class Run:
         return adapter
 
     def _folds(self) -> dict[str, Tensor]:
-        """The cross-fitting fold of every row of every split (seeded by the run seed)."""
+        """The cross-fitting fold of every row of every split (seeded by the run seed); with
+        ``adapter.fold_by``, every value of that field has one fold of its own."""
+        a = self.cfg.adapter
         generator = torch.Generator().manual_seed(self.cfg.seed)
-        return {split: torch.randint(0, self.cfg.adapter.folds, (len(self.data.columns[split]),),
-                                     generator=generator).to(self.device) for split in self.splits}
+        folds = {split: torch.randint(0, a.folds, (len(self.data.columns[split]),),
+                                      generator=generator) for split in self.splits}
+        if a.fold_by is not None:
+            schema = self.data.schema
+            position = [f.name for f in schema.single].index(a.fold_by)
+            fold_of_value = torch.randint(0, a.folds, (schema.single[position].size,),
+                                          generator=generator)
+            for split, fold in folds.items():
+                ids = self.data.columns[split].single[:, position].cpu()
+                known = ids >= FIRST  # missing and out-of-vocabulary rows keep theirs
+                fold[known] = fold_of_value[ids[known]]
+        return {split: fold.to(self.device) for split, fold in folds.items()}
 
     def _cross_fitted_vectors(self, full: Adapter, hidden: dict[str, Tensor]
                               ) -> dict[str, Tensor]:

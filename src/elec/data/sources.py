@@ -86,22 +86,31 @@ def _cold_item_split(table: pa.Table, cfg: DataConfig, rng: np.random.Generator
 SPLIT_NAMES = ("train", "valid", "test")
 
 
+def _with_pool(parts: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Half of the valid and of the test rows (drawn at random) become the unlabeled pool:
+    the new items' or the later period's impressions, shown before their clicks come in."""
+    pooled = []
+    for split in ("valid", "test"):
+        rows = rng.permutation(parts[split])
+        half = len(rows) // 2
+        pooled.append(rows[:half])
+        parts[split] = np.sort(rows[half:])
+    parts["pool"] = np.sort(np.concatenate(pooled))
+    return parts
+
+
 def split_indices(table: pa.Table, cfg: DataConfig) -> dict[str, np.ndarray]:
-    """Row indices of train / valid / test: random (seeded), temporal or cold-item."""
+    """Row indices of train / valid / test (and the unlabeled pool of the *-pool splits):
+    random (seeded), temporal or cold-item."""
     n = table.num_rows
     rng = np.random.default_rng(cfg.split_seed)
     if cfg.split == "cold-item":
         return _cold_item_split(table, cfg, rng)
     if cfg.split == "cold-item-pool":
-        parts = _cold_item_split(table, cfg, rng)
-        pooled = []
-        for split in ("valid", "test"):
-            rows = rng.permutation(parts[split])
-            half = len(rows) // 2
-            pooled.append(rows[:half])
-            parts[split] = np.sort(rows[half:])
-        parts["pool"] = np.sort(np.concatenate(pooled))
-        return parts
+        return _with_pool(_cold_item_split(table, cfg, rng), rng)
+    if cfg.split == "temporal-pool":
+        return _with_pool(split_indices(table, cfg.model_copy(update={"split": "temporal"})),
+                          rng)
     if cfg.split == "random":
         order = rng.permutation(n)
     else:

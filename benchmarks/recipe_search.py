@@ -50,7 +50,7 @@ VARIANTS = {
     "mix0.7": {"teacher_mix": 0.7},
     "T2-mix0.5": {"temperature": 2.0, "teacher_mix": 0.5},
 }
-POOL_ONLY = {"pool-w3", "mix0.5-pool-w3"}
+POOL_ONLY = {"pool-w3", "mix0.5-pool-w3"}  # only on the *-pool protocols
 # name -> config overrides of the gain side (stage 1 and the gain network), each trained
 # with the distillation of "mix0.5", against that variant's controls
 GAIN_VARIANTS = {
@@ -254,7 +254,7 @@ def main() -> None:
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     jobs = [{"config": args.config, "overrides": args.overrides, "model": m, "protocol": p,
              "seed": s, "threads": threads, "out": str(out / m / p / f"seed-{s}"),
-             "variants": [v for v in variants if p == "cold-item-pool" or v not in POOL_ONLY]}
+             "variants": [v for v in variants if p.endswith("-pool") or v not in POOL_ONLY]}
             for s in seeds for m in models for p in protocols]
     target = Path(args.results) / f"{args.name}.json"
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -38,3 +38,10 @@ def test_quality_runs_every_seed_and_writes_json_markdown_and_plot(tiny_config, 
     assert on_disk["protocols"]["random"]["methods"].keys() == {"backbone", "self_distilled"}
     assert "| backbone | no |" in markdown(summary)
     assert quality_figure({"deepfm": summary}, tmp_path / "q.png").stat().st_size > 1000
+
+
+def test_quality_figure_takes_protocols_benchmarked_with_different_methods(tmp_path):
+    full = summarise({0: methods(0.78, 0.79), 1: methods(0.79, 0.80)})
+    fewer = {**full, "methods": {"vanilla": full["methods"]["vanilla"]}}
+    summary = {"protocols": {"random": fewer, "temporal-pool": full}}
+    assert quality_figure({"deepfm": summary}, tmp_path / "q.png").stat().st_size > 1000

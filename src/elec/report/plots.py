@@ -37,13 +37,17 @@ def quality_figure(summaries: dict[str, dict], path: Path) -> Path:
     figure, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
     for axis, (backbone, summary) in zip(axes[0], panels, strict=True):
         protocols = list(summary["protocols"])
-        methods = list(next(iter(summary["protocols"].values()))["methods"])
+        # every method any protocol has, in first-seen order; a protocol benchmarked
+        # with fewer methods leaves gaps
+        methods = list(dict.fromkeys(m for part in summary["protocols"].values()
+                                     for m in part["methods"]))
         width = 0.8 / max(1, len(protocols))
         for k, protocol in enumerate(protocols):
             stats = summary["protocols"][protocol]["methods"]
-            means = [stats[m]["test"]["auc"]["mean"] for m in methods]
-            stds = [stats[m]["test"]["auc"]["std"] for m in methods]
-            axis.errorbar([i + k * width for i in range(len(methods))], means, yerr=stds,
+            shown = [i for i, m in enumerate(methods) if m in stats]
+            means = [stats[methods[i]]["test"]["auc"]["mean"] for i in shown]
+            stds = [stats[methods[i]]["test"]["auc"]["std"] for i in shown]
+            axis.errorbar([i + k * width for i in shown], means, yerr=stds,
                           fmt="o", capsize=3, label=protocol)
         axis.set_xticks([i + width * (len(protocols) - 1) / 2 for i in range(len(methods))])
         axis.set_xticklabels(methods, rotation=40, ha="right", fontsize=8)

@@ -30,6 +30,11 @@ def training_curves(results: dict, path: Path) -> Path | None:
     return path
 
 
+# one colour per protocol in every panel (None: matplotlib's next colour)
+PROTOCOL_COLOURS = {"random": "C0", "temporal": "C1", "temporal-pool": "C2", "cold-item": "C3",
+                    "cold-item-pool": "C4"}
+
+
 def quality_figure(summaries: dict[str, dict], path: Path) -> Path:
     """Test AUC (mean, error bar = std over seeds) per method, one panel per backbone and
     one colour per protocol. ``summaries``: backbone -> quality summary."""
@@ -47,8 +52,8 @@ def quality_figure(summaries: dict[str, dict], path: Path) -> Path:
             shown = [i for i, m in enumerate(methods) if m in stats]
             means = [stats[methods[i]]["test"]["auc"]["mean"] for i in shown]
             stds = [stats[methods[i]]["test"]["auc"]["std"] for i in shown]
-            axis.errorbar([i + k * width for i in shown], means, yerr=stds,
-                          fmt="o", capsize=3, label=protocol)
+            axis.errorbar([i + k * width for i in shown], means, yerr=stds, fmt="o",
+                          capsize=3, label=protocol, color=PROTOCOL_COLOURS.get(protocol))
         axis.set_xticks([i + width * (len(protocols) - 1) / 2 for i in range(len(methods))])
         axis.set_xticklabels(methods, rotation=40, ha="right", fontsize=8)
         axis.set(ylabel="test AUC (mean ± std over seeds)", title=backbone)

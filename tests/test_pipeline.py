@@ -59,6 +59,12 @@ def test_killed_run_continues_from_the_first_unfinished_stage(tiny_config, elec_
     # seeded per method, so the retrained stages reproduce the first run exactly
     assert second["methods"]["gain"]["test"] == first["methods"]["gain"]["test"]
     assert second["methods"]["vanilla"]["test"] == first["methods"]["vanilla"]["test"]
+    # a run whose encoders were fitted otherwise (an older elec) is not resumed blindly
+    schema = json.loads((out / "schema.json").read_text())
+    schema["fields"][0]["vocab"] = schema["fields"][0]["vocab"][:-1]
+    (out / "schema.json").write_text(json.dumps(schema))
+    with pytest.raises(ConfigError, match="feature encoders differ"):
+        run(tiny_config, out)
 
 
 def test_a_method_gives_the_same_result_alone_or_after_others(tiny_config, elec_home, tmp_path):

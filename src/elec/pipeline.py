@@ -179,7 +179,13 @@ class Run:
             parts[POOL] = load_unlabeled(cfg.data, table)
         # new ids that only the unlabeled rows carry get embeddings of their own
         schema = FeatureSchema.fit(parts["train"], cfg.fields, parts.get(POOL))
-        schema.save(self.out / "schema.json")
+        saved = self.out / "schema.json"
+        if saved.is_file() and json.loads(saved.read_text()) != schema.to_dict():
+            # same configuration, other encoders: a run begun by an elec that fitted
+            # them differently (e.g. before the pool's ids joined the vocabularies)
+            raise ConfigError(f"{self.out} holds a run whose feature encoders differ from "
+                              f"this version's; use another --out, or delete it to start over")
+        schema.save(saved)
         columns = {}
         for split, part in parts.items():
             # the pool's labels, if the data has them, are never read: unlabeled rows

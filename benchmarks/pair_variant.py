@@ -3,8 +3,9 @@
     python benchmarks/pair_variant.py BASE.json VARIANT.json [--name NAME]
 
 BASE and VARIANT are `elec bench quality` summaries of the same backbone, protocol and
-seeds; VARIANT changed the gain side only (its own gain and vanilla networks) and may
-have left out the controls, which do not depend on the gain side: it reuses BASE's
+seeds; VARIANT changed the gain side or the vanilla network's teacher only (its own gain
+and vanilla networks) and may have left out the controls, which depend on neither: it
+reuses BASE's
 `self_distilled`, `cross_distilled` and `ensemble_distilled`, after checking that the
 `backbone` both trained is the same network (same test AUC at every seed: runs are
 deterministic on one machine, so a mismatch means the two are not paired). Writes

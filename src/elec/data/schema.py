@@ -75,7 +75,7 @@ def _fit_field(spec: FieldSpec, column: pa.ChunkedArray,
             edges = sorted(set(np.quantile(values, quantiles).tolist())) if len(values) else []
         return FittedField(spec.name, "numeric", boundaries=[float(e) for e in edges])
     counts: Counter[str] = Counter()
-    for part in (column, unlabeled) if unlabeled is not None else (column,):
+    for part in [column] if unlabeled is None else [column, unlabeled]:
         if spec.kind == "multi":
             counts.update(str(v) for row in part.to_pylist() if row for v in row)
         else:

@@ -5,8 +5,8 @@
 BASE and VARIANT are `elec bench quality` summaries of the same backbone, protocol and
 seeds; VARIANT changed the gain side or the vanilla network's teacher only (its own gain
 and vanilla networks) and may have left out the controls, which depend on neither: it
-reuses BASE's
-`self_distilled`, `cross_distilled` and `ensemble_distilled`, after checking that the
+reuses BASE's `self_distilled`, `cross_distilled` and `ensemble_distilled`, after
+checking that the
 `backbone` both trained is the same network (same test AUC at every seed: runs are
 deterministic on one machine, so a mismatch means the two are not paired). Writes
 benchmarks/results/<NAME>.json with the variant's paired deltas and its differences
@@ -19,7 +19,7 @@ import argparse
 import json
 from pathlib import Path
 
-from elec.bench import stats
+from elec.bench import paired, stats
 from elec.data.store import write_json
 
 RESULTS = Path(__file__).parent / "results"
@@ -28,11 +28,6 @@ CONTROLS = ("backbone", "self_distilled", "cross_distilled", "ensemble_distilled
 
 def test_aucs(part: dict, method: str) -> list[float]:
     return part["methods"][method]["test"]["auc"]["values"]
-
-
-def paired(a: list[float], b: list[float]) -> dict:
-    diff = [x - y for x, y in zip(a, b, strict=True)]
-    return {**stats(diff), "positive": sum(d > 0 for d in diff), "seeds": len(diff)}
 
 
 def compare(base: dict, variant: dict) -> dict:

@@ -28,6 +28,12 @@ def machine(environment: dict) -> str:
     return f"{environment['cpu']} ({cores} cores), CPU only, torch {environment['torch']}"
 
 
+def protocol_key(protocol: str) -> tuple[int, str]:
+    """Known protocols in PROTOCOL_ORDER, any other after them by name."""
+    known = protocol in PROTOCOL_ORDER
+    return (PROTOCOL_ORDER.index(protocol) if known else len(PROTOCOL_ORDER), protocol)
+
+
 def recipe(config: dict) -> str:
     """The settings of a run's config that the recipe search moved, as a heading reads
     them (files older than teacher_mix were measured with the paper's teacher)."""
@@ -47,10 +53,9 @@ def merged_quality() -> dict[str, dict]:
             target["protocols"][protocol] = {**part, "source": path.name,
                                              "machine": machine(summary["environment"]),
                                              "recipe": recipe(summary["config"])}
-    order = PROTOCOL_ORDER
     for summary in merged.values():
-        summary["protocols"] = dict(sorted(summary["protocols"].items(), key=lambda kv: (
-            order.index(kv[0]) if kv[0] in order else len(order), kv[0])))
+        summary["protocols"] = dict(sorted(summary["protocols"].items(),
+                                           key=lambda kv: protocol_key(kv[0])))
     return merged
 
 
@@ -136,8 +141,6 @@ def latency_section(latency: dict, quality: dict[str, dict]) -> list[str]:
     return out
 
 
-
-
 def recipe_section() -> list[str]:
     """Textbook ELEC beside every recipe tried, per backbone and protocol, from the
     recipe_search*.json files (benchmarks/recipe_search.py)."""
@@ -161,8 +164,7 @@ def recipe_section() -> list[str]:
     out = ["#### Recipe search: textbook ELEC against the variants tried (test AUC; paired "
            "deltas with the seeds they hold in; `docs/recipe-search.md` says what each is)", ""]
     for model, protocols in cells.items():
-        for protocol in sorted(protocols, key=lambda p: (
-                PROTOCOL_ORDER.index(p) if p in PROTOCOL_ORDER else 9, p)):
+        for protocol in sorted(protocols, key=protocol_key):
             name, where = sources[(model, protocol)]
             rows = protocols[protocol]
             controls = ["self_distilled", "cross_distilled"]

@@ -35,6 +35,12 @@ def stats(values: Sequence[float]) -> dict:
             "values": list(values)}
 
 
+def paired(a: Sequence[float], b: Sequence[float]) -> dict:
+    """Seed-by-seed differences a - b: mean, std, values, how many are positive."""
+    diff = [x - y for x, y in zip(a, b, strict=True)]
+    return {**stats(diff), "positive": sum(d > 0 for d in diff), "seeds": len(diff)}
+
+
 def summarise(per_seed: dict[int, dict]) -> dict:
     """Mean and std per method and metric, and paired deltas (same seed) of test AUC."""
     seeds = sorted(per_seed)
@@ -49,9 +55,8 @@ def summarise(per_seed: dict[int, dict]) -> dict:
     deltas = {}
     for a, b in PAIRS:
         if a in methods and b in methods:
-            diff = [per_seed[s][a]["test"]["auc"] - per_seed[s][b]["test"]["auc"] for s in seeds]
-            deltas[f"{a} - {b}"] = {**stats(diff), "positive": sum(d > 0 for d in diff),
-                                    "seeds": len(diff)}
+            deltas[f"{a} - {b}"] = paired([per_seed[s][a]["test"]["auc"] for s in seeds],
+                                          [per_seed[s][b]["test"]["auc"] for s in seeds])
     return {"seeds": seeds, "methods": methods, "deltas": deltas}
 
 

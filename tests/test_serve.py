@@ -13,7 +13,7 @@ from elec.data.sources import load_table, split_indices
 from elec.distill.networks import VanillaNetwork
 from elec.pipeline import Run, run
 from elec.serve import Predictor
-from elec.serve.bundle import BundleError, export
+from elec.serve.bundle import BundleError, export, read_manifest
 from elec.serve.rows import RowError
 from elec.train.trainer import predict_logits, sigmoid
 from elec.ui import Reporter
@@ -114,6 +114,35 @@ def test_gain_network_cannot_be_exported_and_corrupt_bundles_are_refused(finishe
     (copy / "schema.json").write_text((copy / "schema.json").read_text().replace("u1", "u9"))
     with pytest.raises(BundleError, match="does not match its checksum"):
         Predictor.from_bundle(copy)
+
+
+def test_export_never_deletes_what_elec_did_not_write(finished_run, tmp_path):
+    _, out = finished_run
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    with pytest.raises(BundleError, match="is not an elec bundle"):
+        export(out, out)  # the run directory itself
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+    users = tmp_path / "mine"
+    users.mkdir()
+    (users / "notes.txt").write_text("keep me")
+    with pytest.raises(BundleError, match="is not an elec bundle"):
+        export(out, users, force=True)
+    assert (users / "notes.txt").read_text() == "keep me"
+    (tmp_path / "a-file").write_text("keep me too")
+    with pytest.raises(BundleError, match="is not an elec bundle"):
+        export(out, tmp_path / "a-file", force=True)
+    assert (tmp_path / "a-file").read_text() == "keep me too"
+
+    (tmp_path / "empty").mkdir()
+    bundle = export(out, tmp_path / "empty")  # an empty directory is fine
+    with pytest.raises(BundleError, match="pass --force"):
+        export(out, bundle)
+    export(out, bundle, method="backbone", force=True)  # a previous bundle may go
+    assert read_manifest(bundle)["method"] == "backbone"
+    (bundle / "extra.txt").write_text("added by hand")  # no longer only a bundle
+    with pytest.raises(BundleError, match="is not an elec bundle"):
+        export(out, bundle, force=True)
+    assert (bundle / "extra.txt").is_file()
 
 
 @pytest.fixture(scope="module")

@@ -101,13 +101,15 @@ def export(
     method: Annotated[str, typer.Option(help="network to export")] = "vanilla",
     format_: Annotated[list[str] | None, typer.Option(
         "--format", help="also write a graph: torchscript, onnx")] = None,
+    force: Annotated[bool, typer.Option(
+        help="replace a previous bundle at --out (never a directory of other files)")] = False,
 ) -> None:
     """Write a self-contained serving bundle (weights, encoders, manifest; no pickle)."""
     from elec.serve.bundle import BundleError
     from elec.serve.bundle import export as export_bundle
 
     try:
-        path = export_bundle(run_dir, out, method, tuple(format_ or ()))
+        path = export_bundle(run_dir, out, method, tuple(format_ or ()), force)
     except BundleError as error:
         _fail(error)
     console.print(f"bundle written to {path}")

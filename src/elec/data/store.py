@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,12 +27,18 @@ def sha256_file(path: Path) -> str:
 
 
 @contextmanager
-def atomic_dir(target: Path) -> Iterator[Path]:
+def atomic_dir(target: Path, replaces: Callable[[Path], bool] = lambda _: False
+               ) -> Iterator[Path]:
     """Yield a temporary directory that replaces ``target`` only if the block succeeds.
 
     A crash or error inside the block leaves ``target`` as it was and removes the
-    half-written temporary directory, so no reader ever sees a partial result.
+    half-written temporary directory, so no reader ever sees a partial result. An
+    existing ``target`` is replaced only if it is an empty directory or ``replaces``
+    says it is what elec wrote there before; anything else raises ``FileExistsError``
+    before the block runs, so elec never deletes what it did not write.
     """
+    if target.exists() and not (_empty_dir(target) or replaces(target)):
+        raise FileExistsError(f"{target} exists and is not something elec wrote there")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
@@ -43,6 +49,19 @@ def atomic_dir(target: Path) -> Iterator[Path]:
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _empty_dir(path: Path) -> bool:
+    return holds_only(path, ())
+
+
+def holds_only(path: Path, names: Iterable[str]) -> bool:
+    """True if ``path`` is a directory (not a link) of plain files, each named in ``names``."""
+    if not path.is_dir() or path.is_symlink():
+        return False
+    allowed = set(names)
+    return all(entry.is_file() and not entry.is_symlink() and entry.name in allowed
+               for entry in path.iterdir())
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from elec import __version__
 from elec.config import ModelConfig
 from elec.data.schema import FeatureSchema
-from elec.data.store import atomic_dir, sha256_file, write_json
+from elec.data.store import atomic_dir, holds_only, sha256_file, write_json
 from elec.models import CTRNetwork
 from elec.serve.module import ServingModule
 
@@ -59,16 +59,42 @@ def example_inputs(schema: FeatureSchema, batch: int = 2) -> tuple[torch.Tensor,
     return single, multi
 
 
+def is_bundle(path: Path) -> bool:
+    """A directory that holds an elec bundle and nothing else: what ``--force`` may replace."""
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+        return (manifest.get("format") == FORMAT
+                and holds_only(path, [*manifest["sha256"], "manifest.json"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def _check_out(out: Path, force: bool) -> None:
+    """Refuse, before any work, an ``--out`` whose contents elec would have to delete."""
+    if not out.exists() or holds_only(out, ()):
+        return
+    if not is_bundle(out):
+        raise BundleError(f"{out} exists and is not an elec bundle; elec will not replace "
+                          f"it. Choose a new --out directory")
+    if not force:
+        raise BundleError(f"{out} holds a bundle already; pass --force to replace it, or "
+                          f"choose a new --out directory")
+
+
 def export(run_dir: str | Path, out: str | Path, method: str = "vanilla",
-           formats: tuple[str, ...] = ()) -> Path:
+           formats: tuple[str, ...] = (), force: bool = False) -> Path:
+    """Write the bundle of ``method`` to ``out``. An existing ``out`` is replaced only if it
+    is an empty directory or, with ``force``, a previous bundle: never a directory of
+    other files (the run directory, ``.``, a user's folder)."""
     run_dir, out = Path(run_dir), Path(out)
     unknown = set(formats) - {"torchscript", "onnx"}
     if unknown:
         raise BundleError(f"unknown export format(s) {sorted(unknown)}; use torchscript, onnx")
+    _check_out(out, force)
     network, schema, model = _network(run_dir, method)
     module = ServingModule(network, [f.max_len for f in schema.multi]).eval()
     inputs = example_inputs(schema)
-    with atomic_dir(out) as staging:
+    with atomic_dir(out, is_bundle) as staging:
         save_file({k: v.contiguous() for k, v in network.state_dict().items()},
                   str(staging / "model.safetensors"))
         schema.save(staging / "schema.json")

@@ -92,6 +92,48 @@ def test_stage1_is_shared_by_runs_that_differ_only_downstream(tiny_config, elec_
     assert second["methods"]["lm_only"] == first["methods"]["lm_only"]
 
 
+def test_caches_and_resume_are_keyed_by_the_data_not_its_path(tiny_config, elec_home,
+                                                               tmp_path):
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "clicks.parquet"
+    table = pq.read_table(tiny_config.data.dataset)
+    pq.write_table(table, path)
+    cfg = tiny_config.model_copy(update={
+        "methods": ["lm_only"],
+        "data": tiny_config.data.model_copy(update={"dataset": str(path)})})
+    first = run(cfg, tmp_path / "a")
+    # the same file rewritten with other labels, at the same path, run into a new --out
+    flipped = table.set_column(table.column_names.index("click"), "click",
+                               pc.subtract(1, table["click"]))
+    pq.write_table(flipped, path)
+    second = run(cfg, tmp_path / "b")
+    assert "reusing the trained adapter" not in (tmp_path / "b" / "log.txt").read_text()
+    assert second["methods"]["lm_only"]["test"] != first["methods"]["lm_only"]["test"]
+    # resuming the first run on the rewritten file is refused, not mixed
+    with pytest.raises(ConfigError, match="data of the run .* changed since it began"):
+        run(cfg, tmp_path / "a")
+    # the same rows under another path share the cache: content, not names
+    pq.write_table(flipped, tmp_path / "copy.parquet")
+    run(cfg.model_copy(update={"data": cfg.data.model_copy(
+        update={"dataset": str(tmp_path / "copy.parquet")})}), tmp_path / "c")
+    assert "reusing the trained adapter" in (tmp_path / "c" / "log.txt").read_text()
+
+
+def test_the_lm_is_keyed_by_its_files_not_its_name(tiny_lm, tmp_path):
+    import shutil
+
+    from elec.llm.encoder import model_digest
+
+    copy = tmp_path / "renamed-lm"
+    shutil.copytree(tiny_lm, copy)
+    assert model_digest(str(copy)) == model_digest(str(tiny_lm))
+    config = copy / "config.json"
+    config.write_text(config.read_text().replace('"hidden_act": "gelu"', '"hidden_act": "relu"'))
+    assert model_digest(str(copy)) != model_digest(str(tiny_lm))
+
+
 def test_a_change_to_encoding_misses_the_stage1_cache(tiny_config, elec_home, tmp_path,
                                                       monkeypatch):
     import elec.pipeline

@@ -11,6 +11,7 @@ command run again on the same output directory skips what is done.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -50,7 +51,7 @@ from elec.distill.networks import (
 )
 from elec.llm.adapter import LLM_HIDDEN, Adapter
 from elec.llm.cache import VectorCache
-from elec.llm.encoder import ENCODING_VERSION, INT8_SCHEME, TextEncoder
+from elec.llm.encoder import ENCODING_VERSION, INT8_SCHEME, TextEncoder, model_digest
 from elec.models import CTRNetwork, build_backbone
 from elec.report.plots import training_curves
 from elec.text.render import render_table
@@ -111,6 +112,20 @@ class Prepared:
     columns: dict[str, Columns]
     texts: dict[str, list[str]]
     groups: dict[str, np.ndarray | None]
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """sha256 of everything the stages read: every split's encoded features, labels,
+        texts and user groups, so caches are keyed by the data, not by its path."""
+        digest = hashlib.sha256()
+        for split, columns in self.columns.items():
+            digest.update(split.encode())
+            for tensor in [columns.single, *columns.multi, columns.label]:
+                digest.update(tensor.cpu().numpy().tobytes())
+            digest.update("\0".join(self.texts[split]).encode())
+            if self.groups[split] is not None:
+                digest.update("\0".join(map(str, self.groups[split])).encode())
+        return digest.hexdigest()
 
 
 @dataclass
@@ -202,7 +217,19 @@ class Run:
         self.log(f"data: {cfg.data.dataset}, {cfg.data.split} split: {sizes}{pool}; "
                  f"{len(schema.fields)} tabular fields")
         self.log(f"example text: {texts['train'][0]}")
-        return Prepared(schema, columns, texts, groups)
+        prepared = Prepared(schema, columns, texts, groups)
+        self._check_data(prepared.digest)
+        return prepared
+
+    def _check_data(self, digest: str) -> None:
+        """A run resumes only on the data it began with: a table rewritten at the same
+        path since is refused, not silently mixed with the stages trained before."""
+        path = self.out / "data.json"
+        if path.is_file() and read_json(path)["digest"] != digest:
+            raise ConfigError(f"the data of the run in {self.out} changed since it began "
+                              f"({self.cfg.data.dataset}); use another --out, or delete it "
+                              f"to start over")
+        write_json(path, {"digest": digest})
 
     @property
     def splits(self) -> tuple[str, ...]:
@@ -470,12 +497,12 @@ class Run:
         return self._student(name, teacher, distill, blend)
 
     def _stage1_cache(self) -> Path:
-        """Stage 1 depends on the data, the text, the LM, the adapter and the seed, not on
-        the backbone: runs that differ only downstream share one trained stage 1."""
+        """Stage 1 depends on the data (rows, labels, texts), the LM's weights, the adapter
+        and the seed, not on the backbone: runs that differ only downstream share one
+        trained stage 1. The key is made of their content, never of paths or names."""
         c = self.cfg
-        key = {"data": c.data.model_dump(mode="json"),
-               "fields": [f.model_dump(mode="json") for f in c.fields],
-               "text": c.text.model_dump(mode="json"), "llm": c.llm.model_dump(mode="json"),
+        key = {"data": self.data.digest,  # the rows, labels and texts, not the path
+               "llm": {**c.llm.model_dump(mode="json"), "name": model_digest(c.llm.name)},
                "adapter": c.adapter.model_dump(mode="json"), "seed": c.seed,
                "patience": c.train.patience, "elec": __version__,
                # what else decides the vectors: a change to encoding must miss this cache

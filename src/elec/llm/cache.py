@@ -1,6 +1,7 @@
 """On-disk cache of LM vectors, keyed by the encoder's fingerprint and the text.
 
-The encoder fingerprint covers (model, weights, pooling, precision, max length),
+The encoder fingerprint covers (a digest of the LM's files, pooling, precision, max
+length),
 so a cache directory only ever holds vectors of one configuration; inside it,
 vectors are stored in shards named by the sha256 of their bytes. A shard is
 written whole (temporary name, then rename) as soon as its texts are encoded,

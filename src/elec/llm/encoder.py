@@ -7,6 +7,7 @@ attention-mask-aware mean pooling (the paper's choice) or last-token pooling.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ import torch
 from torch import Tensor
 
 from elec.config import LLMConfig
+from elec.data.store import sha256_file
 
 BUNDLED = "minilm"
 # Part of every cache key: bump it when a change to encoding changes the vectors.
@@ -85,16 +87,45 @@ def last_token_pool(hidden: Tensor, mask: Tensor) -> Tensor:
 POOLING = {"mean": mean_pool, "last": last_token_pool}
 
 
-def _weights_digest(model: torch.nn.Module) -> str:
-    """A cheap fingerprint of the weights: shapes plus a strided sample of every tensor."""
+def model_dir(name: str) -> Path:
+    """The local directory of an LM: a path, the bundled MiniLM, or a Hugging Face id
+    already in the local cache (``load_pretrained`` puts it there)."""
+    path = Path(resolve_name(name))
+    if path.is_dir():
+        return path
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(name, local_files_only=True))
+    except Exception:  # not cached (yet): load_pretrained downloads what it needs
+        load_pretrained(name)
+        return Path(snapshot_download(name, local_files_only=True))
+
+
+@functools.lru_cache(maxsize=8)
+def _files_digest(directory: Path, stamp: tuple) -> str:
     digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        flat = tensor.detach().reshape(-1)
-        sample = flat[:: max(1, flat.numel() // 64)].float().cpu().numpy()
-        digest.update(name.encode())
-        digest.update(str(tuple(tensor.shape)).encode())
-        digest.update(sample.tobytes())
+    for path in sorted(p for p in directory.rglob("*") if _weighs_in(p, directory)):
+        digest.update(str(path.relative_to(directory)).encode() + b"\0")
+        digest.update(sha256_file(path).encode())
     return digest.hexdigest()
+
+
+def _weighs_in(path: Path, directory: Path) -> bool:
+    """Files that decide what the LM computes: weights, configuration, tokenizer (not its
+    README, nor hidden files)."""
+    parts = path.relative_to(directory).parts
+    return path.is_file() and path.suffix != ".md" and not any(p.startswith(".") for p in parts)
+
+
+def model_digest(name: str) -> str:
+    """sha256 of the LM's files (weights, configuration, tokenizer): the LM's part of
+    every cache key, so a model changed in place is never answered from the cache, and
+    the same weights under another name or path are."""
+    directory = model_dir(name).resolve()
+    stamp = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns)
+                  for p in sorted(directory.rglob("*")) if _weighs_in(p, directory))
+    return _files_digest(directory, stamp)
 
 
 # Cache-key name of the int8 scheme below: a change to the scheme must change it.
@@ -133,7 +164,7 @@ class TextEncoder:
         self.precision = self._choose_precision(cfg.precision)
         self.dim = int(self.model.config.hidden_size)
         self.fingerprint = hashlib.sha256(
-            f"v{ENCODING_VERSION}|{cfg.name}|{_weights_digest(self.model)}|{cfg.pooling}|"
+            f"v{ENCODING_VERSION}|{model_digest(cfg.name)}|{cfg.pooling}|"
             f"{INT8_SCHEME if self.precision == 'int8' else self.precision}|"
             f"{cfg.max_length}".encode()).hexdigest()[:20]
         if self.precision == "int8":

@@ -87,11 +87,8 @@ class GainPath:
         hidden = torch.from_numpy(self.encoder.encode(render_rows(rows, self.fields,
                                                                   self.summarise)))
         vector = self.adapter(hidden)[1]
-        single, multi = self.rows_encoder.encode(rows)
-        widths = [f.max_len for f in self.rows_encoder.schema.multi]
-        parts = list(torch.split(torch.from_numpy(multi), widths, dim=1)) if widths else []
-        batch = Columns(torch.from_numpy(single), parts, torch.zeros(len(rows)),
-                        {LLM_VECTOR: vector})
+        batch = Columns.from_encoded(self.rows_encoder.encode_rows(rows), np.zeros(len(rows))
+                                     ).with_extra(**{LLM_VECTOR: vector})
         return torch.sigmoid(self.gain(batch)[0]).numpy()
 
 
@@ -165,7 +162,9 @@ def main() -> None:
         gain = GainPath(run, cfg, vanilla)
         results: dict = {"bare_model": {}, "gain_with_lm": {}, "http": {}}
         for batch in BATCHES:
-            single, multi = (torch.from_numpy(a) for a in vanilla.encoder.encode(rows[:batch]))
+            features = vanilla.encoder.encode_rows(rows[:batch])
+            single, multi = (torch.from_numpy(features.single),
+                             torch.from_numpy(features.multi_matrix()))
             feeds = {"single": single.numpy(), "multi": multi.numpy()}
             with torch.inference_mode():
                 results["bare_model"][str(batch)] = interleaved({

@@ -1,6 +1,7 @@
 import pytest
 
-from elec.config import ConfigError, load_config
+from elec.config import load_config
+from elec.errors import ConfigError
 
 
 def write(tmp_path, text):

@@ -8,9 +8,9 @@ import pytest
 
 from elec.config import DataConfig, FieldSpec
 from elec.data import movielens
-from elec.data.movielens import DataError
 from elec.data.sources import check_fields, labels, split_indices
 from elec.data.store import atomic_dir
+from elec.errors import DataError
 
 
 def fake_tables(rows: int = 10):

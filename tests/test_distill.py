@@ -7,6 +7,7 @@ from test_models import SMALL
 
 from elec.config import DistillConfig, GainConfig, ModelConfig
 from elec.data.batches import Columns
+from elec.data.encoder import RowEncoder
 from elec.data.schema import FeatureSchema
 from elec.distill.networks import (
     LLM_VECTOR,
@@ -24,7 +25,8 @@ LLM_DIM = 12
 def batch():
     table = synthetic_table(rows=64)
     schema = FeatureSchema.fit(table, FIELDS)
-    columns = Columns.from_encoded(schema.transform(table), table["click"].to_numpy())
+    encoded = RowEncoder(schema).encode_table(table)
+    columns = Columns.from_encoded(encoded, table["click"].to_numpy())
     return schema, columns.with_extra(**{LLM_VECTOR: torch.randn(64, LLM_DIM)})
 
 

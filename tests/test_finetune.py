@@ -7,6 +7,7 @@ from conftest import FIELDS, synthetic_table
 
 from elec.config import AdapterConfig, LLMConfig, TextConfig
 from elec.data.batches import Columns
+from elec.data.encoder import RowEncoder
 from elec.data.schema import FeatureSchema
 from elec.llm.encoder import TextEncoder
 from elec.llm.finetune import MASK, TOKENS, build, load_tokenizer, tokenize
@@ -22,7 +23,8 @@ def one_step(tiny_lm, mode):
     table = synthetic_table(rows=16)
     ids, mask = tokenize(load_tokenizer(llm), render_table(table, FIELDS, TextConfig()), 64)
     schema = FeatureSchema.fit(table, FIELDS)
-    batch = Columns.from_encoded(schema.transform(table), table["click"].to_numpy()).with_extra(
+    encoded = RowEncoder(schema).encode_table(table)
+    batch = Columns.from_encoded(encoded, table["click"].to_numpy()).with_extra(
         **{TOKENS: ids, MASK: mask})
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     optimizer = torch.optim.Adam(model.parameter_groups(adapter_cfg))

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from elec.config import ConfigError
+from elec.errors import ConfigError
 from elec.models import BACKBONES, build_backbone
 
 FIELDS, DIM, BATCH = 6, 8, 5

@@ -7,7 +7,8 @@ from pydantic import ValidationError
 from safetensors.torch import load_file
 
 from elec.config import DEFAULT_METHODS, ConfigError, RunConfig
-from elec.data.schema import OOV, FeatureSchema
+from elec.data.encoder import OOV, RowEncoder
+from elec.data.schema import FeatureSchema
 from elec.data.sources import split_indices
 from elec.pipeline import Run, run
 from elec.ui import Reporter
@@ -160,7 +161,7 @@ def test_cold_item_pool_and_an_unlabeled_table_feed_distillation(tiny_config, el
     schema = FeatureSchema.load(tmp_path / "pool" / "schema.json")
     table = pq.read_table(table_path)
     parts = split_indices(table, pooled.data)
-    items = schema.transform(table).single[:, schema.names.index("item_id")]
+    items = RowEncoder(schema).encode_table(table).single[:, schema.names.index("item_id")]
     assert (items[parts["pool"]] != OOV).all() and (items[parts["train"]] != OOV).all()
     assert not set(items[parts["train"]]) & set(items[parts["pool"]])
 

@@ -2,7 +2,7 @@ import pyarrow as pa
 import pytest
 
 from elec.config import FieldSpec, TextConfig
-from elec.data.movielens import DataError
+from elec.errors import DataError
 from elec.text.render import render_table, truncate
 
 SPECS = [

@@ -9,12 +9,12 @@ import pytest
 from safetensors.torch import load_file
 
 from elec.config import RunConfig
+from elec.data.encoder import RowError
 from elec.data.sources import load_table, split_indices
 from elec.distill.networks import VanillaNetwork
 from elec.pipeline import Run, run
 from elec.serve import Predictor
 from elec.serve.bundle import BundleError, export, read_manifest
-from elec.serve.rows import RowError
 from elec.train.trainer import predict_logits, sigmoid
 from elec.ui import Reporter
 
@@ -77,9 +77,10 @@ def test_bundle_torchscript_and_onnx_match_the_training_time_network(finished_ru
     scripted = Predictor.from_bundle(bundle, runtime="torchscript").predict_proba(test_rows)
     np.testing.assert_allclose(scripted, expected, atol=1e-5)
     predictor = Predictor.from_bundle(bundle)
-    single, multi = predictor.encoder.encode(test_rows)
+    features = predictor.encoder.encode_rows(test_rows)
     session = onnxruntime.InferenceSession(str(bundle / "model.onnx"))
-    (onnx_out,) = session.run(None, {"single": single, "multi": multi})
+    (onnx_out,) = session.run(None, {"single": features.single,
+                                     "multi": features.multi_matrix()})
     np.testing.assert_allclose(onnx_out, expected, atol=1e-5)
 
 

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from elec.config import QUALITY_METHODS, ConfigError, load_config
-from elec.data.movielens import DataError
+from elec.config import QUALITY_METHODS, load_config
+from elec.errors import ConfigError, DataError
 
 app = typer.Typer(help="LLM-empowered CTR prediction with LLM-free serving (ELEC).",
                   no_args_is_help=True, add_completion=False)

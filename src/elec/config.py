@@ -12,9 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-
-class ConfigError(ValueError):
-    """A configuration that cannot be used; the message says which key and why."""
+from elec.errors import ConfigError
 
 
 class Section(BaseModel):

@@ -31,7 +31,8 @@ from torch import Tensor, nn
 from elec import __version__
 from elec.config import ConfigError, DistillConfig, ModelConfig, RunConfig, TrainConfig
 from elec.data.batches import Columns, batches
-from elec.data.schema import FIRST, FeatureSchema
+from elec.data.encoder import FIRST, RowEncoder
+from elec.data.schema import FeatureSchema
 from elec.data.sources import (
     check_fields,
     labels,
@@ -205,7 +206,8 @@ class Run:
         for split, part in parts.items():
             # the pool's labels, if the data has them, are never read: unlabeled rows
             known = label[rows[split]] if split in SPLITS else np.zeros(part.num_rows)
-            columns[split] = Columns.from_encoded(schema.transform(part), known).to(self.device)
+            encoded = RowEncoder(schema).encode_table(part)
+            columns[split] = Columns.from_encoded(encoded, known).to(self.device)
         texts = {split: render_table(part, cfg.fields, cfg.text) for split, part in parts.items()}
         user = cfg.data.user_column
         groups = {split: (np.asarray(part[user].to_numpy(zero_copy_only=False))

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from elec.data.schema import EncodedFeatures
+from elec.data.encoder import EncodedFeatures
 
 
 @dataclass

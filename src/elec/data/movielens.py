@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from elec.data.store import atomic_dir, elec_home, holds_only, read_json, sha256_file, write_json
+from elec.errors import DataError
 
 NAME = "ml-100k"
 PUBLIC_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
@@ -36,10 +37,6 @@ GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy",
           "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
           "Romance", "Sci-Fi", "Thriller", "War", "Western"]
 TABLES = ("ratings", "users", "items")
-
-
-class DataError(RuntimeError):
-    """Data that is missing, corrupt or unusable; the message says what to do."""
 
 
 def ratings_digest(ratings: pa.Table) -> str:

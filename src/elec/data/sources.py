@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 
 from elec.config import DataConfig, FieldSpec
 from elec.data import movielens
-from elec.data.movielens import DataError
+from elec.errors import DataError
 
 BUILTIN = {movielens.NAME: movielens}
 

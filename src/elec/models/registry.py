@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from elec.config import ConfigError
+from elec.errors import ConfigError
 from elec.models.autoint import AutoIntPlus
 from elec.models.base import Backbone
 from elec.models.dcn import DCN

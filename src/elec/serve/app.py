@@ -12,8 +12,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from elec import __version__
+from elec.data.encoder import RowError
 from elec.serve.predictor import Predictor
-from elec.serve.rows import RowError
 
 
 class PredictRequest(BaseModel):

@@ -10,11 +10,11 @@ import torch
 from safetensors.torch import load_file
 
 from elec.config import ModelConfig
+from elec.data.encoder import RowEncoder
 from elec.data.schema import FeatureSchema
 from elec.models import CTRNetwork
 from elec.serve.bundle import read_manifest
 from elec.serve.module import ServingModule
-from elec.serve.rows import RowEncoder
 
 
 class Predictor:
@@ -45,5 +45,6 @@ class Predictor:
         """Probabilities of a click, float32 (len(rows),)."""
         if not rows:
             return np.zeros(0, dtype=np.float32)
-        single, multi = self.encoder.encode(rows)
-        return self.module(torch.from_numpy(single), torch.from_numpy(multi)).numpy()
+        features = self.encoder.encode_rows(rows)
+        return self.module(torch.from_numpy(features.single),
+                           torch.from_numpy(features.multi_matrix())).numpy()

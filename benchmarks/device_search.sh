@@ -12,7 +12,7 @@ BUDGET=${BUDGET:-500}
 BACKBONES=${BACKBONES:-lr,fm,fwfm,dnn,widedeep,deepfm,pnn,nfm,xdeepfm,dcn,dcnv2,autoint,fibinet,finalmlp}
 MODELS=${MODELS:-deepfm,dcnv2}
 PROTOCOLS=${PROTOCOLS:-cold-item-pool,random}
-# the distillation variants ran on the H200 in session 2; next: the gain-side ones
+# by default the gain-side variants (the distillation variants are in recipe_search_h200.json)
 VARIANTS=${VARIANTS:-mix0.5,fd0,fd0.8,dim16,wd1e-2,folds10}
 rm -rf /tmp/zoo /tmp/search
 . "$(dirname "$0")/device_setup.sh"

@@ -22,8 +22,9 @@ import torch
 
 from elec.config import load_config
 from elec.data.sources import load_table, subsample
+from elec.environment import environment
 from elec.llm.encoder import TextEncoder
-from elec.pipeline import environment, run
+from elec.pipeline import run
 from elec.text.render import render_table
 from elec.ui import Reporter
 

@@ -34,8 +34,9 @@ from torch import nn
 
 from elec.bench import stats
 from elec.config import load_config
+from elec.environment import environment
 from elec.models import BACKBONES
-from elec.pipeline import Run, environment
+from elec.pipeline import Run
 from elec.ui import Reporter
 
 RESULTS = Path(__file__).parent / "results"
@@ -225,8 +226,7 @@ def main() -> None:
             out.mkdir(parents=True, exist_ok=True)
             with Reporter(out / "log.txt", quiet=True) as reporter:
                 ours_run = Run(cfg, out, reporter)
-                ours_run._check_resume()
-                ours = ours_run.method("backbone").record
+                ours = ours_run.method("backbone")
                 theirs = train_fuxictr(name, cfg, ours_run.data, seed)
             per_seed.append({"seed": seed,
                              "elec": {"auc": ours["test"]["auc"],

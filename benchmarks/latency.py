@@ -27,11 +27,12 @@ import yaml
 from safetensors.torch import load_file
 
 from elec.config import RunConfig
-from elec.data.sources import load_table, split_indices
+from elec.data.sources import load_table
+from elec.data.splits import split_indices
 from elec.distill.networks import LLM_VECTOR, GainNetwork
+from elec.environment import environment
 from elec.llm.adapter import Adapter
 from elec.llm.encoder import TextEncoder
-from elec.pipeline import environment
 from elec.serve import Predictor
 from elec.serve.bundle import export
 from elec.text.render import render_rows, text_fields, truncate

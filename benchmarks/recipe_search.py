@@ -1,4 +1,4 @@
-"""Search for a distillation recipe that makes the LM pay (issue 7): every variant against
+"""Search for a distillation recipe that makes the LM pay: every variant against
 its controls, paired by seed.
 
     python benchmarks/recipe_search.py [--models deepfm,dcnv2] [--protocols cold-item-pool,random]
@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -33,9 +32,11 @@ import torch
 
 from elec.config import load_config
 from elec.data.store import write_json
-from elec.pipeline import Run, environment
+from elec.environment import environment
+from elec.pipeline import Run, variant_of
+from elec.rundir import RunDir
 from elec.train.metrics import evaluate
-from elec.train.trainer import predict_logits, sigmoid
+from elec.train.trainer import sigmoid
 from elec.ui import Reporter
 
 RESULTS = Path(__file__).parent / "results"
@@ -80,20 +81,18 @@ def one_job(job: dict) -> Path:
     records = json.loads(records_path.read_text()) if records_path.is_file() else {}
     with Reporter(out / "log.txt", quiet=True) as reporter:
         run = Run(cfg, out, reporter)
-        run._check_resume()
         for name in TEXTBOOK:
-            records.setdefault("textbook", {})[name] = run.method(name).record["test"]
+            records.setdefault("textbook", {})[name] = run.method(name)["test"]
         if "teachers" not in records:
             records["teachers"] = teacher_aucs(run)
         write_json(records_path, records)
-        for variant in job["variants"]:
-            if variant in records:
+        for name in job["variants"]:
+            if name in records:
                 continue
-            if variant in GAIN_VARIANTS:
-                records[variant] = gain_variant(job, cfg, run, variant, reporter, records)
+            if name in GAIN_VARIANTS:
+                records[name] = gain_variant(job, run, name, reporter, records)
             else:
-                records[variant] = distill_variant(run, cfg, VARIANTS[variant], records,
-                                                   variant)
+                records[name] = distill_variant(run, cfg, VARIANTS[name], records, name)
             write_json(records_path, records)
     return out
 
@@ -101,68 +100,56 @@ def one_job(job: dict) -> Path:
 def teacher_aucs(run: Run) -> dict:
     """Test AUC of each teacher a student can learn from, blends included: whether the
     LM makes a better teacher than a second backbone does, before any student trains."""
-    test = run.data.columns["test"]
-    labels = test.label.cpu().numpy()
-
-    def logits(name: str, columns) -> np.ndarray:
-        module = run.method(name).module
-        return predict_logits(module.logit, module, columns)
-
-    gain = logits("gain", run._gain_columns()["test"])
-    backbone, cross = logits("backbone", test), logits("cross_teacher", test)
+    labels = run.data.columns["test"].label.cpu().numpy()
+    gain, backbone, cross = (run.logits(name, "test")
+                             for name in ("gain", "backbone", "cross_teacher"))
     scored = {"gain": gain, "backbone": backbone, "cross_teacher": cross,
               "gain+backbone": 0.5 * (gain + backbone),
               "cross_teacher+backbone": 0.5 * (cross + backbone)}
     return {name: evaluate(labels, sigmoid(logit))["auc"] for name, logit in scored.items()}
 
 
-def distill_variant(run: Run, cfg, settings: dict, records: dict, variant: str) -> dict:
+def distill_variant(run: Run, cfg, settings: dict, records: dict, name: str) -> dict:
     """A vanilla network distilled with ``settings`` and its controls, paired by seed."""
     distill = cfg.distill.model_copy(update=settings)
-    control = distill.model_copy(update={"teacher_mix": 1.0})
-    tag = "-".join(f"{k}{v}" for k, v in sorted(control.model_dump().items())
+    control = {**settings, "teacher_mix": 1.0}
+    tag = "-".join(f"{k}{v}" for k, v in sorted(distill.model_copy(update=control)
+                                                .model_dump().items())
                    if v != getattr(cfg.distill, k))
-    result = {"vanilla": run._student(f"vanilla@{variant}", "gain", distill,
-                                      blend=True).record["test"]}
-    # name -> (record key, teacher, settings, blend); without a tag the textbook's
-    # self- and cross-distilled students are these controls already
+    result = {"vanilla": run.method(variant_of("vanilla", f"vanilla@{name}", **settings))["test"]}
+    # method -> (record key, settings); without a tag the textbook's self- and
+    # cross-distilled students are these controls already
     controls = {}
-    for name, teacher in (("self_distilled", "backbone"), ("cross_distilled", "cross_teacher")):
+    for method in ("self_distilled", "cross_distilled"):
         if tag:
-            controls[name] = (f"{name}@{tag}", teacher, control, False)
+            controls[method] = (f"{method}@{tag}", control)
         else:
-            result[name] = records["textbook"][name]
+            result[method] = records["textbook"][method]
     if distill.teacher_mix < 1.0:  # the same blend with a teacher that never saw the LM
-        controls["ensemble_distilled"] = (f"ensemble_distilled@{variant}", "cross_teacher",
-                                          distill, True)
-    for name, (key, teacher, settings_, blend) in controls.items():
+        controls["ensemble_distilled"] = (f"ensemble_distilled@{name}", settings)
+    for method, (key, settings_) in controls.items():
         cached = records.get("controls", {}).get(key)
         if cached is None:
-            cached = run._student(key, teacher, settings_, blend=blend).record["test"]
+            cached = run.method(variant_of(method, key, **settings_))["test"]
             records.setdefault("controls", {})[key] = cached
-        result[name] = cached
+        result[method] = cached
     return result
 
 
-def gain_variant(job: dict, cfg, run: Run, variant: str, reporter: Reporter,
-                 records: dict) -> dict:
+def gain_variant(job: dict, run: Run, name: str, reporter: Reporter, records: dict) -> dict:
     """The gain network retrained with the variant's overrides, and its vanilla network
     with the default blend; controls are those of mix0.5 (trained here if missing)."""
     if "mix0.5" not in records:
-        records["mix0.5"] = distill_variant(run, cfg, VARIANTS["mix0.5"], records, "mix0.5")
-    out = Path(job["out"]) / variant
-    for name in SHARED:  # the backbone does not depend on the gain side: train it once
-        for source in (run._stage_path(name), run._checkpoint(name)):
-            target = out / source.relative_to(run.out)
-            if not target.is_file():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, target)
+        records["mix0.5"] = distill_variant(run, run.cfg, VARIANTS["mix0.5"], records,
+                                            "mix0.5")
+    shared = RunDir(Path(job["out"]) / name)
+    for method in SHARED:  # the backbone does not depend on the gain side: train it once
+        if shared.finished(method) is None:
+            shared.copy_from(run.dir, method)
     vcfg = job_config(job, "methods=[gain,vanilla]", "distill.teacher_mix=0.5",
-                      *GAIN_VARIANTS[variant])
-    vrun = Run(vcfg, out, reporter)
-    vrun._check_resume()
-    result = {"gain": vrun.method("gain").record["test"],
-              "vanilla": vrun.method("vanilla").record["test"]}
+                      *GAIN_VARIANTS[name])
+    vrun = Run(vcfg, shared.path, reporter)
+    result = {"gain": vrun.method("gain")["test"], "vanilla": vrun.method("vanilla")["test"]}
     for name in ("self_distilled", "cross_distilled", "ensemble_distilled"):
         result[name] = records["mix0.5"][name]
     return result

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from elec.report.plots import auc_vs_latency, quality_figure
-from elec.report.quality import _cell, deltas_table, methods_table, zoo_table
+from elec.report.quality import cell, deltas_table, methods_table, zoo_table
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -195,8 +195,8 @@ def fuxictr_section() -> list[str]:
     for model, entry in data["models"].items():
         s = entry["summary"]
         diff = s["elec_minus_fuxictr_auc"]
-        out.append(f"| {model} | {len(entry['seeds'])} | {_cell(s['elec_auc'])} | "
-                   f"{_cell(s['fuxictr_auc'])} | {diff['mean']:+.4f} "
+        out.append(f"| {model} | {len(entry['seeds'])} | {cell(s['elec_auc'])} | "
+                   f"{cell(s['fuxictr_auc'])} | {diff['mean']:+.4f} "
                    f"({diff['positive']}/{len(entry['seeds'])} seeds higher) | "
                    f"{'yes' if diff['within_0.003_or_better'] else '**no**'} |")
     return out + [""]

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from elec.bench import quality
 from elec.config import load_config
+from elec.environment import environment
 from elec.models import BACKBONES
-from elec.pipeline import environment
 from elec.report.quality import zoo_table
 
 RESULTS = Path(__file__).parent / "results"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -74,6 +75,19 @@ def tiny_lm(tmp_path_factory) -> Path:
                  "special_tokens_map.json"):
         shutil.copy(get_model_path() / name, directory / name)
     return directory
+
+
+def assert_pinned(split: str, methods: dict) -> None:
+    """Test AUCs equal, bit for bit, those pinned in pinned_aucs.json for the tiny config,
+    where the CPU and torch are those they were measured with."""
+    from elec.environment import environment
+
+    pinned = json.loads((Path(__file__).parent / "pinned_aucs.json").read_text())
+    here = environment()
+    if (here["cpu"], here["torch"]) != (pinned["cpu"], pinned["torch"]):
+        return  # other float kernels: the other tests still check behaviour
+    got = {name: methods[name]["test"]["auc"] for name in pinned[split]}
+    assert got == pinned[split]
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import pytest
 
 from elec.config import DataConfig, FieldSpec
 from elec.data import movielens
-from elec.data.sources import check_fields, labels, split_indices
+from elec.data.sources import check_fields, labels
+from elec.data.splits import split_indices
 from elec.data.store import atomic_dir
 from elec.errors import DataError
 
@@ -39,7 +40,7 @@ def test_samples_join_users_and_items_in_rating_order():
 
 def test_wrong_row_counts_or_checksum_are_rejected():
     with pytest.raises(DataError, match="ratings has 10 rows, expected 100000"):
-        movielens._verify(fake_tables(), "test")
+        movielens.verify(fake_tables(), "test")
 
 
 def test_grouplens_zip_is_parsed(monkeypatch):
@@ -50,7 +51,7 @@ def test_grouplens_zip_is_parsed(monkeypatch):
         flags = "|".join(["0", "0", "0", "1", "1", "1"] + ["0"] * 13)
         archive.writestr("ml-100k/u.item",
                          f"2|Toy Story (1995)|01-Jan-1995||http://x|{flags}\n")
-    tables = movielens._from_grouplens_zip(buffer.getvalue())
+    tables = movielens.from_grouplens_zip(buffer.getvalue())
     assert tables["items"].to_pylist()[0] == {"item_id": 2, "title": "Toy Story (1995)",
                                               "release_year": 1995,
                                               "genres": ["Animation", "Children's", "Comedy"]}
@@ -74,7 +75,7 @@ def test_offline_and_corrupt_sources_stop_with_one_clear_message(elec_home, monk
 
 def test_fetch_writes_verified_tables_and_detects_later_corruption(elec_home, monkeypatch):
     monkeypatch.setattr(movielens, "_download_public", lambda timeout: fake_tables())
-    monkeypatch.setattr(movielens, "_verify", lambda tables, origin: None)
+    monkeypatch.setattr(movielens, "verify", lambda tables, origin: None)
     directory = movielens.fetch(log=lambda m: None)
     assert movielens.load_tables(directory)["ratings"].num_rows == 10
     pq.write_table(pa.table({"x": [1]}), directory / "users.parquet")

@@ -3,21 +3,23 @@
 import json
 
 import pytest
-from pydantic import ValidationError
+from conftest import assert_pinned
 from safetensors.torch import load_file
 
-from elec.config import DEFAULT_METHODS, ConfigError, RunConfig
+from elec.config import load_config
 from elec.data.encoder import OOV, RowEncoder
 from elec.data.schema import FeatureSchema
-from elec.data.sources import split_indices
-from elec.pipeline import Run, run
-from elec.ui import Reporter
+from elec.data.splits import split_indices
+from elec.errors import ConfigError, DataError
+from elec.methods import DEFAULT
+from elec.pipeline import run
 
 
 def test_tiny_end_to_end_run_and_resume(tiny_config, elec_home, tmp_path):
     out = tmp_path / "run"
     results = run(tiny_config, out)
-    assert list(results["methods"]) == DEFAULT_METHODS
+    assert list(results["methods"]) == DEFAULT
+    assert_pinned("random", results["methods"])  # the same figures as before the refactor
     for name, method in results["methods"].items():
         assert 0.0 <= method["test"]["auc"] <= 1.0, name
         assert method["test"]["logloss"] > 0
@@ -77,9 +79,9 @@ def test_a_method_gives_the_same_result_alone_or_after_others(tiny_config, elec_
     assert after_others["config"]["distill"]["cross_teacher"] == "dcnv2"
 
 
-def test_unknown_method_is_refused(tiny_config, elec_home, tmp_path):
+def test_unknown_method_is_refused():
     with pytest.raises(ConfigError, match=r"methods \['magic'\] are not known"):
-        run(tiny_config.model_copy(update={"methods": ["magic"]}), tmp_path / "run")
+        load_config(None, ["methods=[backbone,magic]"])
 
 
 def test_stage1_is_shared_by_runs_that_differ_only_downstream(tiny_config, elec_home, tmp_path):
@@ -137,11 +139,11 @@ def test_the_lm_is_keyed_by_its_files_not_its_name(tiny_lm, tmp_path):
 
 def test_a_change_to_encoding_misses_the_stage1_cache(tiny_config, elec_home, tmp_path,
                                                       monkeypatch):
-    import elec.pipeline
+    import elec.llm.stage1
 
     lm_only = tiny_config.model_copy(update={"methods": ["lm_only"]})
     run(lm_only, tmp_path / "a")
-    monkeypatch.setattr(elec.pipeline, "INT8_SCHEME", "another-scheme")
+    monkeypatch.setattr(elec.llm.stage1, "INT8_SCHEME", "another-scheme")
     run(lm_only, tmp_path / "b")
     assert "reusing the trained adapter" not in (tmp_path / "b" / "log.txt").read_text()
 
@@ -156,7 +158,7 @@ def test_cold_item_pool_and_an_unlabeled_table_feed_distillation(tiny_config, el
     results = run(pooled, tmp_path / "pool")
     log = (tmp_path / "pool" / "log.txt").read_text()
     assert "unlabeled rows" in log
-    assert 0 <= results["methods"]["vanilla"]["test"]["auc"] <= 1
+    assert_pinned("cold-item-pool", results["methods"])
     # the new items the pool shows have embedding rows of their own, not the OOV bucket
     schema = FeatureSchema.load(tmp_path / "pool" / "schema.json")
     table = pq.read_table(table_path)
@@ -195,22 +197,39 @@ def test_teacher_mix_blends_the_gain_network_with_the_backbone(tiny_config, elec
                                                       full["cross_distilled"]["test"])
 
 
-def test_fold_by_item_gives_every_item_one_cross_fitting_fold(tiny_config, elec_home, tmp_path):
-    def folds_per_item(fold_by):
-        cfg = tiny_config.model_copy(update={
-            "adapter": tiny_config.adapter.model_copy(update={"fold_by": fold_by, "folds": 3})})
-        run_ = Run(cfg, tmp_path / str(fold_by), Reporter(tmp_path / "log.txt", quiet=True))
-        position = run_.data.schema.names.index("item_id")
-        seen: dict[int, set[int]] = {}
-        for split, fold in run_._folds().items():
-            for item, k in zip(run_.data.columns[split].single[:, position].tolist(),
-                               fold.tolist(), strict=True):
-                seen.setdefault(item, set()).add(k)
-        return seen
+def test_a_damaged_checkpoint_is_named_and_trained_again_never_trusted(tiny_config, elec_home,
+                                                                      tmp_path):
+    cfg = tiny_config.model_copy(update={"methods": ["backbone"]})
+    out = tmp_path / "run"
+    first = run(cfg, out)
+    checkpoint = out / "checkpoints" / "backbone.safetensors"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:-100])  # truncated, as by a full disk
+    size = (out / "log.txt").stat().st_size
+    again = run(cfg, out)
+    log = (out / "log.txt").read_text()[size:]
+    assert f"{checkpoint} is missing or does not match its checksum" in log
+    assert "backbone epoch 1" in log
+    assert again["methods"]["backbone"]["test"] == first["methods"]["backbone"]["test"]
+    (out / "stages" / "backbone.json").write_text("{not json")
+    run(cfg, out)
+    assert "backbone.json is damaged" in (out / "log.txt").read_text()
 
-    by_item = folds_per_item("item_id")
-    assert all(len(folds) == 1 for folds in by_item.values())
-    assert len(set().union(*by_item.values())) == 3  # the items are spread over the folds
-    assert any(len(folds) > 1 for folds in folds_per_item(None).values())  # by row
-    with pytest.raises(ValidationError, match="fold_by"):
-        RunConfig.model_validate({**tiny_config.to_dict(), "adapter": {"fold_by": "genres"}})
+
+def test_a_run_that_finished_no_stage_can_be_rerun_with_a_corrected_config(tiny_config,
+                                                                         elec_home, tmp_path):
+    out = tmp_path / "run"
+    broken = tiny_config.model_copy(update={"methods": ["backbone"], "data": tiny_config.data
+                                            .model_copy(update={"label": "no_such_column"})})
+    with pytest.raises(DataError, match="no_such_column"):
+        run(broken, out)
+    corrected = tiny_config.model_copy(update={"methods": ["backbone"]})
+    assert run(corrected, out)["methods"]["backbone"]["test"]["auc"] > 0.6
+    with pytest.raises(ConfigError, match="different configuration"):
+        run(broken, out)  # now a stage is finished: the corrected run is kept
+
+
+def test_an_out_that_is_a_file_is_refused(tiny_config, elec_home, tmp_path):
+    (tmp_path / "a-file").write_text("mine")
+    with pytest.raises(ConfigError, match="is a file, not a directory"):
+        run(tiny_config, tmp_path / "a-file")
+    assert (tmp_path / "a-file").read_text() == "mine"

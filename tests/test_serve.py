@@ -10,7 +10,8 @@ from safetensors.torch import load_file
 
 from elec.config import RunConfig
 from elec.data.encoder import RowError
-from elec.data.sources import load_table, split_indices
+from elec.data.sources import load_table
+from elec.data.splits import split_indices
 from elec.distill.networks import VanillaNetwork
 from elec.pipeline import Run, run
 from elec.serve import Predictor

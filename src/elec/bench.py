@@ -17,9 +17,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from elec.config import QUALITY_METHODS, RunConfig
+from elec.config import RunConfig
+from elec.data.splits import EVALUATED
 from elec.data.store import write_json
-from elec.pipeline import METHODS, environment, run
+from elec.environment import environment
+from elec.methods import METHODS, QUALITY
+from elec.pipeline import run
 from elec.ui import Reporter
 
 PAIRS = [("vanilla", "backbone"), ("vanilla", "self_distilled"),
@@ -50,8 +53,8 @@ def summarise(per_seed: dict[int, dict]) -> dict:
         methods[name] = {split: {metric: stats([per_seed[s][name][split].get(metric)
                                                  for s in seeds])
                                  for metric in METRICS}
-                         for split in ("valid", "test")}
-        methods[name]["serves_llm"] = METHODS[name][1]
+                         for split in EVALUATED}
+        methods[name]["serves_llm"] = METHODS[name].serves_llm
     deltas = {}
     for a, b in PAIRS:
         if a in methods and b in methods:
@@ -68,7 +71,7 @@ def _one_run(job: tuple[RunConfig, Path, int]) -> tuple[int, dict]:
 
 
 def quality(cfg: RunConfig, seeds: Sequence[int], protocols: Sequence[str], out: Path,
-            methods: Sequence[str] = QUALITY_METHODS, jobs: int = 1, warm: bool = True,
+            methods: Sequence[str] = QUALITY, jobs: int = 1, warm: bool = True,
             log: Callable[[str], None] = print) -> dict:
     """Run ``methods`` for every seed and protocol; write and return the summary.
 

@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from elec.config import QUALITY_METHODS, load_config
+from elec.config import load_config
 from elec.errors import ConfigError, DataError
+from elec.methods import QUALITY
 
 app = typer.Typer(help="LLM-empowered CTR prediction with LLM-free serving (ELEC).",
                   no_args_is_help=True, add_completion=False)
@@ -68,8 +69,7 @@ def bench_quality(
     seeds: Annotated[int, typer.Option(help="number of seeds (0, 1, ...)")] = 5,
     protocols: Annotated[str, typer.Option(
         help="comma-separated splits: random, temporal, cold-item")] = "random",
-    methods: Annotated[str, typer.Option(help="comma-separated methods")] = ",".join(
-        QUALITY_METHODS),
+    methods: Annotated[str, typer.Option(help="comma-separated methods")] = ",".join(QUALITY),
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a config key")] = None,
     jobs: Annotated[int, typer.Option(help="runs in parallel")] = 1,
     warm: Annotated[bool, typer.Option(

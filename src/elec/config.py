@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from elec.errors import ConfigError
+from elec.methods import DEFAULT, METHODS
 
 
 class Section(BaseModel):
@@ -100,11 +101,6 @@ class AdapterConfig(Section):
     # trained on it; "none" uses one adapter trained on all training rows.
     leak_guard: Literal["crossfit", "none"] = "crossfit"
     folds: int = 5
-    # A categorical field (e.g. item_id): cross-fitting folds by its value instead of by
-    # row, so a row's vector comes from an adapter that never saw its item, as a new
-    # item's does at serving; the gain network then learns how far to trust v for an
-    # item it has not seen. Rows whose value is missing or unknown keep a random fold.
-    fold_by: str | None = None
     lr: float = 1e-3
     batch_size: int = 1024
     max_epochs: int = 20
@@ -136,7 +132,6 @@ class DistillConfig(Section):
     alpha: float = 1.0  # score-level distillation weight
     beta: float = 1.0  # representation-level distillation weight
     temperature: float = 1.0
-    schedule: Literal["two-stage"] = "two-stage"
     # Backbone (no LM) that teaches the cross_distilled control; if it is the run's own
     # backbone, dnn is used instead.
     cross_teacher: str = "dcnv2"
@@ -159,20 +154,11 @@ class TrainConfig(Section):
     device: str = "auto"  # auto (cuda when present), cpu, cuda, cuda:1, ...
 
 
-DEFAULT_METHODS = ["lm_only", "backbone", "self_distilled", "gain", "vanilla"]
-# what `elec bench quality` trains by default: the methods above, the controls, the ablations
-QUALITY_METHODS = ["lm_only", "backbone", "self_distilled", "cross_teacher", "cross_distilled",
-                   "ensemble_distilled", "gain", "vanilla", "vanilla_score", "vanilla_repr"]
-
-
 class RunConfig(Section):
     seed: int = 2024
-    # Methods to train and report; what they depend on is trained too. Also available:
-    # cross_distilled (student of a different backbone without LM), ensemble_distilled
-    # (student of that backbone blended with the run's backbone by distill.teacher_mix: the
-    # no-LM twin of the vanilla network's teacher), vanilla_score and vanilla_repr (ELEC
-    # with only score- or only representation-level distillation).
-    methods: list[str] = Field(default_factory=lambda: list(DEFAULT_METHODS))
+    # Methods to train and report (rows of elec.methods.TABLE; `elec run --help` lists
+    # them); what they depend on is trained too.
+    methods: list[str] = Field(default_factory=lambda: list(DEFAULT))
     data: DataConfig = Field(default_factory=DataConfig)
     fields: list[FieldSpec] = Field(default_factory=list)
     text: TextConfig = Field(default_factory=TextConfig)
@@ -184,11 +170,11 @@ class RunConfig(Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
 
     @model_validator(mode="after")
-    def _fold_by_names_a_categorical_field(self) -> RunConfig:
-        name = self.adapter.fold_by
-        if name is not None and not any(f.name == name and f.kind == "categorical"
-                                        and f.tabular for f in self.fields):
-            raise ValueError(f"adapter.fold_by {name!r} is not a tabular categorical field")
+    def _methods_are_in_the_table(self) -> RunConfig:
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise ValueError(f"methods {unknown} are not known; choose from "
+                             f"{', '.join(METHODS)}")
         return self
 
     def to_dict(self) -> dict[str, Any]:

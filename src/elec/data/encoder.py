@@ -106,6 +106,9 @@ class EncodedFeatures:
     def __len__(self) -> int:
         return self.single.shape[0]
 
+    def take(self, rows: np.ndarray) -> EncodedFeatures:
+        return EncodedFeatures(self.single[rows], [m[rows] for m in self.multi])
+
     def multi_matrix(self) -> np.ndarray:
         """The multi-valued fields side by side: int64 [rows, sum of max_len]."""
         if not self.multi:

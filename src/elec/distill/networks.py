@@ -1,5 +1,6 @@
 """The pseudo-siamese pair: the gain network (backbone + LM field, the teacher) and the
-vanilla network (the same backbone on tabular fields only, the student that is served).
+vanilla network (the same backbone on tabular fields only, the student that is served);
+and the plain backbone, trained on labels alone.
 
     gain:    logit_g, r_g = backbone_g([e_1, ..., e_F, W v])      v = adapted LM vector
     vanilla: logit_v, r_v = backbone_v([e_1, ..., e_F])
@@ -22,6 +23,24 @@ LLM_VECTOR = "llm_vector"  # Columns.extra key: adapted LM vector v
 TEACHER_LOGIT = "teacher_logit"
 TEACHER_REPR = "teacher_repr"
 LABELED = "labeled"  # Columns.extra key: 1 for rows with a label, 0 for unlabeled rows
+
+
+class PlainNetwork(nn.Module):
+    """A backbone trained on labels alone (binary cross-entropy): the baseline, and the
+    teacher of the controls."""
+
+    def __init__(self, schema: FeatureSchema, model: ModelConfig):
+        super().__init__()
+        self.network = CTRNetwork(schema, model)
+
+    def forward(self, batch: Columns) -> tuple[Tensor, Tensor]:
+        return self.network(batch)
+
+    def loss(self, batch: Columns) -> Tensor:
+        return F.binary_cross_entropy_with_logits(self.network(batch)[0], batch.label)
+
+    def logit(self, batch: Columns) -> Tensor:
+        return self.network(batch)[0]
 
 
 class GainNetwork(nn.Module):

@@ -2,7 +2,10 @@
 
 The LM, its pooling and the two layers (transformation, prediction) train as one
 network on the CTR labels. Texts are tokenised once into padded id columns, so
-the shared trainer drives this network like any other.
+the shared trainer drives this network like any other. The LM is cross-fitted too:
+one LM classifier per fold, trained on the other folds; each row (valid and test rows
+included, spread over the folds) gets its v and its lm_only score from the model of
+its fold.
 """
 
 from __future__ import annotations
@@ -14,10 +17,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from elec.config import AdapterConfig, LLMConfig
+from elec.config import AdapterConfig, LLMConfig, RunConfig
 from elec.data.batches import Columns, batches
+from elec.data.prepare import Prepared
+from elec.data.splits import EVALUATED
+from elec.environment import seed_everything
 from elec.llm.adapter import Adapter
 from elec.llm.encoder import POOLING, load_pretrained, prepare_tokenizer, resolve_name
+from elec.llm.stage1 import Stage1, adapter_trainer, folds
+from elec.train.fit import parameter_count
+from elec.train.metrics import evaluate
+from elec.train.trainer import predict_logits, sigmoid
+from elec.ui import Reporter
 
 TOKENS, MASK = "input_ids", "attention_mask"  # Columns.extra keys
 
@@ -89,3 +100,46 @@ def build(llm: LLMConfig, adapter_cfg: AdapterConfig) -> LMClassifier:
                                            bias="none"))
     adapter = Adapter(int(lm.config.hidden_size), adapter_cfg)
     return LMClassifier(lm, llm.pooling, adapter)
+
+
+def finetuned_stage1(data: Prepared, cfg: RunConfig, device: torch.device, reporter: Reporter,
+                     lm_dir: Path) -> Stage1:
+    """Stage 1 with ``adapter.mode`` lora or full; the adapted LM of fold k is saved as a
+    plain Hugging Face model in ``lm_dir``/lm-fold-k."""
+    a = cfg.adapter
+    n_folds = a.folds if a.leak_guard == "crossfit" else 1
+    fold_of = folds(data, cfg) if n_folds > 1 else {
+        s: torch.zeros(len(data.columns[s]), dtype=torch.long, device=device)
+        for s in data.splits}
+    trainer = adapter_trainer(cfg, reporter, lm_in_the_loop=True)
+    columns, vectors, logits = {}, {}, {}
+    tokenizer = load_tokenizer(cfg.llm)
+    for split in data.splits:
+        ids, mask = tokenize(tokenizer, data.texts[split], cfg.llm.max_length)
+        columns[split] = data.columns[split].with_extra(
+            **{TOKENS: ids.to(device), MASK: mask.to(device)})
+        vectors[split] = torch.zeros(len(columns[split]), a.dim, device=device)
+        logits[split] = torch.zeros(len(columns[split]), device=device)
+    weights = {}
+    for fold in range(n_folds):
+        generator = seed_everything(cfg.seed)
+        model = build(cfg.llm, a).to(device)
+        train_rows = (torch.nonzero(fold_of["train"] != fold).squeeze(1) if n_folds > 1
+                      else torch.arange(len(columns["train"]), device=device))
+        trainer.fit(f"{a.mode} LM fold {fold + 1}/{n_folds}", model, model.loss, model.logit,
+                    columns["train"].take(train_rows), columns["valid"], generator,
+                    model.parameter_groups(a))
+        for split in data.splits:
+            rows = torch.nonzero(fold_of[split] == fold).squeeze(1)
+            part = columns[split].take(rows)
+            vectors[split][rows] = model.vectors(part, 4 * a.lm_batch_size)
+            logits[split][rows] = torch.from_numpy(predict_logits(
+                model.logit, model, part, 4 * a.lm_batch_size)).to(device)
+        model.save_lm(lm_dir / f"lm-fold-{fold}", tokenizer)
+        weights.update({f"fold{fold}.{k}": v for k, v in model.adapter.state_dict().items()})
+    record = {split: evaluate(columns[split].label.cpu().numpy(),
+                              sigmoid(logits[split].cpu().numpy()), data.groups[split])
+              for split in EVALUATED}
+    record["parameters"] = parameter_count(model)
+    record["scored_by"] = "the fold model of each row (cross-fitted)"
+    return Stage1(record, weights, vectors)

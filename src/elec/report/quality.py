@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-def _cell(stat: dict, digits: int = 4) -> str:
+def cell(stat: dict, digits: int = 4) -> str:
     if stat["mean"] is None:
         return "n/a"
     return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
@@ -16,7 +16,7 @@ def methods_table(summary: dict, protocol: str) -> str:
     for name, stats in part["methods"].items():
         test = stats["test"]
         lines.append(f"| {name} | {'yes' if stats['serves_llm'] else 'no'} | "
-                     f"{_cell(test['auc'])} | {_cell(test['logloss'])} | {_cell(test['gauc'])} |")
+                     f"{cell(test['auc'])} | {cell(test['logloss'])} | {cell(test['gauc'])} |")
     return "\n".join(lines)
 
 
@@ -45,7 +45,7 @@ def zoo_table(backbones: dict[str, dict]) -> str:
               "vanilla - self_distilled | vanilla - backbone |" + (" source |" if sourced else ""))
     lines = [header, "|---" * (7 + sourced) + "|"]
     for name, part in backbones.items():
-        cells = [_cell(part["methods"][m]["test"]["auc"])
+        cells = [cell(part["methods"][m]["test"]["auc"])
                  for m in ("backbone", "self_distilled", "gain", "vanilla")]
         for other in ("self_distilled", "backbone"):
             delta = part["deltas"][f"vanilla - {other}"]

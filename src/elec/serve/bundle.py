@@ -15,18 +15,20 @@ from pathlib import Path
 
 import torch
 import yaml
-from safetensors.torch import load_file, save_file
+from pydantic import ValidationError
+from safetensors.torch import save_file
 
 from elec import __version__
-from elec.config import ModelConfig
+from elec.config import ModelConfig, RunConfig
 from elec.data.schema import FeatureSchema
 from elec.data.store import atomic_dir, holds_only, sha256_file, write_json
+from elec.methods import METHODS, method_model
 from elec.models import CTRNetwork
+from elec.rundir import RunDir
 from elec.serve.module import ServingModule
 
 FORMAT = "elec.bundle/1"
-# method -> prefix of its network's weights in the run's checkpoint
-EXPORTABLE = {"vanilla": "network.", "self_distilled": "network.", "backbone": "network."}
+PREFIX = "network."  # of the served backbone's weights in every exportable checkpoint
 
 
 class BundleError(RuntimeError):
@@ -34,20 +36,27 @@ class BundleError(RuntimeError):
 
 
 def _network(run_dir: Path, method: str) -> tuple[CTRNetwork, FeatureSchema, ModelConfig]:
-    if method not in EXPORTABLE:
+    servable = [name for name, m in METHODS.items() if m.servable]
+    if method not in servable:
         raise BundleError(f"method {method!r} cannot be served without a language model; "
-                          f"export one of: {', '.join(EXPORTABLE)}")
-    checkpoint = run_dir / "checkpoints" / f"{method}.safetensors"
-    for path in (run_dir / "config.yaml", run_dir / "schema.json", checkpoint):
+                          f"export one of: {', '.join(servable)}")
+    for path in (run_dir / "config.yaml", run_dir / "schema.json"):
         if not path.is_file():
-            raise BundleError(f"{path} is missing: is {run_dir} a finished `elec run` "
-                              f"directory with the {method!r} method?")
-    model = ModelConfig.model_validate(yaml.safe_load((run_dir / "config.yaml").read_text())
-                                       ["model"])
+            raise BundleError(f"{path} is missing: is {run_dir} an `elec run` directory?")
+    try:
+        cfg = RunConfig.model_validate(yaml.safe_load((run_dir / "config.yaml").read_text()))
+    except ValidationError:
+        raise BundleError(f"{run_dir}/config.yaml is not a configuration of this elec "
+                          f"({__version__}); export it with the elec that ran it") from None
+    reasons: list[str] = []
+    if RunDir(run_dir, reasons.append).finished(method) is None:
+        why = f" ({reasons[0]})" if reasons else ""
+        raise BundleError(f"{run_dir} has no finished {method!r} method{why}; run it with "
+                          f"`elec run ... --set methods=[{method}]` first")
+    model = method_model(cfg, METHODS[method])
     schema = FeatureSchema.load(run_dir / "schema.json")
-    prefix = EXPORTABLE[method]
-    weights = {k.removeprefix(prefix): v for k, v in load_file(str(checkpoint)).items()
-               if k.startswith(prefix)}
+    weights = {k.removeprefix(PREFIX): v for k, v in RunDir(run_dir).load(method).items()
+               if k.startswith(PREFIX)}
     network = CTRNetwork(schema, model)
     network.load_state_dict(weights)
     return network.eval(), schema, model

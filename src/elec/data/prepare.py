@@ -1,0 +1,95 @@
+"""From a configured data source to what every stage reads: encoded columns, texts and
+user groups per split, and the fitted schema."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from elec.config import RunConfig
+from elec.data.batches import Columns
+from elec.data.encoder import RowEncoder, RowError
+from elec.data.schema import FeatureSchema
+from elec.data.sources import check_fields, labels, load_table, load_unlabeled, subsample
+from elec.data.splits import POOL, SPLITS, split_indices
+from elec.errors import DataError
+from elec.text.render import render_table
+
+
+@dataclass
+class Prepared:
+    schema: FeatureSchema
+    columns: dict[str, Columns]  # train, valid, test (and pool): ids, labels, on the device
+    texts: dict[str, list[str]]  # the rendered sample of every row
+    groups: dict[str, np.ndarray | None]  # user of every row, for gAUC
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        """train, valid, test, and pool when there are unlabeled rows."""
+        return tuple(self.columns)
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """sha256 of everything the stages read: every split's encoded features, labels,
+        texts and user groups, so caches are keyed by the data, not by its path."""
+        digest = hashlib.sha256()
+        for split, columns in self.columns.items():
+            digest.update(split.encode())
+            for tensor in [columns.single, *columns.multi, columns.label]:
+                digest.update(tensor.cpu().numpy().tobytes())
+            digest.update("\0".join(self.texts[split]).encode())
+            if self.groups[split] is not None:
+                digest.update("\0".join(map(str, self.groups[split])).encode())
+        return digest.hexdigest()
+
+
+def _encode(encoder: RowEncoder, table: pa.Table, source: str):
+    try:
+        return encoder.encode_table(table)
+    except RowError as error:
+        raise DataError(f"{source}: {error}") from None
+
+
+def prepare(cfg: RunConfig, device: torch.device, log: Callable[[str], None]) -> Prepared:
+    """Load, split, fit the schema on the training rows (and the pool's ids), encode and
+    render every split."""
+    table = subsample(load_table(cfg.data, log), cfg.data)
+    check_fields(table, cfg.fields, cfg.data)
+    label = labels(table, cfg.data)
+    rows = split_indices(table, cfg.data)
+    parts = {split: table.take(index) for split, index in rows.items()}
+    if cfg.data.unlabeled:
+        parts[POOL] = load_unlabeled(cfg.data, table)
+    # new ids that only the unlabeled rows carry get embeddings of their own
+    try:
+        schema = FeatureSchema.fit(parts["train"], cfg.fields, parts.get(POOL))
+    except RowError as error:
+        raise DataError(f"{cfg.data.dataset} (training rows): {error}") from None
+    encoder = RowEncoder(schema)
+    encoded = _encode(encoder, table, cfg.data.dataset)  # row numbers as in the table
+    columns = {split: Columns.from_encoded(encoded.take(rows[split]), label[rows[split]])
+               for split in SPLITS}
+    if POOL in parts:  # the pool's labels, if the data has them, are never read
+        pool = (_encode(encoder, parts[POOL], cfg.data.unlabeled) if cfg.data.unlabeled
+                else encoded.take(rows[POOL]))
+        columns[POOL] = Columns.from_encoded(pool, np.zeros(len(pool)))
+    columns = {split: c.to(device) for split, c in columns.items()}
+    texts = {split: render_table(part, cfg.fields, cfg.text) for split, part in parts.items()}
+    user = cfg.data.user_column
+    groups = {split: (np.asarray(part[user].to_numpy(zero_copy_only=False))
+                      if user and user in part.column_names else None)
+              for split, part in parts.items()}
+    sizes = ", ".join(f"{s} {len(columns[s]):,} (CTR {columns[s].label.mean():.3f})"
+                      for s in SPLITS)
+    pool = f"; {len(columns[POOL]):,} unlabeled rows" if POOL in columns else ""
+    log(f"data: {cfg.data.dataset}, {cfg.data.split} split: {sizes}{pool}; "
+        f"{len(schema.fields)} tabular fields")
+    log(f"example text: {texts['train'][0]}")
+    return Prepared(schema, columns, {s: texts[s] for s in columns},
+                    {s: groups[s] for s in columns})

@@ -1,0 +1,85 @@
+"""The method table: every network ``elec run`` can train, as data.
+
+ELEC itself is three rows (``lm_only``: stage 1, ``gain``: stage 2, ``vanilla``:
+stage 3); the controls and ablations that make its figures honest are rows too,
+differing only in their teacher, their distillation settings and whether the
+teacher's score is blended with the backbone's. The pipeline, ``elec bench``,
+``elec export`` and config validation all read this table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from elec.config import ModelConfig, RunConfig
+
+Build = Literal["stage1", "plain", "gain", "student"]
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    what: str
+    # stage1: the adapted LM; plain: a backbone on labels alone; gain: the backbone with
+    # the LM vector as one more field; student: a backbone distilled from ``teacher``
+    build: Build
+    teacher: str | None = None
+    # student: the score target is distill.teacher_mix * teacher + (1 - teacher_mix) *
+    # backbone (the teacher's representation is the target of the representation term)
+    blend: bool = False
+    distill: dict[str, float] = field(default_factory=dict)  # overrides of DistillConfig
+    cross: bool = False  # plain: the cross teacher's backbone instead of the run's
+    serves_llm: bool = False
+
+    @property
+    def servable(self) -> bool:
+        """What ``elec export`` accepts: a network that needs no LM at serving."""
+        return not self.serves_llm
+
+
+TABLE = [
+    Method("lm_only", "adapted LM: transformation + prediction layer", "stage1",
+           serves_llm=True),
+    Method("backbone", "the CTR backbone alone", "plain"),
+    Method("gain", "backbone + injected LM vector (teacher)", "gain", serves_llm=True),
+    Method("vanilla", "ELEC student: backbone distilled from the gain network (score target "
+           "blended with the backbone's by distill.teacher_mix)", "student", "gain", blend=True),
+    Method("vanilla_score", "ELEC student, score-level distillation only", "student", "gain",
+           blend=True, distill={"beta": 0.0}),
+    Method("vanilla_repr", "ELEC student, representation-level distillation only", "student",
+           "gain", blend=True, distill={"alpha": 0.0}),
+    Method("self_distilled", "backbone distilled from a backbone teacher (no LM), same losses",
+           "student", "backbone"),
+    Method("cross_teacher", "a different backbone, no LM: the cross_distilled teacher", "plain",
+           cross=True),
+    Method("cross_distilled", "backbone distilled from a different backbone (no LM)", "student",
+           "cross_teacher"),
+    Method("ensemble_distilled", "backbone distilled from the cross teacher blended with the "
+           "backbone by distill.teacher_mix (no LM)", "student", "cross_teacher", blend=True),
+]
+METHODS = {m.name: m for m in TABLE}
+DEFAULT = ["lm_only", "backbone", "self_distilled", "gain", "vanilla"]
+# what `elec bench quality` trains by default: every row
+QUALITY = list(METHODS)
+
+
+def dependencies(method: Method, teacher_mix: float) -> list[str]:
+    """The methods whose trained networks ``method`` needs."""
+    if method.build == "gain":
+        return ["lm_only"]
+    if method.build != "student":
+        return []
+    blended = method.blend and teacher_mix < 1.0
+    return [method.teacher, *(["backbone"] if blended else [])]
+
+
+def method_model(cfg: RunConfig, method: Method) -> ModelConfig:
+    """The backbone a method trains: the run's, or for the cross teacher
+    ``distill.cross_teacher`` (dnn when that is the run's own backbone)."""
+    if not method.cross:
+        return cfg.model
+    name = cfg.distill.cross_teacher
+    return type(cfg.model)(name="dnn" if name == cfg.model.name else name,
+                           embedding_dim=cfg.model.embedding_dim)

@@ -1,15 +1,20 @@
-"""Regenerate the README's results section and figure from benchmarks/results/*.json.
+"""Regenerate docs/results.md, the README's results summary and the figures from
+benchmarks/results/*.json.
 
     python benchmarks/report.py
 
-Nothing in that section is typed by hand: every figure comes from a JSON file
-that a benchmark script wrote, and the section names the file and the machine.
+Nothing in either is typed by hand: every figure comes from a JSON file that a
+benchmark script wrote, and every table names its file, its machine and the commit
+that stored it. Per-method tables are shown only for files that describe the current
+code; older files stay in benchmarks/results/ and are listed, with the reason, at the
+end of docs/results.md.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 from elec.report.plots import auc_vs_latency, quality_figure
@@ -19,6 +24,34 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 PROTOCOL_ORDER = ["random", "temporal", "temporal-pool", "cold-item", "cold-item-pool"]
+# the per-method grid every release should have measured with its own code
+EXPECTED = [(backbone, protocol) for backbone in ("deepfm", "dcnv2")
+            for protocol in ("random", "temporal", "cold-item", "cold-item-pool")]
+# result files that no longer describe the code, and why (they stay on disk)
+SUPERSEDED = {
+    "quality_deepfm_h200.json": "the paper's teacher (teacher_mix 1.0), before the backbones' "
+                                "Xavier initialisation",
+    "quality_dcnv2_h200.json": "the paper's teacher (teacher_mix 1.0), before the backbones' "
+                               "Xavier initialisation",
+    "quality_deepfm_cold-item_cpu.json": "the paper's teacher (teacher_mix 1.0)",
+    "quality_dcnv2_cold-item_cpu.json": "the paper's teacher (teacher_mix 1.0)",
+}
+# result files still shown whose heading must say what they predate
+PREDATES = {"zoo": "measured before the backbones' Xavier initialisation",
+            "recipe_search": "measured before the Xavier initialisation and before the pool's "
+                             "ids joined the vocabularies"}
+
+
+def committed(path: Path) -> str:
+    """The commit that last stored ``path``: the code it describes is at or before it."""
+    done = subprocess.run(["git", "log", "-1", "--format=%h", "--", path.name],
+                          cwd=path.parent, capture_output=True, text=True, check=False)
+    return done.stdout.strip() or "not committed"
+
+
+def source(path: Path, environment: dict) -> str:
+    """How a heading names a result: file, machine, commit."""
+    return f"`{path.name}`, {machine(environment)}, commit {committed(path)}"
 
 
 def machine(environment: dict) -> str:
@@ -34,25 +67,18 @@ def protocol_key(protocol: str) -> tuple[int, str]:
     return (PROTOCOL_ORDER.index(protocol) if known else len(PROTOCOL_ORDER), protocol)
 
 
-def recipe(config: dict) -> str:
-    """The settings of a run's config that the recipe search moved, as a heading reads
-    them (files older than teacher_mix were measured with the paper's teacher)."""
-    text = f"teacher_mix {config['distill'].get('teacher_mix', 1.0)}"
-    if config["adapter"].get("fold_by"):
-        text += f", folds by {config['adapter']['fold_by']}"
-    return text
-
-
 def merged_quality() -> dict[str, dict]:
-    """backbone -> summary whose protocols come from every quality_<backbone>_*.json."""
+    """backbone -> summary whose protocols come from every current quality_*.json."""
     merged: dict[str, dict] = {}
     for path in sorted(RESULTS.glob("quality_*.json")):
+        if path.name in SUPERSEDED:
+            continue
         summary = json.loads(path.read_text())
         target = merged.setdefault(summary["backbone"], {**summary, "protocols": {}})
         for protocol, part in summary["protocols"].items():
-            target["protocols"][protocol] = {**part, "source": path.name,
-                                             "machine": machine(summary["environment"]),
-                                             "recipe": recipe(summary["config"])}
+            target["protocols"][protocol] = {
+                **part, "source": source(path, summary["environment"]),
+                "recipe": f"teacher_mix {summary['config']['distill'].get('teacher_mix', 1.0)}"}
     for summary in merged.values():
         summary["protocols"] = dict(sorted(summary["protocols"].items(),
                                            key=lambda kv: protocol_key(kv[0])))
@@ -64,8 +90,8 @@ def merged_zoo() -> dict:
     for path in sorted(RESULTS.glob("zoo_*.json")):
         zoo = json.loads(path.read_text())
         for name, summary in zoo["backbones"].items():
-            backbones[name] = {**summary["protocols"]["random"], "source": path.name,
-                               "machine": machine(zoo["environment"])}
+            backbones[name] = {**summary["protocols"]["random"],
+                               "source": source(path, zoo["environment"])}
     return backbones
 
 
@@ -124,7 +150,8 @@ def latency_section(latency: dict, quality: dict[str, dict]) -> list[str]:
         lines.append(f"| {batch} | " + " | ".join(cells) + " |")
     ratios = [f"- {name}: {value:.3f}" for name, value in latency["ratios"].items()]
     model = latency["config"]["model"]["name"]
-    out = [f"#### Serving latency ({model}, `latency.json`, {machine(latency['environment'])}, "
+    out = [f"#### Serving latency ({model}, "
+           f"{source(RESULTS / 'latency.json', latency['environment'])}, "
            f"{latency['config']['threads']} threads)", "", *lines, "", *ratios, ""]
     part = quality.get(model, {}).get("protocols", {}).get("random")
     if part:
@@ -137,7 +164,7 @@ def latency_section(latency: dict, quality: dict[str, dict]) -> list[str]:
                   for m in ms if m in stats}
         auc_vs_latency(points, RESULTS / "auc_vs_latency.png",
                        f"{model}, random split: quality against serving cost")
-        out += ["![AUC against serving latency](benchmarks/results/auc_vs_latency.png)", ""]
+        out += ["![AUC against serving latency](../benchmarks/results/auc_vs_latency.png)", ""]
     return out
 
 
@@ -151,7 +178,7 @@ def recipe_section() -> list[str]:
         for model, protocols in data["summary"].items():
             for protocol, rows in protocols.items():
                 cells.setdefault(model, {}).setdefault(protocol, {}).update(rows)
-                sources[(model, protocol)] = (path.name, machine(data["environment"]))
+                sources[(model, protocol)] = source(path, data["environment"])
     if not cells:
         return []
 
@@ -162,16 +189,16 @@ def recipe_section() -> list[str]:
         return f"{d['mean']:+.4f} ({d['positive']}/{len(d['values'])})"
 
     out = ["#### Recipe search: textbook ELEC against the variants tried (test AUC; paired "
-           "deltas with the seeds they hold in; `docs/recipe-search.md` says what each is)", ""]
+           "deltas with the seeds they hold in; [recipe-search.md](recipe-search.md) says what "
+           f"each is; {PREDATES['recipe_search']})", ""]
     for model, protocols in cells.items():
         for protocol in sorted(protocols, key=protocol_key):
-            name, where = sources[(model, protocol)]
             rows = protocols[protocol]
             controls = ["self_distilled", "cross_distilled"]
             if any("vanilla - ensemble_distilled" in row for row in rows.values()):
                 controls.append("ensemble_distilled")
             controls.append("backbone")
-            out += [f"{model}, {protocol} (`{name}`, {where}):", "",
+            out += [f"{model}, {protocol} ({sources[(model, protocol)]}):", "",
                     "| recipe | vanilla | "
                     + " | ".join(f"vanilla - {c}" for c in controls) + " | gain - backbone |",
                     "|---|---|" + "---|" * len(controls) + "---|"]
@@ -189,7 +216,7 @@ def fuxictr_section() -> list[str]:
         return []
     data = json.loads(path.read_text())
     out = [f"#### Against FuxiCTR 2.3.10: same split, same hyper-parameters "
-           f"(`fuxictr.json`, {machine(data['environment'])})", "",
+           f"({source(path, data['environment'])})", "",
            "| model | seeds | elec test AUC | FuxiCTR test AUC | elec - FuxiCTR | within 0.003 "
            "or better? |", "|---|---|---|---|---|---|"]
     for model, entry in data["models"].items():
@@ -208,7 +235,7 @@ def encoding_section() -> list[str]:
         return []
     data = json.loads(path.read_text())
     cfg = data["config"]
-    out = [f"#### LM encoding on this CPU (`encoding.json`, {machine(data['environment'])}, "
+    out = [f"#### LM encoding on a CPU ({source(path, data['environment'])}, "
            f"{cfg['threads']} threads, {cfg['rows']:,} MovieLens texts in shards of "
            f"{cfg['chunk']:,})", "",
            "| precision | texts / s | vs fp32 | cosine to fp32 (mean / min) | lm_only test AUC |",
@@ -224,45 +251,90 @@ def encoding_section() -> list[str]:
     return out + [""]
 
 
-def section() -> str:
-    quality = merged_quality()
-    parts = [BEGIN, "", "*Generated by `python benchmarks/report.py` from "
-             "`benchmarks/results/`; do not edit by hand.*", ""]
-    if quality:
-        parts += ["Where the language model pays (a paired difference counts as help when its "
-                  "mean is positive and it holds in at least 4 of 5 seeds; where the same "
-                  "blended teacher without the LM, `ensemble_distilled`, was measured, the "
-                  "served model must beat it too):", "",
-                  *verdicts(quality), ""]
+def per_method(quality: dict[str, dict]) -> list[str]:
+    parts = []
     for backbone, summary in quality.items():
         for protocol, part in summary["protocols"].items():
             one = {"protocols": {protocol: part}}
-            parts += [f"#### {backbone}, {protocol} split, {len(part['seeds'])} seeds "
-                      f"({part['recipe']}; `{part['source']}`, {part['machine']})", "",
+            parts += [f"### {backbone}, {protocol} split, {len(part['seeds'])} seeds "
+                      f"({part['recipe']}; {part['source']})", "",
                       methods_table(one, protocol), "", deltas_table(one, protocol), ""]
+    return parts
+
+
+def missing(quality: dict[str, dict]) -> list[str]:
+    return [f"{b} {p}" for b, p in EXPECTED if p not in quality.get(b, {}).get("protocols", {})]
+
+
+HOW = """Measured with `elec bench quality` on MovieLens-100K: 5 seeds, every method of a
+seed trained from its own generator seeded with that seed, so differences are paired;
+the split is fixed (split seed 2024); seeds change initialisation, dropout and batch
+order. `self_distilled` and `cross_distilled` (a DCNv2 teacher for DeepFM, a DNN for
+DCNv2; no LM anywhere) are the controls: the LM's own contribution to the served model
+is `vanilla - self_distilled` and `vanilla - cross_distilled`, not `vanilla - backbone`.
+`ensemble_distilled` is the no-LM twin of the default teacher (the cross teacher
+blended with the backbone by the same `distill.teacher_mix`). `vanilla_score` /
+`vanilla_repr` are ELEC with only the score-level / only the representation-level
+distillation term."""
+
+
+def results_page(quality: dict[str, dict]) -> str:
+    parts = ["# Results", "", "*Generated by `python benchmarks/report.py` from "
+             "`benchmarks/results/`; do not edit by hand. Each table names its result file, "
+             "its machine and the commit that stored it.*", "", HOW, "",
+             "## Where the language model pays", "", *verdicts(quality), ""]
+    if missing(quality):
+        parts += ["Not yet measured with the current code: " + ", ".join(missing(quality))
+                  + ".", ""]
+    parts += ["## Per method", "", *per_method(quality)]
     if quality:
-        quality_figure(quality, RESULTS / "quality.png")
-        parts += ["![test AUC per method](benchmarks/results/quality.png)", ""]
+        parts += ["![test AUC per method](../benchmarks/results/quality.png)", ""]
+    parts += ["## Serving, speed and other measurements", ""]
     latency_path = RESULTS / "latency.json"
     if latency_path.is_file():
         parts += latency_section(json.loads(latency_path.read_text()), quality)
     zoo = merged_zoo()
     if zoo:
         parts += ["#### Every backbone, random split (test AUC, mean ± std; paired deltas with "
-                  "the number of seeds they hold in)", "", zoo_table(zoo), ""]
+                  f"the number of seeds they hold in; {PREDATES['zoo']})", "", zoo_table(zoo),
+                  ""]
     parts += recipe_section() + fuxictr_section() + encoding_section()
+    parts += ["## Earlier measurements", "",
+              "Kept in `benchmarks/results/`, not shown: they do not describe the current "
+              "code.", ""]
+    parts += [f"- `{name}` (commit {committed(RESULTS / name)}): {why}."
+              for name, why in SUPERSEDED.items()]
+    return "\n".join(parts) + "\n"
+
+
+def readme_section(quality: dict[str, dict]) -> str:
+    parts = [BEGIN, "", "*Generated by `python benchmarks/report.py`; every table, with its "
+             "machine and commit, is in [docs/results.md](docs/results.md).*", "",
+             "Where the language model pays (a paired difference counts as help when its "
+             "mean is positive and it holds in at least 4 of 5 seeds; where the same "
+             "blended teacher without the LM, `ensemble_distilled`, was measured, the "
+             "served model must beat it too):", "", *verdicts(quality), ""]
+    if missing(quality):
+        parts += ["Not yet measured with the current code: " + ", ".join(missing(quality))
+                  + ".", ""]
+    if quality:
+        parts += ["![test AUC per method](benchmarks/results/quality.png)", ""]
     parts.append(END)
     return "\n".join(parts)
 
 
 def main() -> None:
+    quality = merged_quality()
+    if quality:
+        quality_figure(quality, RESULTS / "quality.png")
+    (ROOT / "docs" / "results.md").write_text(results_page(quality))
     readme = ROOT / "README.md"
     text = readme.read_text()
     if BEGIN not in text:
         raise SystemExit(f"README.md has no {BEGIN} ... {END} block")
     pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
-    readme.write_text(pattern.sub(lambda _: section(), text))
-    print(f"README.md results section regenerated from {RESULTS}")
+    readme.write_text(pattern.sub(lambda _: readme_section(quality), text))
+    print(f"docs/results.md and the README's summary regenerated from {RESULTS}")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,6 @@ def zoo_table(backbones: dict[str, dict]) -> str:
             delta = part["deltas"][f"vanilla - {other}"]
             cells.append(f"{delta['mean']:+.4f} ({delta['positive']}/{delta['seeds']})")
         if sourced:
-            cells.append(f"`{part.get('source', '')}`")
+            cells.append(part.get("source", ""))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

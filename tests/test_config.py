@@ -35,3 +35,24 @@ def test_bad_values_and_missing_file(tmp_path):
         load_config(tmp_path / "missing.yaml")
     with pytest.raises(ConfigError, match="key=value"):
         load_config(None, ["seed"])
+
+
+@pytest.mark.parametrize("override, key", [
+    ("train.batch_size=0", "train.batch_size"), ("train.lr=-0.1", "train.lr"),
+    ("train.max_epochs=0", "train.max_epochs"), ("adapter.folds=1", "adapter.folds"),
+    ("model.embedding_dim=0", "model.embedding_dim"), ("llm.max_length=0", "llm.max_length"),
+    ("adapter.hidden=[0]", "adapter.hidden.0"), ("data.max_rows=-5", "data.max_rows"),
+    ("gain.field_dropout=1.0", "gain.field_dropout"), ("distill.alpha=-1", "distill.alpha"),
+])
+def test_settings_out_of_range_are_named_before_any_work(override, key):
+    with pytest.raises(ConfigError, match=rf"config key '{key}':"):
+        load_config(None, [override])
+
+
+def test_backbone_sizes_of_zero_are_refused():
+    from elec.models import build_backbone
+
+    with pytest.raises(ConfigError, match=r"'deepfm': hidden must be one or more sizes"):
+        build_backbone("deepfm", 3, 4, {"hidden": [64, 0]})
+    with pytest.raises(ConfigError, match=r"dropout must be in \[0, 1\)"):
+        build_backbone("dnn", 3, 4, {"dropout": 1.5})

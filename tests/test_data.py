@@ -5,8 +5,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import torch
 
-from elec.config import DataConfig, FieldSpec
+from elec.config import DataConfig, FieldSpec, RunConfig
 from elec.data import movielens
 from elec.data.sources import check_fields, labels
 from elec.data.splits import split_indices
@@ -168,3 +169,37 @@ def test_temporal_pool_takes_half_of_the_later_rows_as_unlabeled():
     assert time[parts["train"]].max() < time[later].min()  # training is still the past
     assert len(parts["pool"]) == 100 and len(parts["valid"]) + len(parts["test"]) == 100
     assert len(set(later)) == len(later) == 200
+
+
+@pytest.mark.parametrize("labels, threshold, message", [
+    ([1.0, float("nan")] * 50, 0.5, r"1 NaN values|50 NaN values \(the first in row 1\)"),
+    (["yes", "no"] * 50, None, r"holds string values \('yes', \.\.\.\); elec needs 0/1"),
+    (["yes", "no"] * 50, 4.0, r"holds string values"),
+    ([1] * 100, None, r"every label of the train split is 1"),
+    ([1, None] * 50, None, r"50 missing values \(the first in row 1\)"),
+])
+def test_unusable_labels_are_refused_before_any_work(tmp_path, labels, threshold, message):
+    from elec.data.prepare import prepare
+
+    table = pa.table({"item_id": [f"i{k % 7}" for k in range(100)], "click": labels})
+    pq.write_table(table, tmp_path / "t.parquet")
+    cfg = RunConfig.model_validate({
+        "data": {"dataset": str(tmp_path / "t.parquet"), "label": "click",
+                 "label_threshold": threshold, "user_column": None},
+        "fields": [{"name": "item_id", "kind": "categorical"}]})
+    with pytest.raises(DataError, match=message):
+        prepare(cfg, torch.device("cpu"), print)
+
+
+@pytest.mark.parametrize("rows, message", [(0, "has no data rows"),
+                                           (4, r"the valid split is empty")])
+def test_a_header_only_or_tiny_file_is_refused(tmp_path, rows, message):
+    from elec.data.prepare import prepare
+
+    path = tmp_path / "t.csv"
+    path.write_text("item_id,click\n" + "".join(f"i{k},{k % 2}\n" for k in range(rows)))
+    cfg = RunConfig.model_validate({
+        "data": {"dataset": str(path), "label": "click", "label_threshold": None,
+                 "user_column": None}, "fields": [{"name": "item_id", "kind": "categorical"}]})
+    with pytest.raises(DataError, match=message):
+        prepare(cfg, torch.device("cpu"), print)

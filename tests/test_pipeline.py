@@ -233,3 +233,12 @@ def test_an_out_that_is_a_file_is_refused(tiny_config, elec_home, tmp_path):
     with pytest.raises(ConfigError, match="is a file, not a directory"):
         run(tiny_config, tmp_path / "a-file")
     assert (tmp_path / "a-file").read_text() == "mine"
+
+
+def test_the_resolved_configuration_goes_to_the_log_not_the_console(tiny_config, elec_home,
+                                                                   tmp_path, capsys):
+    run(tiny_config.model_copy(update={"methods": ["backbone"]}), tmp_path / "run")
+    console = capsys.readouterr().err
+    assert "backbone: test AUC" in console and "resolved configuration" not in console
+    log = (tmp_path / "run" / "log.txt").read_text()
+    assert "resolved configuration:" in log and "teacher_mix" in log

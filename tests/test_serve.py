@@ -210,3 +210,18 @@ def test_predictions_do_not_depend_on_batch_size(bundle, test_rows):
     together = predictor.predict_proba(test_rows[:64])
     one_by_one = np.concatenate([predictor.predict_proba([r]) for r in test_rows[:64]])
     np.testing.assert_allclose(together, one_by_one, atol=1e-6)
+
+
+def test_a_runtime_the_bundle_lacks_and_a_corrupt_manifest_are_refused(finished_run, tmp_path):
+    _, out = finished_run
+    plain = export(out, tmp_path / "plain")  # no TorchScript graph
+    with pytest.raises(BundleError, match="has no TorchScript graph"):
+        Predictor.from_bundle(plain, runtime="torchscript")
+    with pytest.raises(BundleError, match=r"runtime 'fast' is not one of: eager, torchscript"):
+        Predictor.from_bundle(plain, runtime="fast")
+    (plain / "manifest.json").write_text('{"format": "elec.bundle/1"')
+    with pytest.raises(BundleError, match="is not a readable manifest"):
+        Predictor.from_bundle(plain)
+    (plain / "manifest.json").unlink()
+    with pytest.raises(BundleError, match="is not an elec bundle"):
+        Predictor.from_bundle(plain)

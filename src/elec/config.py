@@ -7,13 +7,24 @@ line stops the run with the offending key named instead of being ignored.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
 
 from elec.errors import ConfigError
 from elec.methods import DEFAULT, METHODS
+
+Probability = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 
 class Section(BaseModel):
@@ -26,10 +37,10 @@ class FieldSpec(Section):
     name: str
     kind: Literal["categorical", "numeric", "multi", "text"]
     display: str | None = None  # name used in the rendered text; defaults to the field name
-    min_count: int = 1  # categorical / multi: rarer values go to the OOV bucket
+    min_count: PositiveInt = 1  # categorical / multi: rarer values go to the OOV bucket
     boundaries: list[float] | None = None  # numeric: explicit bucket edges
-    n_buckets: int = 10  # numeric without boundaries: quantile buckets fitted on train
-    max_len: int = 8  # multi: values kept per row
+    n_buckets: PositiveInt = 10  # numeric without boundaries: quantile buckets fitted on train
+    max_len: PositiveInt = 8  # multi: values kept per row
     tabular: bool = True  # False: the field only appears in the rendered text
     in_text: bool = True  # False: the field is not rendered (ids mean nothing to an LM)
     separator: str = ", "  # multi: between values in the text
@@ -57,7 +68,7 @@ class DataConfig(Section):
         "random"
     split_seed: int = 2024
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
-    max_rows: int | None = None  # keep a random subset (quick runs, tests)
+    max_rows: PositiveInt | None = None  # keep a random subset (quick runs, tests)
     # MovieLens: add a "history" column, the user's N most recent earlier ratings, for the
     # text (declare it as a field: {name: history, kind: multi, tabular: false, ...})
     history: int = 0
@@ -83,9 +94,9 @@ class LLMConfig(Section):
     pooling: Literal["mean", "last"] = "mean"
     # auto: bf16 autocast where supported; int8: dynamic quantisation (CPU, frozen only)
     precision: Literal["auto", "fp32", "bf16", "int8"] = "auto"
-    max_length: int = 128
-    batch_size: int = 128
-    shard_size: int = 4096  # texts per cache shard: the unit of resumable encoding
+    max_length: PositiveInt = 128
+    batch_size: PositiveInt = 128
+    shard_size: PositiveInt = 4096  # texts per cache shard: the unit of resumable encoding
 
 
 class AdapterConfig(Section):
@@ -94,48 +105,48 @@ class AdapterConfig(Section):
     # frozen: LM fixed, pooled vectors cached (the paper's default); lora / full: the LM
     # is fine-tuned together with the two layers (lora needs peft: pip install 'elec[lora]')
     mode: Literal["frozen", "lora", "full"] = "frozen"
-    hidden: list[int] = Field(default_factory=lambda: [256])
-    dim: int = 64
-    dropout: float = 0.1
+    hidden: list[PositiveInt] = Field(default_factory=lambda: [256])
+    dim: PositiveInt = 64
+    dropout: Probability = 0.1
     # Leak guard: "crossfit" gives every row a vector from an adapter that never
     # trained on it; "none" uses one adapter trained on all training rows.
     leak_guard: Literal["crossfit", "none"] = "crossfit"
-    folds: int = 5
-    lr: float = 1e-3
-    batch_size: int = 1024
-    max_epochs: int = 20
+    folds: int = Field(5, ge=2)  # with leak_guard crossfit
+    lr: PositiveFloat = 1e-3
+    batch_size: PositiveInt = 1024
+    max_epochs: PositiveInt = 20
     # lora / full fine-tuning (the LM itself is cross-fitted: one model per fold, each
     # trained on the other folds, so no row's vector comes from an LM that saw its label)
-    lm_lr: float = 5e-5  # learning rate of the LM's weights (LoRA matrices or all)
-    lm_batch_size: int = 32
-    lm_epochs: int = 1
-    lora_rank: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.05
+    lm_lr: PositiveFloat = 5e-5  # learning rate of the LM's weights (LoRA matrices or all)
+    lm_batch_size: PositiveInt = 32
+    lm_epochs: PositiveInt = 1
+    lora_rank: PositiveInt = 8
+    lora_alpha: PositiveInt = 16
+    lora_dropout: Probability = 0.05
     lora_targets: list[str] | None = None  # module names; None: peft's default for the model
 
 
 class ModelConfig(Section):
     name: str = "deepfm"
-    embedding_dim: int = 16
+    embedding_dim: PositiveInt = 16
     params: dict[str, Any] = Field(default_factory=dict)  # validated by the backbone
 
 
 class GainConfig(Section):
     """Stage 2: how the LM vector enters the backbone as one extra field."""
 
-    field_dropout: float = 0.5  # drop the whole LM field for a training row with this probability
-    projection_weight_decay: float = 1e-4
+    field_dropout: Probability = 0.5  # drop the whole LM field of a training row this often
+    projection_weight_decay: NonNegativeFloat = 1e-4
 
 
 class DistillConfig(Section):
-    alpha: float = 1.0  # score-level distillation weight
-    beta: float = 1.0  # representation-level distillation weight
-    temperature: float = 1.0
+    alpha: NonNegativeFloat = 1.0  # score-level distillation weight
+    beta: NonNegativeFloat = 1.0  # representation-level distillation weight
+    temperature: PositiveFloat = 1.0
     # Backbone (no LM) that teaches the cross_distilled control; if it is the run's own
     # backbone, dnn is used instead.
     cross_teacher: str = "dcnv2"
-    unlabeled_weight: float = 1.0  # weight of the distillation terms on unlabeled rows
+    unlabeled_weight: NonNegativeFloat = 1.0  # weight of the distillation terms on unlabeled rows
     # Score-level target of the gain network's students: teacher_mix * gain logit +
     # (1 - teacher_mix) * backbone logit. 1.0 is the paper's teacher (the gain network);
     # 0.5 won the recipe search (docs/recipe-search.md). ensemble_distilled blends the
@@ -144,13 +155,13 @@ class DistillConfig(Section):
 
 
 class TrainConfig(Section):
-    lr: float = 1e-3
-    batch_size: int = 1024
-    max_epochs: int = 30
-    patience: int = 2
-    lr_decay_patience: int = 1  # epochs without improvement before LR x0.1
-    weight_decay: float = 0.0
-    grad_clip: float = 10.0
+    lr: PositiveFloat = 1e-3
+    batch_size: PositiveInt = 1024
+    max_epochs: PositiveInt = 30
+    patience: PositiveInt = 2
+    lr_decay_patience: PositiveInt = 1  # epochs without improvement before LR x0.1
+    weight_decay: NonNegativeFloat = 0.0
+    grad_clip: NonNegativeFloat = 10.0  # 0: no clipping
     device: str = "auto"  # auto (cuda when present), cpu, cuda, cuda:1, ...
 
 
@@ -202,7 +213,7 @@ def _describe(error: ValidationError) -> str:
             lines.append(f"config key {where!r} does not exist; check its spelling "
                          f"(run `elec run --help` for the sections)")
         else:
-            lines.append(f"config key {where!r}: {item['msg']}")
+            lines.append(f"config key {where!r}: {item['msg'].removeprefix('Value error, ')}")
     return "\n".join(lines)
 
 

@@ -45,7 +45,7 @@ class Run:
         for method in (METHODS["backbone"], METHODS["cross_teacher"]):  # fail now, not
             model = method_model(cfg, method)                          # after stage 1
             build_backbone(model.name, 2, model.embedding_dim, model.params)
-        self.dir = RunDir(out, self.log)
+        self.dir = RunDir(out, self.log, reporter.note)
         self.dir.begin(cfg)
         self.data: Prepared = prepare(cfg, self.device, self.log)
         self.dir.adopt(self.data.schema, self.data.digest)

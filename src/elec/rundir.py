@@ -33,9 +33,11 @@ START_OVER = "use another --out, or delete it to start over"
 
 
 class RunDir:
-    def __init__(self, path: Path, log: Callable[[str], None] = print):
+    def __init__(self, path: Path, log: Callable[[str], None] = print,
+                 note: Callable[[str], None] | None = None):
         self.path = Path(path)
         self.log = log
+        self.note = note or log  # for the log file only (the resolved configuration)
 
     def begin(self, cfg: RunConfig) -> None:
         """Record the configuration, or check that a rerun uses the same one. A run that
@@ -58,7 +60,8 @@ class RunDir:
                               f"{START_OVER}")
         text = yaml.safe_dump(resolved, sort_keys=False)
         write_atomic(path, text.encode())
-        self.log("resolved configuration:\n" + text)
+        self.log(f"configuration: {path}")
+        self.note("resolved configuration:\n" + text)
 
     def stage_path(self, name: str) -> Path:
         return self.path / "stages" / f"{name}.json"

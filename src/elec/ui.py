@@ -31,6 +31,10 @@ class Reporter:
 
     def log(self, message: str) -> None:
         self.console.print(message, markup=False, highlight=False, soft_wrap=True)
+        self.note(message)
+
+    def note(self, message: str) -> None:
+        """Write to the log file only: what a reader of the log wants, not the console."""
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.log_path, "a") as handle:

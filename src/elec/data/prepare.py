@@ -49,6 +49,21 @@ class Prepared:
         return digest.hexdigest()
 
 
+def check_splits(rows: dict[str, np.ndarray], label: np.ndarray, dataset: str) -> None:
+    """Every labelled split has rows of both classes: training and early stopping need
+    them, and an AUC of one class is not a number."""
+    for split in SPLITS:
+        clicks = label[rows[split]]
+        if len(clicks) == 0:
+            raise DataError(f"{dataset}: the {split} split is empty ({len(label):,} labelled "
+                            f"rows in all); elec needs more rows, or other data.fractions")
+        if clicks.min() == clicks.max():
+            raise DataError(f"{dataset}: every label of the {split} split is "
+                            f"{int(clicks[0])} ({len(clicks):,} rows); elec needs clicks and "
+                            f"non-clicks in each split (check data.label and "
+                            f"data.label_threshold)")
+
+
 def _encode(encoder: RowEncoder, table: pa.Table, source: str):
     try:
         return encoder.encode_table(table)
@@ -63,6 +78,7 @@ def prepare(cfg: RunConfig, device: torch.device, log: Callable[[str], None]) ->
     check_fields(table, cfg.fields, cfg.data)
     label = labels(table, cfg.data)
     rows = split_indices(table, cfg.data)
+    check_splits(rows, label, cfg.data.dataset)
     parts = {split: table.take(index) for split, index in rows.items()}
     if cfg.data.unlabeled:
         parts[POOL] = load_unlabeled(cfg.data, table)

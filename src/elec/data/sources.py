@@ -50,9 +50,23 @@ def check_fields(table: pa.Table, fields: list[FieldSpec], cfg: DataConfig) -> N
 
 def labels(table: pa.Table, cfg: DataConfig) -> np.ndarray:
     """The 0/1 click label as float32; a non-binary label column is an error."""
+    if table.num_rows == 0:
+        raise DataError(f"{cfg.dataset!r} has no data rows")
     column = table[cfg.label]
     if column.null_count:
-        raise DataError(f"label column {cfg.label!r} has {column.null_count} missing values")
+        row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
+        raise DataError(f"label column {cfg.label!r} has {column.null_count:,} missing values "
+                        f"(the first in row {row:,}); drop those rows or fill them")
+    if pa.types.is_floating(column.type):
+        nan = pc.is_nan(column).to_numpy(zero_copy_only=False)
+        if nan.any():
+            raise DataError(f"label column {cfg.label!r} has {int(nan.sum()):,} NaN values "
+                            f"(the first in row {int(np.argmax(nan)):,}); drop those rows")
+    if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+            or pa.types.is_boolean(column.type)):
+        raise DataError(f"label column {cfg.label!r} holds {column.type} values "
+                        f"({column[0].as_py()!r}, ...); elec needs 0/1 labels, or numbers "
+                        f"with data.label_threshold: map the column to 0/1 first")
     if cfg.label_threshold is not None:
         return pc.greater_equal(column, cfg.label_threshold).to_numpy().astype(np.float32)
     values = column.to_numpy(zero_copy_only=False)

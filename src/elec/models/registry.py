@@ -49,6 +49,8 @@ def build_backbone(name: str, num_fields: int, dim: int, params: dict[str, Any])
     try:
         typed = cls.Params.model_validate(params)
     except ValidationError as error:
-        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        details = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) + ': ' if e['loc'] else ''}"
+            f"{e['msg'].removeprefix('Value error, ')}" for e in error.errors())
         raise ConfigError(f"model.params for {name!r}: {details}") from None
     return cls(num_fields, dim, typed)

@@ -141,11 +141,17 @@ def read_manifest(bundle: Path) -> dict:
     if not path.is_file():
         raise BundleError(f"{bundle} is not an elec bundle (no manifest.json); "
                           f"make one with `elec export RUN_DIR --out {bundle}`")
-    manifest = json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text())
+        checksums = dict(manifest["sha256"])
+    except (ValueError, KeyError, TypeError):
+        raise BundleError(f"{path} is not a readable manifest: the bundle is corrupt; export "
+                          f"it again") from None
     if manifest.get("format") != FORMAT:
         raise BundleError(f"{bundle}: unsupported bundle format {manifest.get('format')!r}")
-    for name, digest in manifest["sha256"].items():
-        if name != "manifest.json" and sha256_file(Path(bundle) / name) != digest:
-            raise BundleError(f"{bundle}/{name} does not match its checksum: the bundle is "
-                              f"corrupt; export it again")
+    for name, digest in checksums.items():
+        file = Path(bundle) / name
+        if name != "manifest.json" and (not file.is_file() or sha256_file(file) != digest):
+            raise BundleError(f"{file} is missing or does not match its checksum: the bundle "
+                              f"is corrupt; export it again")
     return manifest

@@ -13,8 +13,10 @@ from elec.config import ModelConfig
 from elec.data.encoder import RowEncoder
 from elec.data.schema import FeatureSchema
 from elec.models import CTRNetwork
-from elec.serve.bundle import read_manifest
+from elec.serve.bundle import BundleError, read_manifest
 from elec.serve.module import ServingModule
+
+RUNTIMES = ("eager", "torchscript")
 
 
 class Predictor:
@@ -29,8 +31,14 @@ class Predictor:
     @classmethod
     def from_bundle(cls, bundle: str | Path, runtime: str = "eager") -> Predictor:
         """runtime: eager (safetensors weights) or torchscript (the exported graph)."""
+        if runtime not in RUNTIMES:
+            raise BundleError(f"runtime {runtime!r} is not one of: {', '.join(RUNTIMES)}")
         bundle = Path(bundle)
         manifest = read_manifest(bundle)
+        if runtime == "torchscript" and not (bundle / "model.torchscript").is_file():
+            raise BundleError(f"{bundle} has no TorchScript graph; export it with "
+                              f"`elec export RUN --out {bundle} --format torchscript --force`, "
+                              f"or serve with --runtime eager")
         schema = FeatureSchema.load(bundle / "schema.json")
         if runtime == "torchscript":
             module = torch.jit.load(str(bundle / "model.torchscript"))

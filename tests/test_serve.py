@@ -6,6 +6,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from safetensors.torch import load_file
 
 from elec.config import RunConfig
@@ -225,3 +227,68 @@ def test_a_runtime_the_bundle_lacks_and_a_corrupt_manifest_are_refused(finished_
     (plain / "manifest.json").unlink()
     with pytest.raises(BundleError, match="is not an elec bundle"):
         Predictor.from_bundle(plain)
+
+
+def test_http_limits_hold_for_chunked_bodies_and_errors_do_not_echo_the_input(server,
+                                                                             test_rows):
+    import httpx
+
+    row = test_rows[0]
+
+    def chunks():
+        for _ in range(20):  # 20 x 10 kB with no content-length: chunked transfer
+            yield b" " * 10_000
+
+    chunked = httpx.post(f"{server}/predict", content=chunks(),
+                         headers={"content-type": "application/json"})
+    assert chunked.status_code == 413 and "over 100,000 bytes" in chunked.text
+    huge = httpx.post(f"{server}/predict", json={"rows": [{**row, "age": 10**400}]})
+    assert huge.status_code == 422 and "beyond the range of a number" in huge.text
+    long_value = httpx.post(f"{server}/predict", json={"rows": [{**row, "age": "x" * 90_000}]})
+    assert long_value.status_code == 422 and len(long_value.text) < 500
+    not_rows = httpx.post(f"{server}/predict", json={"rows": "y" * 90_000})
+    assert not_rows.status_code == 422 and len(not_rows.text) < 1000
+    # the table's row also carries its label, time and text columns: not model inputs
+    extra = httpx.post(f"{server}/predict", json={"rows": [{**row, "colour": "red"}]})
+    assert extra.json()["ignored_fields"] == ["click", "colour", "timestamp", "title"]
+    tabular = {k: row[k] for k in ("user_id", "item_id", "age", "occupation", "genres")}
+    assert "ignored_fields" not in httpx.post(f"{server}/predict",
+                                              json={"rows": [tabular]}).json()
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                 max_size=3),
+    max_leaves=8)
+
+
+@pytest.fixture(scope="module")
+def client(bundle):
+    from fastapi.testclient import TestClient
+
+    from elec.serve.app import create_app
+
+    with TestClient(create_app(Predictor.from_bundle(bundle), max_rows=20,
+                               max_body_bytes=20_000)) as test_client:
+        yield test_client
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_http_fuzz_never_answers_5xx(client, test_rows, data):
+    names = [*test_rows[0], "colour", ""]
+    row = st.dictionaries(st.sampled_from(names) | st.text(max_size=6), JSON_VALUES,
+                          max_size=6)
+    body = data.draw(st.one_of(
+        st.fixed_dictionaries({"rows": st.lists(row, max_size=5)}),
+        st.fixed_dictionaries({"rows": st.lists(st.sampled_from(test_rows[:5]).flatmap(
+            lambda r: st.fixed_dictionaries({k: st.just(v) | JSON_VALUES
+                                             for k, v in r.items()})), max_size=3)}),
+        JSON_VALUES))
+    response = client.post("/predict", json=body)
+    assert response.status_code < 500, (body, response.text)
+    if response.status_code == 200:
+        assert len(response.json()["probabilities"]) == len(body["rows"])

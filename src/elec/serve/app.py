@@ -1,13 +1,17 @@
 """HTTP service: ``POST /predict``, ``GET /healthz``, ``GET /metadata``.
 
-Bad input always gets a 4xx whose message says what was wrong; a 5xx would be a bug.
+Bad input always gets a 4xx whose message says what was wrong (and quotes at most a
+few dozen characters of it); a 5xx would be a bug. The body limit holds however the
+body is sent (with a length or chunked), and scoring runs in a worker thread, so a
+large request does not hold up the event loop that answers the small ones.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
@@ -23,23 +27,66 @@ class PredictRequest(BaseModel):
 
 class PredictResponse(BaseModel):
     probabilities: list[float]
+    ignored_fields: list[str] | None = None  # names in the rows that the model does not read
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes gets a 413 before the app
+    sees any of it, whether its length was announced or it came in chunks."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        announced = dict(scope.get("headers") or []).get(b"content-length", b"0")
+        too_large = not announced.isdigit() or int(announced) > self.limit
+        body, more = bytearray(), not too_large
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            too_large = len(body) > self.limit
+            more = more and not too_large
+        if too_large:
+            response = JSONResponse(status_code=413, content={
+                "detail": f"request body over {self.limit:,} bytes; send fewer rows"})
+            return await response(scope, receive, send)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        return await self.app(scope, replay, send)
+
+
+def clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def create_app(predictor: Predictor, max_rows: int = 4096,
                max_body_bytes: int = 8 * 1024 * 1024) -> FastAPI:
     app = FastAPI(title="elec", version=__version__,
                   description="Click probabilities from the ELEC vanilla network.")
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    known = set(predictor.schema.names)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > max_body_bytes):
-            return JSONResponse(status_code=413, content={
-                "detail": f"request body over {max_body_bytes:,} bytes; send fewer rows"})
-        return await call_next(request)
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_, error: RequestValidationError):
+        # FastAPI's own answer quotes the whole offending input back; this one does not
+        detail = [{"loc": [clip(str(part)) for part in e.get("loc", ())],
+                   "msg": clip(str(e.get("msg", "")), 200)} for e in error.errors()[:10]]
+        return JSONResponse(status_code=422, content={"detail": detail})
 
-    @app.post("/predict", response_model=PredictResponse)
-    async def predict(body: PredictRequest):
+    @app.post("/predict", response_model=PredictResponse, response_model_exclude_none=True)
+    def predict(body: PredictRequest):  # a plain def: FastAPI runs it in a worker thread
         if len(body.rows) > max_rows:
             return JSONResponse(status_code=413, content={
                 "detail": f"{len(body.rows):,} rows in one request; the maximum is {max_rows:,}"})
@@ -47,7 +94,9 @@ def create_app(predictor: Predictor, max_rows: int = 4096,
             probabilities = predictor.predict_proba(body.rows)
         except RowError as error:
             return JSONResponse(status_code=422, content={"detail": str(error)})
-        return {"probabilities": probabilities.tolist()}
+        ignored = sorted({name for row in body.rows for name in row} - known)
+        return {"probabilities": probabilities.tolist(),
+                "ignored_fields": [clip(name) for name in ignored[:50]] or None}
 
     @app.get("/healthz")
     async def healthz():
@@ -62,3 +111,4 @@ def create_app(predictor: Predictor, max_rows: int = 4096,
                 "max_rows": max_rows}
 
     return app
+

@@ -292,3 +292,32 @@ def test_http_fuzz_never_answers_5xx(client, test_rows, data):
     assert response.status_code < 500, (body, response.text)
     if response.status_code == 200:
         assert len(response.json()["probabilities"]) == len(body["rows"])
+
+
+def test_an_export_killed_midway_leaves_the_previous_bundle_whole(finished_run, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    _, out = finished_run
+    bundle = export(out, tmp_path / "bundle")
+    before = {p.name: p.read_bytes() for p in bundle.iterdir()}
+    # a second export with --force that is killed (SIGKILL: no clean-up runs) while it
+    # writes its files
+    script = (
+        "import time, sys\n"
+        "import elec.serve.bundle as b\n"
+        "real = b.save_file\n"
+        "def slow(*a, **k):\n"
+        "    real(*a, **k); print('writing', flush=True); time.sleep(60)\n"
+        "b.save_file = slow\n"
+        f"b.export({str(out)!r}, {str(bundle)!r}, method='backbone', force=True)\n")
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "writing"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert {p.name: p.read_bytes() for p in bundle.iterdir()} == before
+    assert read_manifest(bundle)["method"] == "vanilla"
+    export(out, bundle, method="backbone", force=True)  # and the next export goes through
+    assert read_manifest(bundle)["method"] == "backbone"

@@ -31,3 +31,13 @@ def test_models_lists_every_backbone_with_defaults():
     for name in ("dnn", "deepfm", "dcnv2"):
         assert name in result.output
     assert "cross_layers=3" in result.output
+
+
+def test_methods_lists_the_method_table():
+    from elec.methods import METHODS
+
+    result = runner.invoke(app, ["methods"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0
+    for name in METHODS:
+        assert name in result.output
+    assert "vanilla *" in result.output and "gain blended with backbone" in result.output

@@ -138,6 +138,25 @@ def serve(
 
 
 @app.command()
+def methods() -> None:
+    """List the methods `elec run` can train: ELEC's networks, the controls, the ablations."""
+    from rich.table import Table
+
+    from elec.methods import DEFAULT, TABLE
+
+    table = Table(title="methods (`--set methods=[...]`; * = default)")
+    for column in ("name", "what it is", "teacher", "serves an LM?"):
+        table.add_column(column)
+    for m in TABLE:
+        teacher = m.teacher or ""
+        if m.blend:
+            teacher += " blended with backbone"
+        table.add_row(m.name + (" *" if m.name in DEFAULT else ""), m.what, teacher,
+                      "yes" if m.serves_llm else "no")
+    console.print(table)
+
+
+@app.command()
 def models() -> None:
     """List the backbones and their hyper-parameters."""
     from rich.table import Table

@@ -18,6 +18,7 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -167,7 +168,7 @@ class TrainConfig(Section):
 
 class RunConfig(Section):
     seed: int = 2024
-    # Methods to train and report (rows of elec.methods.TABLE; `elec run --help` lists
+    # Methods to train and report (rows of elec.methods.TABLE; `elec methods` lists
     # them); what they depend on is trained too.
     methods: list[str] = Field(default_factory=lambda: list(DEFAULT))
     data: DataConfig = Field(default_factory=DataConfig)
@@ -180,13 +181,14 @@ class RunConfig(Section):
     distill: DistillConfig = Field(default_factory=DistillConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
 
-    @model_validator(mode="after")
-    def _methods_are_in_the_table(self) -> RunConfig:
-        unknown = [m for m in self.methods if m not in METHODS]
+    @field_validator("methods")
+    @classmethod
+    def _methods_are_in_the_table(cls, methods: list[str]) -> list[str]:
+        unknown = [m for m in methods if m not in METHODS]
         if unknown:
             raise ValueError(f"methods {unknown} are not known; choose from "
                              f"{', '.join(METHODS)}")
-        return self
+        return methods
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -1,0 +1,218 @@
+"""Every bad input we know of, tried as a user would, and what elec answers.
+
+    python benchmarks/bad_inputs.py
+
+Runs the `elec` command (and POST /predict through a test client) on broken configs,
+files, run directories and bundles made in a temporary directory, and records for
+each the exit code (or HTTP status) and the first line of the message. A traceback
+counts as a failure of elec, and so does a success. Writes
+benchmarks/results/bad_inputs.json. Needs no language model: the runs train the
+backbone alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from elec.data.store import write_json
+from elec.environment import environment
+
+RESULTS = Path(__file__).parent / "results"
+FIELDS = ("fields: [{name: user, kind: categorical}, {name: item, kind: categorical},"
+          " {name: price, kind: numeric, n_buckets: 4}, {name: tags, kind: multi}]")
+
+
+def table(rows: int = 400, seed: int = 0, **columns) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    base = {"user": [f"u{k % 30}" for k in range(rows)],
+            "item": [f"i{k % 17}" for k in range(rows)],
+            "price": rng.uniform(1, 100, rows).round(2),
+            "tags": [["red", "wool"][: 1 + k % 2] for k in range(rows)],
+            "click": (rng.random(rows) < 0.4).astype(np.int64)}
+    return pa.table({**base, **columns})
+
+
+def elec(*args: str, cwd: Path) -> tuple[int, str]:
+    done = subprocess.run([sys.executable, "-m", "elec.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "COLUMNS": "250"})
+    text = (done.stderr + done.stdout).strip()
+    if "Traceback (most recent call last)" in text:
+        return done.returncode, "TRACEBACK: " + text.splitlines()[-1]
+    message = text[text.index("error:"):] if "error:" in text else text
+    return done.returncode, " ".join(message.split())[:300]
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="elec-bad-"))
+    good = work / "good.parquet"
+    pq.write_table(table(), good)
+    config = work / "config.yaml"
+    config.write_text(f"data: {{dataset: {good}, label: click, label_threshold: null, "
+                      f"user_column: user, item_column: item}}\n{FIELDS}\n"
+                      f"methods: [backbone]\ntrain: {{max_epochs: 2}}\n")
+    cases: list[tuple[str, list[str]]] = []
+
+    def run(what: str, *sets: str, out: str = "runs/x", cfg: Path = config) -> None:
+        cases.append((what, ["run", "-c", str(cfg), "--out", out,
+                             *[a for s in sets for a in ("--set", s)]]))
+
+    def data(what: str, name: str, content: pa.Table | str, *sets: str) -> None:
+        path = work / name
+        if isinstance(content, str):
+            path.write_text(content)
+        else:
+            pq.write_table(content, path)
+        run(what, f"data.dataset={path}", *sets, out=f"runs/{name}")
+
+    # configuration
+    run("unknown key", "train.learning_rate=0.1")
+    run("batch size 0", "train.batch_size=0")
+    run("negative lr", "train.lr=-1")
+    run("adapter.folds 1", "adapter.folds=1")
+    run("max_epochs 0", "train.max_epochs=0")
+    run("embedding_dim 0", "model.embedding_dim=0")
+    run("llm.max_length 0", "llm.max_length=0")
+    run("adapter hidden size 0", "adapter.hidden=[0]")
+    run("backbone hidden size 0", "model.params={hidden: [0]}")
+    run("negative max_rows", "data.max_rows=-5")
+    run("unknown method", "methods=[magic]")
+    run("unknown backbone", "model.name=resnet")
+    run("unknown split", "data.split=sideways")
+    run("fractions not summing to 1", "data.fractions=[0.5,0.5,0.5]")
+    run("--set without =", "seed")
+    run("config file missing", cfg=work / "missing.yaml")
+    (work / "list.yaml").write_text("- a\n- b\n")
+    run("config not a mapping", cfg=work / "list.yaml")
+    # data
+    run("dataset path missing", f"data.dataset={work / 'nope.parquet'}")
+    data("dataset of an unknown type", "table.txt", "a,b\n1,2\n")
+    run("label column missing", "data.label=clicked")
+    run("field column missing", "fields=[{name: colour, kind: categorical}]")
+    data("NaN labels", "nan.parquet", table().set_column(
+        4, "click", pa.array([np.nan if k % 9 == 0 else 1.0 for k in range(400)])))
+    data("null labels", "null.parquet", table().set_column(
+        4, "click", pa.array([None if k % 9 == 0 else 1 for k in range(400)])))
+    data("string labels", "yes.parquet", table().set_column(
+        4, "click", pa.array(["yes" if k % 2 else "no" for k in range(400)])))
+    data("string labels with a threshold", "yes2.parquet", table().set_column(
+        4, "click", pa.array(["yes" if k % 2 else "no" for k in range(400)])),
+        "data.label_threshold=4")
+    data("one label class only", "ones.parquet", table().set_column(
+        4, "click", pa.array([1] * 400)))
+    data("header-only CSV", "empty.csv", "user,item,price,tags,click\n")
+    data("a file of 4 rows", "tiny.csv", "user,item,price,click\n"
+         + "".join(f"u{k},i{k},{k},{k % 2}\n" for k in range(4)),
+         "fields=[{name: user, kind: categorical}]")
+    data("a word in a numeric column", "word.parquet", table().set_column(
+        2, "price", pa.array(["12.5" if k != 7 else "cheap" for k in range(400)])))
+    data("a multi-valued field given as one string", "string-tags.parquet",
+         table().set_column(3, "tags", pa.array(["red|wool"] * 400)))
+    # run directories
+    (work / "a-file").write_text("mine")
+    run("--out is a regular file", out=str(work / "a-file"))
+    run("--out cannot be created", out="/proc/elec-run")
+    cases.append(("a finished run", ["run", "-c", str(config), "--out", "runs/done"]))
+    run("rerun with another config after a finished stage", "seed=1", out="runs/done")
+    # bundles and serving (after the finished run)
+    (work / "mine").mkdir()
+    (work / "mine" / "notes.txt").write_text("keep")
+    cases += [
+        ("export onto a directory of other files", ["export", "runs/done", "--out", "mine",
+                                                   "--method", "backbone"]),
+        ("export a method the run did not train", ["export", "runs/done", "--out", "b1"]),
+        ("export a method that needs the LM", ["export", "runs/done", "--out", "b1",
+                                               "--method", "gain"]),
+        ("export from a directory that is no run", ["export", "mine", "--out", "b1",
+                                                    "--method", "backbone"]),
+        ("a good export", ["export", "runs/done", "--out", "bundle", "--method", "backbone"]),
+        ("export onto a bundle without --force", ["export", "runs/done", "--out", "bundle",
+                                                  "--method", "backbone"]),
+        ("serve --runtime torchscript without the graph", ["serve", "bundle", "--runtime",
+                                                           "torchscript"]),
+        ("serve an unknown --runtime", ["serve", "bundle", "--runtime", "fast"]),
+    ]
+    results = []
+    for what, args in cases:
+        code, message = elec(*args, cwd=work)
+        if what.startswith("a ") and what in ("a finished run", "a good export"):
+            if code != 0:
+                raise SystemExit(f"{what} failed: {message}")
+            continue
+        results.append({"case": what, "command": "elec " + " ".join(args), "exit_code": code,
+                        "message": message})
+        print(f"{code}  {what}: {message}", flush=True)
+    # damage after the fact
+    checkpoint = work / "runs" / "done" / "checkpoints" / "backbone.safetensors"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:-64])
+    code, _ = elec("run", "-c", str(config), "--out", "runs/done", cwd=work)
+    log = (work / "runs" / "done" / "log.txt").read_text()
+    named = next((line for line in log.splitlines() if "checksum" in line), "")
+    results.append({"case": "a truncated run checkpoint", "exit_code": code,
+                    "command": "elec run (again, on the damaged run)",
+                    "message": named.split(" ", 2)[-1] + " (then trained again)"})
+    manifest = work / "bundle" / "manifest.json"
+    manifest.write_text(manifest.read_text()[:40])
+    results.append({"case": "serve a bundle with a corrupt manifest",
+                    "command": "elec serve bundle",
+                    **dict(zip(("exit_code", "message"), elec("serve", "bundle", cwd=work),
+                               strict=True))})
+    results += http_cases(work)
+    failures = [r for r in results if r["message"].startswith("TRACEBACK")
+                or (r["exit_code"] in (0, 200) and not r.get("answered"))
+                or str(r["exit_code"]).startswith("5")]
+    write_json(RESULTS / "bad_inputs.json", {"cases": results, "failures": failures,
+                                             "environment": environment()})
+    print(f"{len(results)} bad inputs, {len(failures)} without a clear refusal")
+
+
+def http_cases(work: Path) -> list[dict]:
+    """POST /predict with malformed requests, through a test client."""
+    from fastapi.testclient import TestClient
+
+    from elec.serve import Predictor
+    from elec.serve.app import create_app
+
+    subprocess.run([sys.executable, "-m", "elec.cli", "export", "runs/done", "--out",
+                    "served", "--method", "backbone"], cwd=work, check=True,
+                   capture_output=True)
+    client = TestClient(create_app(Predictor.from_bundle(work / "served"), max_rows=100,
+                                   max_body_bytes=200_000))
+    row = {"user": "u1", "item": "i2", "price": 12.5, "tags": ["red"]}
+    requests = [
+        ("HTTP: a word in a numeric field", {"rows": [{**row, "price": "cheap"}]}),
+        ("HTTP: an integer of 400 digits", {"rows": [{**row, "price": 10**400}]}),
+        ("HTTP: a string where a list belongs", {"rows": [{**row, "tags": "red|wool"}]}),
+        ("HTTP: rows not a list", {"rows": "x" * 50_000}),
+        ("HTTP: a row not an object", {"rows": [1, 2]}),
+        ("HTTP: more rows than allowed", {"rows": [row] * 101}),
+        ("HTTP: a body over the limit", {"rows": [{**row, "user": "u" * 300_000}]}),
+        ("HTTP: a misspelt key", {"rowz": [row]}),
+    ]
+    out = []
+    for what, body in requests:
+        response = client.post("/predict", json=body)
+        out.append({"case": what, "command": "POST /predict", "exit_code": response.status_code,
+                    "message": response.text[:300]})
+    response = client.post("/predict", content=b"{not json",
+                           headers={"content-type": "application/json"})
+    out.append({"case": "HTTP: not JSON", "command": "POST /predict",
+                "exit_code": response.status_code, "message": response.text[:300]})
+    response = client.post("/predict", json={"rows": [{**row, "colour": "red"}]})
+    out.append({"case": "HTTP: a field the model does not read (answered, and listed)",
+                "command": "POST /predict", "exit_code": response.status_code,
+                "message": json.dumps(response.json()), "answered": True})
+    return out
+
+
+if __name__ == "__main__":
+    main()

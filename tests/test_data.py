@@ -203,3 +203,21 @@ def test_a_header_only_or_tiny_file_is_refused(tmp_path, rows, message):
                  "user_column": None}, "fields": [{"name": "item_id", "kind": "categorical"}]})
     with pytest.raises(DataError, match=message):
         prepare(cfg, torch.device("cpu"), print)
+
+
+def test_a_bad_value_is_named_by_its_row_in_the_file_whatever_its_split(tmp_path):
+    from elec.data.prepare import prepare
+
+    prices = [str(k) for k in range(100)]
+    prices[97] = "cheap"
+    table = pa.table({"item_id": [f"i{k % 7}" for k in range(100)], "price": prices,
+                      "click": [k % 2 for k in range(100)]})
+    pq.write_table(table, tmp_path / "t.parquet")
+    cfg = RunConfig.model_validate({
+        "data": {"dataset": str(tmp_path / "t.parquet"), "label": "click",
+                 "label_threshold": None, "user_column": None, "split": "temporal",
+                 "time_column": "item_id"},
+        "fields": [{"name": "item_id", "kind": "categorical"},
+                   {"name": "price", "kind": "numeric"}]})
+    with pytest.raises(DataError, match=r"t.parquet: row 97, field 'price': expected a number"):
+        prepare(cfg, torch.device("cpu"), print)

@@ -84,11 +84,11 @@ def prepare(cfg: RunConfig, device: torch.device, log: Callable[[str], None]) ->
         parts[POOL] = load_unlabeled(cfg.data, table)
     # new ids that only the unlabeled rows carry get embeddings of their own
     try:
-        schema = FeatureSchema.fit(parts["train"], cfg.fields, parts.get(POOL))
-    except RowError as error:
-        raise DataError(f"{cfg.data.dataset} (training rows): {error}") from None
+        schema = FeatureSchema.fit(table, cfg.fields, parts.get(POOL), rows=rows["train"])
+    except RowError as error:  # row numbers as in the table
+        raise DataError(f"{cfg.data.dataset}: {error}") from None
     encoder = RowEncoder(schema)
-    encoded = _encode(encoder, table, cfg.data.dataset)  # row numbers as in the table
+    encoded = _encode(encoder, table, cfg.data.dataset)
     columns = {split: Columns.from_encoded(encoded.take(rows[split]), label[rows[split]])
                for split in SPLITS}
     if POOL in parts:  # the pool's labels, if the data has them, are never read

@@ -39,25 +39,35 @@ class FittedField:
         return len(self.vocab or []) + FIRST
 
 
-def _fit_field(spec: FieldSpec, column: pa.ChunkedArray,
+def _fit_field(spec: FieldSpec, column: pa.ChunkedArray, counted: np.ndarray,
                unlabeled: pa.ChunkedArray | None = None) -> FittedField:
+    """Every value is read (so a bad one is named by its row in ``column``); the rows
+    in ``counted`` (and all of ``unlabeled``) make the vocabulary, and the numeric
+    buckets come from the rows in ``counted`` alone."""
+    values = column.to_pylist()
     if spec.kind == "numeric":
+        numbers = np.array([number(v, r, spec.name) for r, v in enumerate(values)],
+                           dtype=np.float64)
         if spec.boundaries is not None:
             edges = sorted(spec.boundaries)
         else:
-            values = np.array([number(v, r, spec.name) for r, v in enumerate(column.to_pylist())],
-                              dtype=np.float64)
-            values = values[~np.isnan(values)]
+            fitted = numbers[counted]
+            fitted = fitted[~np.isnan(fitted)]
             quantiles = np.linspace(0, 1, spec.n_buckets + 1)[1:-1]
-            edges = sorted(set(np.quantile(values, quantiles).tolist())) if len(values) else []
+            edges = sorted(set(np.quantile(fitted, quantiles).tolist())) if len(fitted) else []
         return FittedField(spec.name, "numeric", boundaries=[float(e) for e in edges])
+    keep = np.zeros(len(values), dtype=bool)
+    keep[counted] = True
+    parts = [(values, keep)]
+    if unlabeled is not None:
+        parts.append((unlabeled.to_pylist(), None))
     counts: Counter[str] = Counter()
-    for part in [column] if unlabeled is None else [column, unlabeled]:
-        for r, value in enumerate(part.to_pylist()):
-            if spec.kind == "multi":
-                counts.update(category_keys(value, r, spec.name))
-            elif (key := category_key(value, r, spec.name)) is not None:
-                counts[key] += 1
+    for part, kept in parts:
+        for r, value in enumerate(part):
+            keys = (category_keys(value, r, spec.name) if spec.kind == "multi"
+                    else [k for k in [category_key(value, r, spec.name)] if k is not None])
+            if kept is None or kept[r]:
+                counts.update(keys)
     vocab = sorted(v for v, c in counts.items() if c >= spec.min_count)
     return FittedField(spec.name, spec.kind, vocab=vocab,
                        max_len=spec.max_len if spec.kind == "multi" else 1)
@@ -75,11 +85,14 @@ class FeatureSchema:
                        for f in fields}
 
     @classmethod
-    def fit(cls, table: pa.Table, specs: list[FieldSpec],
-            unlabeled: pa.Table | None = None) -> FeatureSchema:
-        """Encoders of ``table`` (the training rows); vocabularies also count ``unlabeled``
-        (rows without labels: labels play no part in fitting), numeric buckets do not."""
-        return cls([_fit_field(s, table[s.name],
+    def fit(cls, table: pa.Table, specs: list[FieldSpec], unlabeled: pa.Table | None = None,
+            rows: np.ndarray | None = None) -> FeatureSchema:
+        """Encoders fitted on the training rows: ``rows`` of ``table`` (default: all).
+        Vocabularies also count ``unlabeled`` (rows without labels: labels play no part
+        in fitting), numeric buckets do not. Every value of ``table`` is read, so a bad
+        one is named by its row in the table, whichever split it is in."""
+        counted = np.arange(table.num_rows) if rows is None else np.asarray(rows)
+        return cls([_fit_field(s, table[s.name], counted,
                                None if unlabeled is None else unlabeled[s.name])
                     for s in specs if s.tabular and s.kind != "text"])
 

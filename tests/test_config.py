@@ -42,7 +42,7 @@ def test_bad_values_and_missing_file(tmp_path):
     ("train.max_epochs=0", "train.max_epochs"), ("adapter.folds=1", "adapter.folds"),
     ("model.embedding_dim=0", "model.embedding_dim"), ("llm.max_length=0", "llm.max_length"),
     ("adapter.hidden=[0]", "adapter.hidden.0"), ("data.max_rows=-5", "data.max_rows"),
-    ("gain.field_dropout=1.0", "gain.field_dropout"), ("distill.alpha=-1", "distill.alpha"),
+    ("gain.field_dropout=1.5", "gain.field_dropout"), ("distill.alpha=-1", "distill.alpha"),
 ])
 def test_settings_out_of_range_are_named_before_any_work(override, key):
     with pytest.raises(ConfigError, match=rf"config key '{key}':"):

@@ -136,7 +136,7 @@ class ModelConfig(Section):
 class GainConfig(Section):
     """Stage 2: how the LM vector enters the backbone as one extra field."""
 
-    field_dropout: Probability = 0.5  # drop the whole LM field of a training row this often
+    field_dropout: float = Field(0.5, ge=0.0, le=1.0)  # drop the LM field of a training row
     projection_weight_decay: NonNegativeFloat = 1e-4
 
 

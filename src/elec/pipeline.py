@@ -26,7 +26,7 @@ from elec.data.store import atomic_dir, elec_home, write_json
 from elec.distill.networks import LLM_VECTOR, GainNetwork, PlainNetwork, VanillaNetwork
 from elec.distill.targets import distillation_rows
 from elec.environment import environment, resolve_device, seed_everything
-from elec.llm.stage1 import cache_key, frozen_stage1
+from elec.llm.stage1 import Stage1, cache_key, frozen_stage1
 from elec.methods import METHODS, Method, dependencies, method_model
 from elec.models import build_backbone
 from elec.report.plots import training_curves
@@ -85,7 +85,7 @@ class Run:
             return stage1.record, {"lm_only": stage1.weights, "llm_vectors": stage1.vectors}
         generator = seed_everything(cfg.seed)
         trainer = Trainer(cfg.train, self.log, self.reporter.bar)
-        columns, groups, served = data.columns, None, None
+        columns, param_groups, served = data.columns, None, None
         if method.build == "plain":
             network = PlainNetwork(data.schema, method_model(cfg, method))
         elif method.build == "gain":
@@ -93,8 +93,8 @@ class Run:
             columns = self.gain_columns()
             projection = list(network.llm_projection.parameters())
             rest = [p for p in network.parameters() if all(p is not q for q in projection)]
-            groups = [{"params": rest}, {"params": projection,
-                                         "weight_decay": cfg.gain.projection_weight_decay}]
+            param_groups = [{"params": rest}, {
+                "params": projection, "weight_decay": cfg.gain.projection_weight_decay}]
         else:  # a student of method.teacher
             distill = self.distill(method)
             teacher = self.network(method.teacher)
@@ -109,12 +109,12 @@ class Run:
             served = network.network
         network.to(self.device)
         record = fit_network(method.name, network, columns, data.groups, trainer, generator,
-                             groups, served)
+                             param_groups, served)
         if method.build in ("plain", "gain"):  # teachers: kept for the students
             self.networks[method.name] = network
         return record, {method.name: network.state_dict()}
 
-    def _stage1(self):
+    def _stage1(self) -> Stage1:
         if self.cfg.adapter.mode == "frozen":
             return frozen_stage1(self.data, self.cfg, self.device, self.reporter)
         from elec.llm.finetune import finetuned_stage1

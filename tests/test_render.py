@@ -1,9 +1,11 @@
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from elec.config import FieldSpec, TextConfig
 from elec.errors import DataError
-from elec.text.render import render_table, truncate
+from elec.text.render import render_rows, render_table, truncate
 
 SPECS = [
     FieldSpec(name="user_id", kind="categorical", in_text=False),
@@ -55,3 +57,44 @@ def test_template_and_separator():
     rows = pa.Table.from_pylist([{"history": ["Heat (1995), rated 5", "Up (2009), rated 4"]}])
     assert render_table(rows, [spec], TextConfig()) == [
         "Recently watched: Heat (1995), rated 5; Up (2009), rated 4."]
+
+
+VALUES = {
+    "age": st.one_of(st.none(), st.integers(-10**6, 10**6), st.floats(allow_infinity=False)),
+    "gender": st.one_of(st.none(), st.just(""), st.text(max_size=30)),
+    "title": st.one_of(st.none(), st.text(max_size=400)),
+    "genres": st.one_of(st.none(), st.lists(st.one_of(st.none(), st.just(""),
+                                                      st.text(min_size=1, max_size=12)),
+                                            max_size=4)),
+}
+TYPES = {"age": pa.float64(), "gender": pa.string(), "title": pa.string(),
+         "genres": pa.list_(pa.string())}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.fixed_dictionaries(VALUES), min_size=1, max_size=6))
+def test_rendering_reads_values_as_the_encoder_does_and_keeps_its_budget(rows):
+    import json
+    import math
+
+    from elec.data.encoder import is_missing
+
+    texts = render_table(pa.table({k: pa.array([r[k] for r in rows], type=t)
+                                   for k, t in TYPES.items()}), SPECS, TextConfig(max_chars=50))
+    # serving renders JSON rows: the same texts
+    request = json.loads(json.dumps(rows))
+    assert render_rows(request, SPECS[1:], truncate(50)) == texts
+    for row, text in zip(rows, texts, strict=True):
+        present = [s for s in SPECS[1:] if not is_missing(row[s.name]) and not (
+            isinstance(row[s.name], list) and all(is_missing(v) for v in row[s.name]))]
+        starts = [text.find(f"{s.label} is") if s.name != "genres" else
+                  max(text.find("Genres is"), text.find("Genres are")) for s in present]
+        assert all(k >= 0 for k in starts) and starts == sorted(starts), (row, text)
+        if not present:
+            assert text == ""
+        age = row["age"]
+        if isinstance(age, float) and not math.isnan(age) and age.is_integer() and abs(age) < 1e15:
+            assert f"Age is {int(age)}." in text  # 3.0 reads as 3, as the encoder keys it
+        title = row["title"]
+        if title:
+            assert len(text) <= sum(len(s.label) + 60 for s in present) + 4 * 50

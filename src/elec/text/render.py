@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import pyarrow as pa
 
 from elec.config import FieldSpec, TextConfig
+from elec.data.encoder import is_missing
 from elec.errors import DataError
 
 Summariser = Callable[[str], str]
@@ -36,11 +37,13 @@ def _format(value: object) -> str:
 
 
 def sentence(spec: FieldSpec, value: object, summarise: Summariser) -> str | None:
-    if value is None or value == "":
+    """One field's sentence; None when the value is missing (by the row encoder's rule:
+    None, "" or NaN)."""
+    if is_missing(value):
         return None
     verb = "is"
     if isinstance(value, (list, tuple)):
-        items = [_format(v) for v in value if v is not None and v != ""]
+        items = [_format(v) for v in value if not is_missing(v)]
         if not items:
             return None
         verb = "are" if len(items) > 1 else "is"

@@ -101,8 +101,10 @@ def test_label_checks():
 
 def test_missing_field_is_named():
     table = pa.table({"rating": [1]})
-    with pytest.raises(DataError, match="field 'age' from the config is not a column"):
+    with pytest.raises(DataError, match=r"field 'age' \(fields\) is not a column"):
         check_fields(table, [FieldSpec(name="age", kind="numeric")], DataConfig())
+    with pytest.raises(DataError, match=r"label column 'click' \(data.label\) is not a column"):
+        check_fields(table, [], DataConfig(label="click"))
 
 
 @pytest.mark.parametrize("split", ["random", "temporal"])

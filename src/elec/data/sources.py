@@ -42,10 +42,11 @@ def load_table(cfg: DataConfig, log: Callable[[str], None] = print) -> pa.Table:
 def check_fields(table: pa.Table, fields: list[FieldSpec], cfg: DataConfig) -> None:
     """Stop early, with the name, if the config asks for a column the data lacks."""
     available = set(table.column_names)
-    for name in [f.name for f in fields] + [cfg.label]:
+    asked = [(f"field {f.name!r} (fields)", f.name) for f in fields]
+    for what, name in [*asked, (f"label column {cfg.label!r} (data.label)", cfg.label)]:
         if name not in available:
-            raise DataError(f"field {name!r} from the config is not a column of "
-                            f"{cfg.dataset!r}; its columns are: {', '.join(table.column_names)}")
+            raise DataError(f"{what} is not a column of {cfg.dataset!r}; its columns are: "
+                            f"{', '.join(table.column_names)}")
 
 
 def labels(table: pa.Table, cfg: DataConfig) -> np.ndarray:

@@ -150,7 +150,7 @@ class DistillConfig(Section):
     unlabeled_weight: NonNegativeFloat = 1.0  # weight of the distillation terms on unlabeled rows
     # Score-level target of the gain network's students: teacher_mix * gain logit +
     # (1 - teacher_mix) * backbone logit. 1.0 is the paper's teacher (the gain network);
-    # 0.5 won the recipe search (docs/recipe-search.md). ensemble_distilled blends the
+    # 0.5 is the default for the reasons in docs/recipe-search.md. ensemble_distilled blends the
     # cross teacher the same way: the no-LM control of this choice.
     teacher_mix: float = Field(0.5, ge=0.0, le=1.0)
 

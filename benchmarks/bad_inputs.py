@@ -157,9 +157,9 @@ def main() -> None:
     code, _ = elec("run", "-c", str(config), "--out", "runs/done", cwd=work)
     log = (work / "runs" / "done" / "log.txt").read_text()
     named = next((line for line in log.splitlines() if "checksum" in line), "")
-    results.append({"case": "a truncated run checkpoint", "exit_code": code,
-                    "command": "elec run (again, on the damaged run)",
-                    "message": named.split(" ", 2)[-1] + " (then trained again)"})
+    results.append({"case": "a truncated run checkpoint (named, then trained again)",
+                    "exit_code": code, "command": "elec run (again, on the damaged run)",
+                    "message": named.split(" ", 2)[-1], "answered": True})
     manifest = work / "bundle" / "manifest.json"
     manifest.write_text(manifest.read_text()[:40])
     results.append({"case": "serve a bundle with a corrupt manifest",

@@ -41,3 +41,16 @@ def test_methods_lists_the_method_table():
     for name in METHODS:
         assert name in result.output
     assert "vanilla *" in result.output and "gain blended with backbone" in result.output
+
+
+def test_error_messages_keep_their_brackets(tmp_path):
+    import yaml
+
+    from elec.config import RunConfig
+
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(RunConfig().to_dict()))
+    (tmp_path / "schema.json").write_text('{"fields": []}')
+    result = runner.invoke(app, ["export", str(tmp_path), "--out", str(tmp_path / "b")],
+                           env={"COLUMNS": "250"})
+    assert result.exit_code == 2
+    assert "--set methods=[vanilla]` first" in result.output  # not eaten as markup

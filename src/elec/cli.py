@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from elec.config import load_config
 from elec.errors import ConfigError, DataError
@@ -23,7 +24,7 @@ console = Console()
 
 
 def _fail(error: Exception) -> None:
-    Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False)
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
     raise typer.Exit(code=2)
 
 

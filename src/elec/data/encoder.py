@@ -90,7 +90,8 @@ def category_keys(values: object, row: int, name: str) -> list[str]:
         return []
     if not isinstance(values, (list, tuple)):
         raise RowError(f"row {row}, field {name!r}: expected a list of values, "
-                       f"got {shown(values)}")
+                       f"got {shown(values)} (a multi-valued field takes a list: split the "
+                       f"text into its values first)")
     keys = (category_key(v, row, name) for v in values)
     return [k for k in keys if k is not None]
 

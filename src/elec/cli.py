@@ -125,6 +125,8 @@ def serve(
     runtime: Annotated[str, typer.Option(help="eager or torchscript")] = "eager",
 ) -> None:
     """Serve click probabilities over HTTP (POST /predict, GET /healthz, GET /metadata)."""
+    import sys
+
     import uvicorn
 
     from elec.serve.app import create_app
@@ -135,6 +137,9 @@ def serve(
         predictor = Predictor.from_bundle(bundle, runtime)
     except BundleError as error:
         _fail(error)
+    # hand the interpreter to the event loop often, so a large request scored in a worker
+    # thread does not hold up small ones for the default 5 ms at a time
+    sys.setswitchinterval(0.001)
     uvicorn.run(create_app(predictor, max_rows), host=host, port=port, log_level="warning")
 
 

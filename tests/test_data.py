@@ -190,7 +190,7 @@ def test_unusable_labels_are_refused_before_any_work(tmp_path, labels, threshold
                  "label_threshold": threshold, "user_column": None},
         "fields": [{"name": "item_id", "kind": "categorical"}]})
     with pytest.raises(DataError, match=message):
-        prepare(cfg, torch.device("cpu"), print)
+        prepare(cfg, lambda part: [""] * part.num_rows, torch.device("cpu"), print)
 
 
 @pytest.mark.parametrize("rows, message", [(0, "has no data rows"),
@@ -204,7 +204,7 @@ def test_a_header_only_or_tiny_file_is_refused(tmp_path, rows, message):
         "data": {"dataset": str(path), "label": "click", "label_threshold": None,
                  "user_column": None}, "fields": [{"name": "item_id", "kind": "categorical"}]})
     with pytest.raises(DataError, match=message):
-        prepare(cfg, torch.device("cpu"), print)
+        prepare(cfg, lambda part: [""] * part.num_rows, torch.device("cpu"), print)
 
 
 def test_a_bad_value_is_named_by_its_row_in_the_file_whatever_its_split(tmp_path):
@@ -222,4 +222,4 @@ def test_a_bad_value_is_named_by_its_row_in_the_file_whatever_its_split(tmp_path
         "fields": [{"name": "item_id", "kind": "categorical"},
                    {"name": "price", "kind": "numeric"}]})
     with pytest.raises(DataError, match=r"t.parquet: row 97, field 'price': expected a number"):
-        prepare(cfg, torch.device("cpu"), print)
+        prepare(cfg, lambda part: [""] * part.num_rows, torch.device("cpu"), print)

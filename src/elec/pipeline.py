@@ -31,6 +31,7 @@ from elec.methods import METHODS, Method, dependencies, method_model
 from elec.models import build_backbone
 from elec.report.plots import training_curves
 from elec.rundir import RunDir
+from elec.text.render import render_table
 from elec.train.fit import fit_network
 from elec.train.trainer import Trainer, predict_logits
 from elec.ui import Reporter
@@ -47,7 +48,8 @@ class Run:
             build_backbone(model.name, 2, model.embedding_dim, model.params)
         self.dir = RunDir(out, self.log, reporter.note)
         self.dir.begin(cfg)
-        self.data: Prepared = prepare(cfg, self.device, self.log)
+        self.data: Prepared = prepare(
+            cfg, lambda rows: render_table(rows, cfg.fields, cfg.text), self.device, self.log)
         self.dir.adopt(self.data.schema, self.data.digest)
         self.records: dict[str, dict] = {}
         self.networks: dict[str, nn.Module] = {}

@@ -1,11 +1,12 @@
 """From a configured data source to what every stage reads: encoded columns, texts and
-user groups per split, and the fitted schema."""
+user groups per split, and the fitted schema. How a sample reads as text is given by
+the caller (``elec.text.render``), which sits above the data layer."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,6 @@ from elec.data.schema import FeatureSchema
 from elec.data.sources import check_fields, labels, load_table, load_unlabeled, subsample
 from elec.data.splits import POOL, SPLITS, split_indices
 from elec.errors import DataError
-from elec.text.render import render_table
 
 
 @dataclass
@@ -71,9 +71,13 @@ def _encode(encoder: RowEncoder, table: pa.Table, source: str):
         raise DataError(f"{source}: {error}") from None
 
 
-def prepare(cfg: RunConfig, device: torch.device, log: Callable[[str], None]) -> Prepared:
+Render = Callable[[pa.Table], Sequence[str]]
+
+
+def prepare(cfg: RunConfig, render: Render, device: torch.device,
+            log: Callable[[str], None]) -> Prepared:
     """Load, split, fit the schema on the training rows (and the pool's ids), encode and
-    render every split."""
+    ``render`` every split."""
     table = subsample(load_table(cfg.data, log), cfg.data)
     check_fields(table, cfg.fields, cfg.data)
     label = labels(table, cfg.data)
@@ -96,7 +100,7 @@ def prepare(cfg: RunConfig, device: torch.device, log: Callable[[str], None]) ->
                 else encoded.take(rows[POOL]))
         columns[POOL] = Columns.from_encoded(pool, np.zeros(len(pool)))
     columns = {split: c.to(device) for split, c in columns.items()}
-    texts = {split: render_table(part, cfg.fields, cfg.text) for split, part in parts.items()}
+    texts = {split: list(render(part)) for split, part in parts.items()}
     user = cfg.data.user_column
     groups = {split: (np.asarray(part[user].to_numpy(zero_copy_only=False))
                       if user and user in part.column_names else None)

@@ -13,10 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +21,7 @@ import numpy as np
 import torch
 import yaml
 from safetensors.torch import load_file
+from serving import served
 
 from elec.config import RunConfig
 from elec.data.sources import load_table
@@ -93,42 +90,21 @@ class GainPath:
         return torch.sigmoid(self.gain(batch)[0]).numpy()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def http_latency(bundle: Path, rows: list[dict], requests: dict[int, int], threads: int
                  ) -> dict:
     import httpx
 
-    port = free_port()
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    server = subprocess.Popen([sys.executable, "-m", "elec.cli", "serve", str(bundle),
-                               "--port", str(port), "--max-rows", "4096"], env=env)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        with httpx.Client(timeout=30) as client:
-            for _ in range(300):
-                try:
-                    if client.get(f"{url}/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            out = {}
-            for batch in BATCHES:
-                payload = {"rows": rows[:batch]}
+    with served(bundle, 4096, threads) as (url, _), httpx.Client(timeout=30) as client:
+        out = {}
+        for batch in BATCHES:
+            payload = {"rows": rows[:batch]}
 
-                def call(payload=payload):
-                    response = client.post(f"{url}/predict", json=payload)
-                    response.raise_for_status()
-                out[str(batch)] = interleaved({"vanilla_http": call}, requests[batch])[
-                    "vanilla_http"]
-            return out
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+            def call(payload=payload):
+                response = client.post(f"{url}/predict", json=payload)
+                response.raise_for_status()
+            out[str(batch)] = interleaved({"vanilla_http": call}, requests[batch])[
+                "vanilla_http"]
+        return out
 
 
 def main() -> None:

@@ -20,14 +20,12 @@ import argparse
 import json
 import os
 import random
-import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from serving import served
 
 from elec.data.schema import FeatureSchema
 from elec.data.store import write_json
@@ -105,34 +103,18 @@ def main() -> None:
     parser.add_argument("--out", default=str(RESULTS / "load.json"))
     args = parser.parse_args()
     schema = FeatureSchema.load(Path(args.bundle) / "schema.json")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "elec.cli", "serve", args.bundle,
-                               "--port", str(port), "--max-rows", str(args.big_rows)])
-    url = f"http://127.0.0.1:{port}/predict"
-    try:
-        import httpx
-
-        for _ in range(600):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with served(args.bundle, args.big_rows) as (base, pid):
+        url = f"{base}/predict"
         single = [rows(schema, 1, seed) for seed in range(args.clients)]
         round_of(url, single[:2], 3)  # warm-up
-        rss_before = rss_kib(server.pid)
+        rss_before = rss_kib(pid)
         many = summary(round_of(url, single, args.seconds), args.seconds)
-        rss_after = rss_kib(server.pid)
+        rss_after = rss_kib(pid)
         half = single[:max(1, args.clients // 2)]
         alone = summary(round_of(url, half, args.seconds), args.seconds)
         mixed = round_of(url, [*half, rows(schema, args.big_rows, 99)], args.seconds)
         beside = summary(mixed[:-1], args.seconds)
         big = summary(mixed[-1:], args.seconds)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     result = {
         "single_row_clients": {**many, "server_rss_kib_before": rss_before,
                                "server_rss_kib_after": rss_after,

@@ -88,16 +88,15 @@ class Run:
         generator = seed_everything(cfg.seed)
         trainer = Trainer(cfg.train, self.log, self.reporter.bar)
         columns, param_groups, served = data.columns, None, None
-        if method.build == "plain":
-            network = PlainNetwork(data.schema, method_model(cfg, method))
-        elif method.build == "gain":
-            network = GainNetwork(data.schema, cfg.model, cfg.adapter.dim, cfg.gain)
+        if method.build in ("plain", "gain"):
+            network = self._teacher_network(method)
+        if method.build == "gain":  # the LM field, regularised apart from the backbone
             columns = self.gain_columns()
             projection = list(network.llm_projection.parameters())
             rest = [p for p in network.parameters() if all(p is not q for q in projection)]
             param_groups = [{"params": rest}, {
                 "params": projection, "weight_decay": cfg.gain.projection_weight_decay}]
-        else:  # a student of method.teacher
+        elif method.build == "student":  # a student of method.teacher
             distill = self.distill(method)
             teacher = self.network(method.teacher)
             blended = method.blend and distill.teacher_mix < 1.0
@@ -131,8 +130,10 @@ class Run:
     def _finished(self, method: Method) -> dict | None:
         """A finished method's record; stage 1 may also come from the shared cache."""
         record = self.dir.finished(method.name)
-        shared = self._shared_stage1() if method.build == "stage1" else None
-        if record is None and shared and (shared / "stages" / f"{method.name}.json").is_file():
+        if record is not None or method.build != "stage1":
+            return record
+        shared = self._shared_stage1()  # hashes the LM's files: only when it may pay
+        if (shared / "stages" / f"{method.name}.json").is_file():
             self.log(f"stage 1: reusing the trained adapter and LM vectors in {shared}")
             self.dir.copy_from(RunDir(shared, self.log), method.name)
             record = self.dir.finished(method.name)
@@ -148,13 +149,17 @@ class Run:
         if name not in self.networks:
             self.method(name)
         if name not in self.networks:
-            method = METHODS[name]
-            network = (GainNetwork(self.data.schema, self.cfg.model, self.cfg.adapter.dim,
-                                   self.cfg.gain) if method.build == "gain"
-                       else PlainNetwork(self.data.schema, method_model(self.cfg, method)))
+            network = self._teacher_network(METHODS[name])
             network.load_state_dict(self.dir.load(name))
             self.networks[name] = network.to(self.device).eval()
         return self.networks[name]
+
+    def _teacher_network(self, method: Method) -> nn.Module:
+        """An untrained plain or gain network of ``method``."""
+        if method.build == "gain":
+            return GainNetwork(self.data.schema, self.cfg.model, self.cfg.adapter.dim,
+                               self.cfg.gain)
+        return PlainNetwork(self.data.schema, method_model(self.cfg, method))
 
     def gain_columns(self) -> dict[str, Columns]:
         """Every split with its rows' LM vectors v: what the gain network reads."""

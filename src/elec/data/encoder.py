@@ -37,13 +37,18 @@ class RowError(DataError):
     """A row that cannot be encoded; the message names the row and the field."""
 
 
+def clip(text: str, limit: int = 60) -> str:
+    """At most ``limit`` characters of ``text``, saying how long it was: never megabytes
+    of a request in a message."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
 def shown(value: object, limit: int = 60) -> str:
-    """A value as an error message quotes it: never megabytes of a request."""
+    """A value as an error message quotes it."""
     try:
-        text = repr(value)
+        return clip(repr(value), limit)
     except ValueError:  # an integer of more digits than Python will print
         return "<a very long integer>"
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def is_missing(value: object) -> bool:

@@ -37,7 +37,7 @@ def atomic_dir(target: Path, replaces: Callable[[Path], bool] = lambda _: False
     says it is what elec wrote there before; anything else raises ``FileExistsError``
     before the block runs, so elec never deletes what it did not write.
     """
-    if target.exists() and not (_empty_dir(target) or replaces(target)):
+    if target.exists() and not (holds_only(target, ()) or replaces(target)):
         raise FileExistsError(f"{target} exists and is not something elec wrote there")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
@@ -49,10 +49,6 @@ def atomic_dir(target: Path, replaces: Callable[[Path], bool] = lambda _: False
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-
-
-def _empty_dir(path: Path) -> bool:
-    return holds_only(path, ())
 
 
 def holds_only(path: Path, names: Iterable[str]) -> bool:

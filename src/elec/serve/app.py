@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from elec import __version__
-from elec.data.encoder import RowError
+from elec.data.encoder import RowError, clip
 from elec.serve.predictor import Predictor
 
 # larger requests are parsed and scored in a worker thread, so the event loop keeps
@@ -79,10 +79,6 @@ def invalid(errors: list[dict]) -> JSONResponse:
     detail = [{"loc": [clip(str(part)) for part in e.get("loc", ())],
                "msg": clip(str(e.get("msg", "")), 200)} for e in errors[:10]]
     return JSONResponse(status_code=422, content={"detail": detail})
-
-
-def clip(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def create_app(predictor: Predictor, max_rows: int = 4096,

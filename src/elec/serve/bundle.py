@@ -49,13 +49,14 @@ def _network(run_dir: Path, method: str) -> tuple[CTRNetwork, FeatureSchema, Mod
         raise BundleError(f"{run_dir}/config.yaml is not a configuration of this elec "
                           f"({__version__}); export it with the elec that ran it") from None
     reasons: list[str] = []
-    if RunDir(run_dir, reasons.append).finished(method) is None:
+    run = RunDir(run_dir, reasons.append)
+    if run.finished(method) is None:
         why = f" ({reasons[0]})" if reasons else ""
         raise BundleError(f"{run_dir} has no finished {method!r} method{why}; run it with "
                           f"`elec run ... --set methods=[{method}]` first")
     model = method_model(cfg, METHODS[method])
     schema = FeatureSchema.load(run_dir / "schema.json")
-    weights = {k.removeprefix(PREFIX): v for k, v in RunDir(run_dir).load(method).items()
+    weights = {k.removeprefix(PREFIX): v for k, v in run.load(method).items()
                if k.startswith(PREFIX)}
     network = CTRNetwork(schema, model)
     network.load_state_dict(weights)

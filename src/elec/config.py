@@ -38,7 +38,12 @@ class FieldSpec(Section):
     name: str
     kind: Literal["categorical", "numeric", "multi", "text"]
     display: str | None = None  # name used in the rendered text; defaults to the field name
-    min_count: PositiveInt = 1  # categorical / multi: rarer values go to the OOV bucket
+    # categorical / multi: "vocab" gives every value seen in training (min_count times)
+    # an id of its own; "hash" maps values to `buckets` hashed ids (huge id spaces: no
+    # vocabulary to fit or to ship, collisions share an embedding)
+    encoder: Literal["vocab", "hash"] = "vocab"
+    buckets: PositiveInt = 1 << 20
+    min_count: PositiveInt = 1  # vocab: rarer values go to the OOV bucket
     boundaries: list[float] | None = None  # numeric: explicit bucket edges
     n_buckets: PositiveInt = 10  # numeric without boundaries: quantile buckets fitted on train
     max_len: PositiveInt = 8  # multi: values kept per row
@@ -65,8 +70,10 @@ class DataConfig(Section):
     # unlabeled pool (features only) that distillation uses: new items are shown before
     # their clicks come in; temporal-pool: temporal, and half of the later rows become
     # the pool (on MovieLens most later rows are new users': they too are shown first)
-    split: Literal["random", "temporal", "cold-item", "cold-item-pool", "temporal-pool"] = \
-        "random"
+    # files: data.dataset is a directory holding train, valid and test (each a Parquet /
+    # CSV file or a directory of them), e.g. what `elec data synth` writes
+    split: Literal["random", "temporal", "cold-item", "cold-item-pool", "temporal-pool",
+                   "files"] = "random"
     split_seed: int = 2024
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     max_rows: PositiveInt | None = None  # keep a random subset (quick runs, tests)
@@ -76,6 +83,11 @@ class DataConfig(Section):
     # a Parquet / CSV table of feature rows without labels (e.g. fresh impressions):
     # distillation learns from the teacher's scores on them
     unlabeled: str | None = None
+    # memory: every split as tensors on the device; shards: split files read in record
+    # batches, encoded into shards in the run directory and streamed from there (memory
+    # does not grow with the rows; backbone methods only, for now); auto: shards for
+    # split files of over 2M training rows
+    storage: Literal["auto", "memory", "shards"] = "auto"
 
     @model_validator(mode="after")
     def _fractions_sum_to_one(self) -> DataConfig:

@@ -22,10 +22,12 @@ from torch import Tensor, nn
 from elec.config import DistillConfig, RunConfig
 from elec.data.batches import Columns
 from elec.data.prepare import Prepared, prepare
+from elec.data.shards import prepare_shards, sharded
 from elec.data.store import atomic_dir, elec_home, write_json
 from elec.distill.networks import LLM_VECTOR, GainNetwork, PlainNetwork, VanillaNetwork
 from elec.distill.targets import distillation_rows
 from elec.environment import environment, resolve_device, seed_everything
+from elec.errors import ConfigError
 from elec.llm.stage1 import Stage1, cache_key, frozen_stage1
 from elec.methods import METHODS, Method, dependencies, method_model
 from elec.models import build_backbone
@@ -48,8 +50,17 @@ class Run:
             build_backbone(model.name, 2, model.embedding_dim, model.params)
         self.dir = RunDir(out, self.log, reporter.note)
         self.dir.begin(cfg)
-        self.data: Prepared = prepare(
-            cfg, lambda rows: render_table(rows, cfg.fields, cfg.text), self.device, self.log)
+        if sharded(cfg):
+            needs_llm = [m for m in cfg.methods if METHODS[m].build != "plain"]
+            if needs_llm:
+                raise ConfigError(f"methods {needs_llm} need LM vectors, which data.storage "
+                                  f"shards does not compute yet; run the backbone methods "
+                                  f"(backbone, cross_teacher), or data.storage: memory")
+            self.data: Prepared = prepare_shards(cfg, out / "shards", self.device,
+                                                 reporter.every(), self.log)
+        else:
+            self.data = prepare(cfg, lambda rows: render_table(rows, cfg.fields, cfg.text),
+                                self.device, self.log)
         self.dir.adopt(self.data.schema, self.data.digest)
         self.records: dict[str, dict] = {}
         self.networks: dict[str, nn.Module] = {}

@@ -49,3 +49,14 @@ class Reporter:
             if self._progress.tasks[self._progress.task_ids.index(task)].finished:
                 self._progress.remove_task(task)
         return advance
+
+    def every(self, seconds: float = 10.0) -> Callable[[str], None]:
+        """A progress line for long work without a known total: the first message and
+        then at most one per ``seconds`` reach the console and the log."""
+        last = [-float("inf")]
+
+        def say(message: str) -> None:
+            if time.monotonic() - last[0] >= seconds:
+                last[0] = time.monotonic()
+                self.log(message)
+        return say

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -61,12 +62,32 @@ class Columns:
         return replace(self, extra={**self.extra, **tensors})
 
 
-def batches(columns: Columns, batch_size: int,
+    def batches(self, batch_size: int, generator: torch.Generator | None = None
+                ) -> Iterator[Columns]:
+        """Consecutive batches; shuffled when a generator is given (its state sets the
+        order)."""
+        n = len(self)
+        order = (torch.randperm(n, generator=generator) if generator is not None
+                 else torch.arange(n))
+        order = order.to(self.label.device)
+        for start in range(0, n, batch_size):
+            yield self.take(order[start:start + batch_size])
+
+
+class Rows(Protocol):
+    """A split as the trainer reads it: ``Columns`` in memory, or shards on disk
+    (``elec.data.shards.ShardedColumns``)."""
+
+    def __len__(self) -> int: ...
+
+    @property
+    def label(self) -> Tensor: ...
+
+    def batches(self, batch_size: int, generator: torch.Generator | None = None
+                ) -> Iterator[Columns]: ...
+
+
+def batches(rows: Rows, batch_size: int,
             generator: torch.Generator | None = None) -> Iterator[Columns]:
-    """Consecutive batches; shuffled when a generator is given (its state sets the order)."""
-    n = len(columns)
-    order = (torch.randperm(n, generator=generator) if generator is not None
-             else torch.arange(n))
-    order = order.to(columns.label.device)
-    for start in range(0, n, batch_size):
-        yield columns.take(order[start:start + batch_size])
+    """The batches of ``rows``; shuffled when a generator is given."""
+    return rows.batches(batch_size, generator)

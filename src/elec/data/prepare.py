@@ -8,16 +8,25 @@ import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import torch
 
 from elec.config import RunConfig
-from elec.data.batches import Columns
+from elec.data.batches import Columns, Rows
 from elec.data.encoder import RowEncoder, RowError
 from elec.data.schema import FeatureSchema
-from elec.data.sources import check_fields, labels, load_table, load_unlabeled, subsample
+from elec.data.sources import (
+    check_fields,
+    dataset,
+    labels,
+    load_table,
+    load_unlabeled,
+    split_files,
+    subsample,
+)
 from elec.data.splits import POOL, SPLITS, split_indices
 from elec.errors import DataError
 
@@ -25,9 +34,11 @@ from elec.errors import DataError
 @dataclass
 class Prepared:
     schema: FeatureSchema
-    columns: dict[str, Columns]  # train, valid, test (and pool): ids, labels, on the device
+    columns: dict[str, Rows]  # train, valid, test (and pool): ids and labels, in memory on
+    # the device (Columns) or on disk (ShardedColumns)
     texts: dict[str, list[str]]  # the rendered sample of every row
     groups: dict[str, np.ndarray | None]  # user of every row, for gAUC
+    stored_digest: str | None = None  # data encoded on disk: the digest written with it
 
     @property
     def splits(self) -> tuple[str, ...]:
@@ -38,6 +49,8 @@ class Prepared:
     def digest(self) -> str:
         """sha256 of everything the stages read: every split's encoded features, labels,
         texts and user groups, so caches are keyed by the data, not by its path."""
+        if self.stored_digest is not None:
+            return self.stored_digest
         digest = hashlib.sha256()
         for split, columns in self.columns.items():
             digest.update(split.encode())
@@ -78,10 +91,18 @@ def prepare(cfg: RunConfig, render: Render, device: torch.device,
             log: Callable[[str], None]) -> Prepared:
     """Load, split, fit the schema on the training rows (and the pool's ids), encode and
     ``render`` every split."""
-    table = subsample(load_table(cfg.data, log), cfg.data)
+    if cfg.data.split == "files":  # the splits as given, one after the other
+        parts = {s: dataset(f).to_table() for s, f in split_files(Path(cfg.data.dataset)).items()}
+        table = pa.concat_tables(list(parts.values()), promote_options="permissive")
+        ends = np.cumsum([parts[s].num_rows for s in SPLITS])
+        rows = {s: np.arange(end - parts[s].num_rows, end) 
+                for s, end in zip(SPLITS, ends, strict=True)}
+    else:
+        table = subsample(load_table(cfg.data, log), cfg.data)
     check_fields(table, cfg.fields, cfg.data)
     label = labels(table, cfg.data)
-    rows = split_indices(table, cfg.data)
+    if cfg.data.split != "files":
+        rows = split_indices(table, cfg.data)
     check_splits(rows, label, cfg.data.dataset)
     parts = {split: table.take(index) for split, index in rows.items()}
     if cfg.data.unlabeled:

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from elec.config import FieldSpec
-from elec.data.encoder import FIRST, category_key, category_keys, number
+from elec.data.encoder import FIRST, RowError, column_keys, numbers
 from elec.data.store import write_atomic
 
 
@@ -30,47 +30,110 @@ class FittedField:
     vocab: list[str] | None = None
     boundaries: list[float] | None = None
     max_len: int = 1
+    buckets: int | None = None  # hashed field: ids are FIRST + hash(key) % buckets
 
     @property
     def size(self) -> int:
         """Rows this field needs in the embedding table."""
         if self.kind == "numeric":
             return len(self.boundaries or []) + 2
-        return len(self.vocab or []) + FIRST
+        return (self.buckets or len(self.vocab or [])) + FIRST
 
 
-def _fit_field(spec: FieldSpec, column: pa.ChunkedArray, counted: np.ndarray,
-               unlabeled: pa.ChunkedArray | None = None) -> FittedField:
-    """Every value is read (so a bad one is named by its row in ``column``); the rows
-    in ``counted`` (and all of ``unlabeled``) make the vocabulary, and the numeric
-    buckets come from the rows in ``counted`` alone."""
-    values = column.to_pylist()
-    if spec.kind == "numeric":
-        numbers = np.array([number(v, r, spec.name) for r, v in enumerate(values)],
-                           dtype=np.float64)
+SAMPLE = 1 << 20  # numeric values kept per field for the bucket edges
+
+
+class SchemaFitter:
+    """Fits the schema in one pass over record batches, in memory bounded by the
+    vocabularies (not the rows): every value is read (so a bad one is named by its row),
+    the rows marked ``counted`` make the vocabularies (a value must occur ``min_count``
+    times), and the numeric bucket edges are quantiles of a uniform sample of at most
+    ``SAMPLE`` counted values per field (all of them when there are fewer: then the edges
+    are those of all the values)."""
+
+    def __init__(self, specs: list[FieldSpec], seed: int = 0):
+        self.specs = [s for s in specs if s.tabular and s.kind != "text"]
+        self.counts: dict[str, Counter[str]] = {s.name: Counter() for s in self.specs}
+        self.samples: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # values, random keys
+        self.rng = np.random.default_rng(seed)
+
+    def update(self, batch: pa.Table | pa.RecordBatch, counted: np.ndarray | None = None,
+               numeric: bool = True, first_row: int = 0) -> None:
+        """Read ``batch``, whose first row is row ``first_row`` of its table (for the
+        messages); ``counted`` (bool per row, default all) marks the rows that fit the
+        encoders; ``numeric=False``: they fit the vocabularies only."""
+        try:
+            for spec in self.specs:
+                column = batch[spec.name]
+                if isinstance(column, pa.ChunkedArray):
+                    column = column.combine_chunks()
+                if spec.kind == "numeric":
+                    values = numbers(column, spec.name)
+                    if numeric and spec.boundaries is None:
+                        self._sample(spec.name, values if counted is None else values[counted])
+                else:
+                    self._count(spec, column, counted)
+        except RowError as error:
+            raise RowError(_shifted(str(error), first_row)) from None
+
+    def _count(self, spec: FieldSpec, column: pa.Array, counted: np.ndarray | None) -> None:
+        found = column_keys(column, spec.kind, spec.name)
+        if spec.encoder == "hash":  # no vocabulary: the values are only read
+            return
+        indices = found.indices
+        if counted is not None:
+            indices = indices[counted if found.rows is None else counted[found.rows]]
+        tally = np.bincount(indices[indices >= 0], minlength=len(found.keys))
+        counts = self.counts[spec.name]
+        for key, n in zip(found.keys, tally.tolist(), strict=True):
+            if key is not None and n:
+                counts[key] += n
+
+    def _sample(self, name: str, values: np.ndarray) -> None:
+        """Bottom-k sampling: every value gets a uniform random key and the SAMPLE
+        smallest keys are kept, so the sample is uniform however the rows are batched."""
+        values = values[~np.isnan(values)]
+        keys = self.rng.random(len(values))
+        if name in self.samples:
+            kept, kept_keys = self.samples[name]
+            values, keys = np.concatenate([kept, values]), np.concatenate([kept_keys, keys])
+        if len(values) > SAMPLE:
+            keep = np.argpartition(keys, SAMPLE)[:SAMPLE]
+            values, keys = values[keep], keys[keep]
+        self.samples[name] = (values, keys)
+
+    def fitted(self) -> FeatureSchema:
+        fields = []
+        for spec in self.specs:
+            if spec.kind == "numeric":
+                fields.append(FittedField(spec.name, "numeric",
+                                          boundaries=self._edges(spec)))
+                continue
+            max_len = spec.max_len if spec.kind == "multi" else 1
+            if spec.encoder == "hash":
+                fields.append(FittedField(spec.name, spec.kind, vocab=[], max_len=max_len,
+                                          buckets=spec.buckets))
+                continue
+            vocab = sorted(v for v, c in self.counts[spec.name].items() if c >= spec.min_count)
+            fields.append(FittedField(spec.name, spec.kind, vocab=vocab, max_len=max_len))
+        return FeatureSchema(fields)
+
+    def _edges(self, spec: FieldSpec) -> list[float]:
         if spec.boundaries is not None:
-            edges = sorted(spec.boundaries)
-        else:
-            fitted = numbers[counted]
-            fitted = fitted[~np.isnan(fitted)]
-            quantiles = np.linspace(0, 1, spec.n_buckets + 1)[1:-1]
-            edges = sorted(set(np.quantile(fitted, quantiles).tolist())) if len(fitted) else []
-        return FittedField(spec.name, "numeric", boundaries=[float(e) for e in edges])
-    keep = np.zeros(len(values), dtype=bool)
-    keep[counted] = True
-    parts = [(values, keep)]
-    if unlabeled is not None:
-        parts.append((unlabeled.to_pylist(), None))
-    counts: Counter[str] = Counter()
-    for part, kept in parts:
-        for r, value in enumerate(part):
-            keys = (category_keys(value, r, spec.name) if spec.kind == "multi"
-                    else [k for k in [category_key(value, r, spec.name)] if k is not None])
-            if kept is None or kept[r]:
-                counts.update(keys)
-    vocab = sorted(v for v, c in counts.items() if c >= spec.min_count)
-    return FittedField(spec.name, spec.kind, vocab=vocab,
-                       max_len=spec.max_len if spec.kind == "multi" else 1)
+            return [float(e) for e in sorted(spec.boundaries)]
+        values = np.sort(self.samples.get(spec.name, (np.zeros(0),))[0])  # order-free
+        if not len(values):
+            return []
+        quantiles = np.linspace(0, 1, spec.n_buckets + 1)[1:-1]
+        return [float(e) for e in sorted(set(np.quantile(values, quantiles).tolist()))]
+
+
+def _shifted(message: str, offset: int) -> str:
+    """A batch's row numbers as the table's."""
+    if not offset or not message.startswith("row "):
+        return message
+    number, rest = message[4:].split(",", 1) if "," in message else (message[4:], "")
+    return f"row {int(number) + offset},{rest}" if number.isdigit() else message
 
 
 class FeatureSchema:
@@ -91,10 +154,15 @@ class FeatureSchema:
         Vocabularies also count ``unlabeled`` (rows without labels: labels play no part
         in fitting), numeric buckets do not. Every value of ``table`` is read, so a bad
         one is named by its row in the table, whichever split it is in."""
-        counted = np.arange(table.num_rows) if rows is None else np.asarray(rows)
-        return cls([_fit_field(s, table[s.name], counted,
-                               None if unlabeled is None else unlabeled[s.name])
-                    for s in specs if s.tabular and s.kind != "text"])
+        fitter = SchemaFitter(specs)
+        counted = None
+        if rows is not None:
+            counted = np.zeros(table.num_rows, dtype=bool)
+            counted[np.asarray(rows)] = True
+        fitter.update(table, counted)
+        if unlabeled is not None:
+            fitter.update(unlabeled, numeric=False)
+        return fitter.fitted()
 
     @property
     def names(self) -> list[str]:

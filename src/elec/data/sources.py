@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from elec.config import DataConfig, FieldSpec
 from elec.data import movielens
+from elec.data.splits import SPLITS
 from elec.errors import DataError
 
 BUILTIN = {movielens.NAME: movielens}
@@ -53,19 +55,25 @@ def labels(table: pa.Table, cfg: DataConfig) -> np.ndarray:
     """The 0/1 click label as float32; a non-binary label column is an error."""
     if table.num_rows == 0:
         raise DataError(f"{cfg.dataset!r} has no data rows")
-    column = table[cfg.label]
+    return label_values(table[cfg.label], cfg)
+
+
+def label_values(column: pa.Array | pa.ChunkedArray, cfg: DataConfig,
+                 where: str = "") -> np.ndarray:
+    """``labels`` of one column; ``where`` (e.g. a batch of a file) starts the messages."""
+    where = f"{where}: " if where else ""
     if column.null_count:
         row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
-        raise DataError(f"label column {cfg.label!r} has {column.null_count:,} missing values "
-                        f"(the first in row {row:,}); drop those rows or fill them")
+        raise DataError(f"{where}label column {cfg.label!r} has {column.null_count:,} "
+                        f"missing values (the first in row {row:,}); drop those rows or fill them")
     if pa.types.is_floating(column.type):
         nan = pc.is_nan(column).to_numpy(zero_copy_only=False)
         if nan.any():
-            raise DataError(f"label column {cfg.label!r} has {int(nan.sum()):,} NaN values "
+            raise DataError(f"{where}label column {cfg.label!r} has {int(nan.sum()):,} NaN values "
                             f"(the first in row {int(np.argmax(nan)):,}); drop those rows")
     if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
             or pa.types.is_boolean(column.type)):
-        raise DataError(f"label column {cfg.label!r} holds {column.type} values "
+        raise DataError(f"{where}label column {cfg.label!r} holds {column.type} values "
                         f"({column[0].as_py()!r}, ...); elec needs 0/1 labels, or numbers "
                         f"with data.label_threshold: map the column to 0/1 first")
     if cfg.label_threshold is not None:
@@ -74,7 +82,7 @@ def labels(table: pa.Table, cfg: DataConfig) -> np.ndarray:
     bad = ~np.isin(values, [0, 1])
     if bad.any():
         row = int(np.argmax(bad))
-        raise DataError(f"label column {cfg.label!r} row {row:,}: expected 0 or 1, got "
+        raise DataError(f"{where}label column {cfg.label!r} row {row:,}: expected 0 or 1, got "
                         f"{values[row].item()!r}; set data.label_threshold to binarise it")
     return values.astype(np.float32)
 
@@ -98,3 +106,45 @@ def subsample(table: pa.Table, cfg: DataConfig) -> pa.Table:
         return table
     rng = np.random.default_rng(cfg.split_seed)
     return table.take(np.sort(rng.choice(table.num_rows, cfg.max_rows, replace=False)))
+
+
+FORMATS = {".parquet": "parquet", ".csv": "csv", ".tsv": "csv"}
+
+
+def split_files(directory: Path) -> dict[str, list[Path]]:
+    """The files of each split of a dataset given as ``train``, ``valid`` and ``test``
+    (each a file or a directory of files) inside ``directory``."""
+    found: dict[str, list[Path]] = {}
+    for split in SPLITS:
+        candidates = [directory / split] + [directory / f"{split}{s}" for s in FORMATS]
+        path = next((p for p in candidates if p.exists()), None)
+        if path is None:
+            raise DataError(f"data.split is 'files' but {str(directory)!r} has no {split!r} "
+                            f"file or directory (expected train, valid and test, each a "
+                            f".parquet/.csv file or a directory of them)")
+        files = sorted(p for p in path.iterdir() if p.suffix in FORMATS) if path.is_dir() \
+            else [path]
+        if not files:
+            raise DataError(f"{str(path)!r} holds no .parquet, .csv or .tsv file")
+        found[split] = files
+    return found
+
+
+def dataset(files: list[Path]) -> ds.Dataset:
+    formats = {FORMATS[f.suffix] for f in files}
+    if len(formats) > 1:
+        raise DataError(f"{str(files[0].parent)!r} mixes Parquet and CSV files")
+    return ds.dataset([str(f) for f in files], format=formats.pop())
+
+
+def record_batches(files: list[Path], columns: list[str],
+                   batch_rows: int = 1 << 18) -> Iterator[pa.RecordBatch]:
+    """The rows of ``files`` in order, ``columns`` only, at most ``batch_rows`` at a time."""
+    data = dataset(files)
+    missing = [c for c in columns if c not in data.schema.names]
+    if missing:
+        raise DataError(f"{str(files[0])!r}: no column {missing[0]!r}; its columns are "
+                        f"{', '.join(data.schema.names)}")
+    for batch in data.to_batches(columns=columns, batch_size=batch_rows):
+        if batch.num_rows:
+            yield batch

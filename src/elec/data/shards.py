@@ -1,0 +1,192 @@
+"""Data that need not fit in memory: read in record batches, encoded into shards on disk,
+and read back a few shards at a time.
+
+    files (Parquet / CSV) --SchemaFitter, one pass over train--> schema
+                          --RowEncoder, batch by batch--> <dir>/<split>/part-NNNNN/*.npy
+    ShardedColumns: whole-column reads of a shard, a bounded shuffle buffer, shards
+                    split across DDP ranks; yields the same ``Columns`` batches as memory
+
+The encodings are those of the in-memory path (the same ``RowEncoder``, the same
+``SchemaFitter``), so a table small enough for memory gets the same ids either way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from elec.config import RunConfig
+from elec.data.batches import Columns
+from elec.data.encoder import RowEncoder, RowError
+from elec.data.prepare import Prepared
+from elec.data.schema import FeatureSchema, SchemaFitter
+from elec.data.sources import check_fields, dataset, label_values, record_batches, split_files
+from elec.data.splits import SPLITS
+from elec.data.store import atomic_dir
+from elec.errors import ConfigError, DataError
+
+SHARD_ROWS = 1 << 18
+
+
+def fit_schema(cfg: RunConfig, files: dict[str, list[Path]],
+               progress: Callable[[str], None]) -> FeatureSchema:
+    """One pass over the training files: vocabularies and numeric bucket edges."""
+    fitter = SchemaFitter(cfg.fields)
+    names = [s.name for s in fitter.specs]
+    seen = 0
+    for batch in record_batches(files["train"], names, SHARD_ROWS):
+        try:
+            fitter.update(batch, first_row=seen)
+        except RowError as error:
+            raise DataError(f"{files['train'][0].parent}: training {error}") from None
+        seen += batch.num_rows
+        progress(f"schema: {seen:,} training rows read")
+    return fitter.fitted()
+
+
+def write_shards(cfg: RunConfig, schema: FeatureSchema, files: dict[str, list[Path]],
+                 out: Path, progress: Callable[[str], None]) -> str:
+    """Encode every split into ``out/<split>/part-NNNNN/``: ``single.npy`` (int32 ids),
+    ``multi<k>.npy`` and ``label.npy`` (float32). Returns the sha256 of what was written:
+    the data digest that run directories and caches are keyed by."""
+    encoder = RowEncoder(schema)
+    names = [f.name for f in schema.fields] + [cfg.data.label]
+    digest = hashlib.sha256()
+    with atomic_dir(out, replaces=lambda path: (path / "shards.json").is_file()) as staging:
+        manifest: dict = {"format": "elec.shards/1", "splits": {}}
+        for split in SPLITS:
+            rows = []
+            for i, batch in enumerate(record_batches(files[split], names, SHARD_ROWS)):
+                try:
+                    encoded = encoder.encode_table(batch)
+                except RowError as error:
+                    raise DataError(f"{split} files, batch {i}: {error}") from None
+                label = label_values(batch[cfg.data.label], cfg.data,
+                                     f"{split} files, batch {i}")
+                part = staging / split / f"part-{i:05d}"
+                part.mkdir(parents=True)
+                arrays = {"single": encoded.single.astype(np.int32), "label": label,
+                          **{f"multi{k}": m.astype(np.int32)
+                             for k, m in enumerate(encoded.multi)}}
+                for name, array in arrays.items():
+                    np.save(part / f"{name}.npy", array)
+                    digest.update(array.tobytes())
+                rows.append(batch.num_rows)
+                progress(f"shards: {split} {sum(rows):,} rows encoded")
+            manifest["splits"][split] = rows
+        manifest["digest"] = digest.hexdigest()
+        (staging / "shards.json").write_text(json.dumps(manifest))
+    return manifest["digest"]
+
+
+class ShardedColumns:
+    """One split's encoded shards: batches of ``Columns`` read a few shards at a time.
+    With ``world`` > 1 (DDP), rank ``rank`` reads every ``world``-th shard of the epoch's
+    order and every rank stops after the same number of batches."""
+
+    def __init__(self, directory: Path, device: torch.device | str = "cpu", rank: int = 0,
+                 world: int = 1, buffer_shards: int = 4):
+        self.directory = directory
+        self.rows = json.loads((directory.parent / "shards.json").read_text())[
+            "splits"][directory.name]
+        self.parts = [directory / f"part-{i:05d}" for i in range(len(self.rows))]
+        self.device, self.rank, self.world = torch.device(device), rank, world
+        self.buffer_shards = buffer_shards
+
+    def __len__(self) -> int:
+        return sum(self.rows)
+
+    @property
+    def label(self) -> torch.Tensor:
+        """Every row's label, in order (evaluation reads them)."""
+        return torch.from_numpy(np.concatenate([np.load(p / "label.npy") for p in self.parts]))
+
+    def _read(self, part: Path) -> Columns:
+        multi = sorted(part.glob("multi*.npy"), key=lambda p: int(p.stem[5:]))
+        return Columns(single=torch.from_numpy(np.load(part / "single.npy").astype(np.int64)),
+                       multi=[torch.from_numpy(np.load(m).astype(np.int64)) for m in multi],
+                       label=torch.from_numpy(np.load(part / "label.npy")))
+
+    def batches(self, batch_size: int, generator: torch.Generator | None = None
+                ) -> Iterator[Columns]:
+        """In order without a generator; else shards in a shuffled order, rows shuffled
+        within a window of ``buffer_shards`` shards."""
+        order = (torch.randperm(len(self.parts), generator=generator).tolist()
+                 if generator is not None else list(range(len(self.parts))))
+        mine = order[self.rank::self.world]
+        steps = None
+        if self.world > 1:  # DDP: every rank takes as many steps as the smallest share
+            steps = min(sum(self.rows[i] for i in order[r::self.world]) // batch_size
+                        for r in range(self.world))
+        carry: Columns | None = None
+        taken = 0
+        for start in range(0, len(mine), self.buffer_shards):
+            window = [self._read(self.parts[i]) for i in mine[start:start + self.buffer_shards]]
+            if carry is not None:
+                window.insert(0, carry)
+            rows = Columns.concat(window)
+            index = (torch.randperm(len(rows), generator=generator) if generator is not None
+                     else torch.arange(len(rows)))
+            last = start + self.buffer_shards >= len(mine)
+            full = len(rows) if last else len(rows) // batch_size * batch_size
+            for begin in range(0, full, batch_size):
+                if steps is not None and taken >= steps:
+                    return
+                yield rows.take(index[begin:begin + batch_size]).to(self.device)
+                taken += 1
+            carry = rows.take(index[full:]) if full < len(rows) else None
+
+
+def _inputs(files: dict[str, list[Path]]) -> dict[str, list]:
+    return {split: [[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for p in paths]
+            for split, paths in files.items()}
+
+
+def prepare_shards(cfg: RunConfig, out: Path, device: torch.device,
+                   progress: Callable[[str], None], log: Callable[[str], None]) -> Prepared:
+    """The splits of ``data.dataset`` (train/valid/test files) encoded into ``out``; a
+    second call on unchanged files (same paths, sizes and modification times) reads what
+    the first wrote."""
+    files = split_files(Path(cfg.data.dataset))
+    manifest_path, schema_path = out / "shards.json", out / "schema.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    if manifest.get("inputs") == _inputs(files) and schema_path.is_file():
+        schema = FeatureSchema.load(schema_path)
+        log(f"data: reusing the encoded shards in {out}")
+    else:
+        check_fields(dataset(files["train"]).schema.empty_table(), cfg.fields, cfg.data)
+        schema = fit_schema(cfg, files, progress)
+        write_shards(cfg, schema, files, out, progress)
+        schema.save(schema_path)
+        manifest = json.loads(manifest_path.read_text())
+        manifest["inputs"] = _inputs(files)
+        manifest_path.write_text(json.dumps(manifest))
+    columns = {split: ShardedColumns(out / split, device) for split in SPLITS}
+    sizes = ", ".join(f"{s} {len(columns[s]):,}" for s in SPLITS)
+    log(f"data: {cfg.data.dataset}, split files: {sizes}; {len(schema.fields)} tabular "
+        f"fields, encoded in {len(columns['train'].parts)} training shards")
+    return Prepared(schema, columns, texts={}, groups={s: None for s in SPLITS},
+                    stored_digest=manifest["digest"])
+
+
+SHARDED_ABOVE = 2_000_000  # training rows beyond which data.storage auto streams
+
+
+def sharded(cfg: RunConfig) -> bool:
+    """Whether the run reads its data from shards (``data.storage``)."""
+    if cfg.data.storage == "memory":
+        return False
+    if cfg.data.split != "files":
+        if cfg.data.storage == "shards":
+            raise ConfigError("data.storage: shards needs data.split: files (a directory of "
+                              "train, valid and test files)")
+        return False
+    if cfg.data.storage == "shards":
+        return True
+    train = split_files(Path(cfg.data.dataset))["train"]
+    return dataset(train).count_rows() > SHARDED_ABOVE

@@ -1,0 +1,173 @@
+"""A Criteo-like synthetic table whose achievable AUC is known, for tests and benchmarks.
+
+    elec data synth --rows 2000000 --out data/synth
+
+13 numeric fields (``I1``..``I13``, heavy-tailed counts, some missing) and 26
+categorical ones (``C1``..``C26``, Zipf-distributed ids, 10 to 100,000 values), plus an
+item (``item_id``, Zipf over 20,000 items: a long tail of rare ones) with a short
+``title`` of words. The click probability is planted: per-id effects on some fields,
+pairwise interactions between others, two numeric trends, and the item's appeal,
+which is the mean of its title words' weights. A frequent item's appeal is learnt
+from its id; a rare item's is in its words only, which a language model can read, so
+the LM has something real to add on the tail. ``synth.json`` holds the generating
+settings and the AUC of the true probability on each split (the best any model can
+do). Rows are generated and written shard by shard: memory does not grow with
+``rows``, and the table is the same for the same seed and shard size.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sklearn.metrics import roc_auc_score
+
+from elec.data.splits import SPLITS
+from elec.data.store import atomic_dir
+
+NUMERIC = [f"I{i}" for i in range(1, 14)]
+CATEGORICAL = [f"C{i}" for i in range(1, 27)]
+ITEM, TITLE, LABEL = "item_id", "title", "label"
+# title words: their weights are the item's appeal
+_WORDS = ("red blue green black white golden silver wooden leather cotton classic modern "
+         "vintage compact portable wireless smart solar electric manual heavy light mini "
+         "deluxe premium budget family travel kitchen garden office gaming sport outdoor "
+         "winter summer organic fresh frozen spicy sweet salty crunchy soft warm cool "
+         "quiet loud fast slow tiny giant royal rustic urban retro neon pastel bright "
+         "dark shiny matte smooth rough fancy plain handmade digital analog magnetic "
+         "foldable waterproof durable fragile elegant sturdy cozy bold lucky happy")
+WORDS = _WORDS.split()
+ITEMS = 20_000
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    rows: int
+    seed: int = 0
+    shard_rows: int = 250_000
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    zipf: float = 1.1
+    bias: float = -1.3  # base logit: a click rate near 0.25
+
+
+def _zipf_cdf(size: int, exponent: float) -> np.ndarray:
+    weights = 1.0 / np.arange(1, size + 1) ** exponent
+    return np.cumsum(weights) / weights.sum()
+
+
+class _World:
+    """What is fixed across rows: cardinalities, effect tables, items and their titles."""
+
+    def __init__(self, cfg: SynthConfig):
+        rng = np.random.default_rng([cfg.seed, 0])
+        self.sizes = np.geomspace(10, 100_000, len(CATEGORICAL)).astype(np.int64)
+        rng.shuffle(self.sizes)
+        self.cdfs = [_zipf_cdf(int(s), cfg.zipf) for s in self.sizes]
+        # first-order effects on C1..C8, interactions C9xC10 .. C15xC16 (hashed table)
+        self.first = {i: rng.normal(0, 0.6, int(self.sizes[i])) for i in range(8)}
+        self.pairs = [(8 + 2 * k, 9 + 2 * k) for k in range(4)]
+        self.pair_table = rng.normal(0, 0.5, (len(self.pairs), 1 << 16))
+        self.word_weight = rng.normal(0, 1.0, len(WORDS))
+        lengths = rng.integers(2, 5, ITEMS)
+        self.title_words = [rng.choice(len(WORDS), size=n, replace=False) for n in lengths]
+        self.appeal = np.array([self.word_weight[w].mean() for w in self.title_words])
+        self.titles = np.array([" ".join(WORDS[i] for i in w).capitalize()
+                                for w in self.title_words], dtype=object)
+        self.item_cdf = _zipf_cdf(ITEMS, cfg.zipf)
+        self.item_order = rng.permutation(ITEMS)  # popularity rank -> item
+
+
+def _rows(world: _World, cfg: SynthConfig, shard: int, n: int) -> tuple[pa.Table, np.ndarray]:
+    """Shard ``shard`` of the table, and the true click probability of its rows."""
+    rng = np.random.default_rng([cfg.seed, 1, shard])
+    columns: dict[str, pa.Array] = {}
+    logit = np.full(n, cfg.bias)
+    for i, name in enumerate(NUMERIC):
+        values = np.floor(rng.lognormal(1.0 + 0.2 * i, 1.2, n))
+        missing = rng.random(n) < 0.05
+        if i == 0:
+            logit += 0.35 * (np.log1p(values) - 2.0)
+        if i == 1:
+            logit -= 0.25 * (np.log1p(values) - 2.2)
+        columns[name] = pa.array(values, mask=missing, type=pa.float64())
+    for i, name in enumerate(CATEGORICAL):
+        ids = np.searchsorted(world.cdfs[i], rng.random(n))
+        if i in world.first:
+            logit += world.first[i][ids]
+        columns[name] = pa.array(ids, type=pa.int64())
+    for k, (a, b) in enumerate(world.pairs):
+        a_ids = np.asarray(columns[CATEGORICAL[a]])
+        b_ids = np.asarray(columns[CATEGORICAL[b]])
+        logit += world.pair_table[k][(a_ids * 40_503 + b_ids) & 0xFFFF]
+    items = world.item_order[np.searchsorted(world.item_cdf, rng.random(n))]
+    logit += 1.2 * world.appeal[items]
+    columns[ITEM] = pa.array(items, type=pa.int64())
+    columns[TITLE] = pa.array(world.titles[items], type=pa.string())
+    probability = 1.0 / (1.0 + np.exp(-logit))
+    columns[LABEL] = pa.array((rng.random(n) < probability).astype(np.int8))
+    return pa.table(columns), probability
+
+
+def split_rows(rows: int, fractions: tuple[float, float, float]) -> dict[str, int]:
+    train = int(rows * fractions[0])
+    valid = int(rows * fractions[1])
+    return {"train": train, "valid": valid, "test": rows - train - valid}
+
+
+def synthesize(cfg: SynthConfig, out: Path,
+               progress: Callable[[str], None] = print) -> dict:
+    """Write ``out/{train,valid,test}/part-*.parquet``, ``out/synth.json`` and
+    ``out/elec.yaml`` (a run configuration for the table); return the summary."""
+    world = _World(cfg)
+    counts = split_rows(cfg.rows, cfg.fractions)
+    summary: dict = {"format": "elec.synth/1", "config": asdict(cfg), "rows": counts,
+                     "splits": {}}
+    shard = 0
+    with atomic_dir(out, replaces=lambda path: (path / "synth.json").is_file()) as staging:
+        for split in SPLITS:
+            (staging / split).mkdir()
+            labels, probabilities = [], []
+            for start in range(0, counts[split], cfg.shard_rows):
+                n = min(cfg.shard_rows, counts[split] - start)
+                table, probability = _rows(world, cfg, shard, n)
+                pq.write_table(table, staging / split / f"part-{shard:05d}.parquet")
+                labels.append(np.asarray(table[LABEL]))
+                probabilities.append(probability.astype(np.float32))
+                shard += 1
+                progress(f"synth: {split} {start + n:,}/{counts[split]:,} rows")
+            label, probability = np.concatenate(labels), np.concatenate(probabilities)
+            summary["splits"][split] = {"rows": int(len(label)), "ctr": float(label.mean()),
+                                        "achievable_auc": float(roc_auc_score(label, probability))}
+        (staging / "synth.json").write_text(json.dumps(summary, indent=2))
+        (staging / "elec.yaml").write_text(run_config(out))
+    return summary
+
+
+def run_config(out: Path) -> str:
+    """An ``elec run`` configuration for a synthetic table written to ``out``."""
+    fields = [f"  - {{name: {n}, kind: numeric, in_text: false}}" for n in NUMERIC]
+    fields += [f"  - {{name: {n}, kind: categorical, in_text: false}}" for n in CATEGORICAL]
+    fields += [f"  - {{name: {ITEM}, kind: categorical, in_text: false}}",
+               f"  - {{name: {TITLE}, kind: text, display: Title}}"]
+    return "\n".join([
+        "# a synthetic Criteo-like table written by `elec data synth`",
+        "data:",
+        f"  dataset: {out.resolve()}",
+        "  split: files             # train/, valid/, test/ beside this file",
+        f"  label: {LABEL}",
+        "  label_threshold: null    # the label column is already 0/1",
+        f"  item_column: {ITEM}",
+        "  user_column: null",
+        "fields:", *fields,
+        "model:",
+        "  name: deepfm",
+        "  embedding_dim: 16",
+        "  params: {hidden: [400, 400, 400], dropout: 0.2}",
+        "train:",
+        "  batch_size: 4096",
+        ""])

@@ -1,0 +1,158 @@
+"""Data on disk: the synthetic table, streaming preprocessing into shards, the shard loader."""
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from elec.config import RunConfig, load_config
+from elec.data import shards
+from elec.data.encoder import FIRST, RowEncoder, hashed_id
+from elec.data.schema import FeatureSchema
+from elec.data.shards import ShardedColumns, fit_schema, split_files, write_shards
+from elec.data.sources import dataset
+from elec.data.synth import SynthConfig, synthesize
+from elec.errors import DataError
+from elec.pipeline import run
+
+
+def _table(rows: int, seed: int) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    cities = np.array(["paris", "oslo", "", "lima", "kyiv"], dtype=object)
+    return pa.table({
+        "city": pa.array(cities[rng.integers(0, 5, rows)].tolist()),
+        "shop": pa.array(rng.integers(0, 40, rows), mask=rng.random(rows) < 0.1),
+        "score": pa.array(rng.choice([0.5, 1.0, 2.25, float("nan")], rows)),
+        "clicks": pa.array(rng.lognormal(1, 1, rows), mask=rng.random(rows) < 0.1),
+        "tags": pa.array([list(rng.choice(["a", "b", "c", None, ""], rng.integers(0, 5)))
+                          if rng.random() > 0.1 else None for _ in range(rows)],
+                         type=pa.list_(pa.string())),
+        "label": pa.array(rng.integers(0, 2, rows), type=pa.int8())})
+
+
+FIELDS = [{"name": "city", "kind": "categorical"},
+          {"name": "shop", "kind": "categorical", "min_count": 17},
+          {"name": "score", "kind": "categorical"},
+          {"name": "clicks", "kind": "numeric", "n_buckets": 5},
+          {"name": "tags", "kind": "multi", "max_len": 2}]
+
+
+@pytest.fixture
+def split_dir(tmp_path):
+    """train (three files), valid, test; written as Parquet."""
+    for split, sizes in {"train": [300, 257, 111], "valid": [90], "test": [77]}.items():
+        (tmp_path / split).mkdir()
+        for i, rows in enumerate(sizes):
+            pq.write_table(_table(rows, seed=hash((split, i)) % 1000),
+                           tmp_path / split / f"part-{i}.parquet")
+    return tmp_path
+
+
+def _cfg(directory, **data) -> RunConfig:
+    return RunConfig.model_validate({
+        "data": {"dataset": str(directory), "split": "files", "label": "label",
+                 "label_threshold": None, "user_column": None, **data},
+        "fields": FIELDS})
+
+
+def test_streaming_and_in_memory_preprocessing_agree(split_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(shards, "SHARD_ROWS", 64)  # many small record batches
+    cfg = _cfg(split_dir)
+    files = split_files(split_dir)
+    streamed = fit_schema(cfg, files, progress=lambda _: None)
+    train = dataset(files["train"]).to_table()
+    in_memory = FeatureSchema.fit(train, cfg.fields)
+    assert streamed.to_dict() == in_memory.to_dict()
+    vocab = {f.name: f.vocab for f in streamed.fields}
+    assert "" not in vocab["city"] and 0 < len(vocab["shop"]) < 40  # missing; min_count
+    write_shards(cfg, streamed, files, tmp_path / "shards", progress=lambda _: None)
+    for split in ("train", "valid", "test"):
+        table = dataset(files[split]).to_table()
+        expected = RowEncoder(in_memory).encode_table(table)
+        rows = ShardedColumns(tmp_path / "shards" / split)
+        read = list(rows.batches(batch_size=50))
+        assert torch.equal(torch.cat([b.single for b in read]), torch.from_numpy(expected.single))
+        assert torch.equal(torch.cat([b.multi[0] for b in read]),
+                           torch.from_numpy(expected.multi[0]))
+        assert rows.label.tolist() == table["label"].to_pylist()
+        # rows one by one (serving) encode as the table did
+        rowwise = RowEncoder(in_memory).encode_rows(table.slice(0, 40).to_pylist())
+        assert np.array_equal(rowwise.single, expected.single[:40])
+        assert np.array_equal(rowwise.multi[0], expected.multi[0][:40])
+
+
+def test_a_bad_value_is_named_by_its_row_in_the_training_files(split_dir, monkeypatch):
+    monkeypatch.setattr(shards, "SHARD_ROWS", 64)
+    table = _table(300, seed=1).set_column(3, "clicks", pa.array(
+        ["1.5"] * 200 + ["many"] + ["2"] * 99))
+    pq.write_table(table, split_dir / "train" / "part-0.parquet")
+    with pytest.raises(DataError, match=r"row 200, field 'clicks': expected a number, got 'many'"):
+        fit_schema(_cfg(split_dir), split_files(split_dir), progress=lambda _: None)
+
+
+def test_hashed_fields_need_no_vocabulary_and_agree_with_serving(split_dir):
+    cfg = _cfg(split_dir)
+    cfg.fields[1] = cfg.fields[1].model_copy(update={"encoder": "hash", "buckets": 16})
+    schema = fit_schema(cfg, split_files(split_dir), progress=lambda _: None)
+    shop = next(f for f in schema.fields if f.name == "shop")
+    assert shop.vocab == [] and shop.size == 16 + FIRST
+    ids = RowEncoder(schema).encode_rows([{"shop": 7}, {"shop": "7"}, {"shop": None}])
+    column = schema.names.index("shop")
+    assert ids.single[:, column].tolist() == [hashed_id("7", 16)] * 2 + [0]
+    assert FIRST <= hashed_id("7", 16) < 16 + FIRST
+
+
+def test_sharded_batches_cover_every_row_once_and_ranks_split_the_shards(split_dir, tmp_path,
+                                                                         monkeypatch):
+    monkeypatch.setattr(shards, "SHARD_ROWS", 64)
+    cfg = _cfg(split_dir)
+    files = split_files(split_dir)
+    write_shards(cfg, fit_schema(cfg, files, lambda _: None), files, tmp_path / "s",
+                 lambda _: None)
+    train = ShardedColumns(tmp_path / "s" / "train", buffer_shards=2)
+    assert len(train) == 668 and len(train.parts) > 4
+    ordered = torch.cat([b.single for b in train.batches(100)])
+    shuffled = torch.cat([b.single for b in train.batches(100, torch.Generator().manual_seed(0))])
+    assert not torch.equal(ordered, shuffled)  # shuffled, and nothing lost or repeated
+    assert sorted(map(tuple, ordered.tolist())) == sorted(map(tuple, shuffled.tolist()))
+    ranks = [ShardedColumns(tmp_path / "s" / "train", rank=r, world=2) for r in (0, 1)]
+    parts = [list(r.batches(32, torch.Generator().manual_seed(5))) for r in ranks]
+    assert len(parts[0]) == len(parts[1]) > 0  # DDP: every rank takes as many steps
+    assert all(len(b) == 32 for p in parts for b in p)
+    seen = [set(map(tuple, torch.cat([b.single for b in p]).tolist())) for p in parts]
+    assert len(seen[0]) + len(seen[1]) <= 668
+
+
+def test_synthetic_table_is_reproducible_and_learnable(tmp_path):
+    first = synthesize(SynthConfig(rows=4000, shard_rows=1000, seed=3), tmp_path / "a",
+                       progress=lambda _: None)
+    again = synthesize(SynthConfig(rows=4000, shard_rows=1000, seed=3), tmp_path / "b",
+                       progress=lambda _: None)
+    assert first["splits"] == again["splits"]
+    assert [p.name for p in sorted((tmp_path / "a" / "train").iterdir())] == [
+        "part-00000.parquet", "part-00001.parquet", "part-00002.parquet", "part-00003.parquet"]
+    table = pq.read_table(tmp_path / "a" / "test")
+    assert table.num_rows == 400 and table.num_columns == 13 + 26 + 3
+    assert 0.1 < first["splits"]["train"]["ctr"] < 0.5
+    assert 0.75 < first["splits"]["test"]["achievable_auc"] < 0.95
+    assert json.loads((tmp_path / "a" / "synth.json").read_text())["splits"] == first["splits"]
+    cfg = load_config(tmp_path / "a" / "elec.yaml")
+    assert cfg.data.split == "files" and len(cfg.fields) == 13 + 26 + 2
+
+
+def test_backbone_trains_from_shards_and_refuses_lm_methods_there(tmp_path):
+    synthesize(SynthConfig(rows=3000, shard_rows=1000), tmp_path / "d", progress=lambda _: None)
+    overrides = ["data.storage=shards", "train.max_epochs=1", "model.params.hidden=[16]",
+                 "train.batch_size=256"]
+    cfg = load_config(tmp_path / "d" / "elec.yaml", [*overrides, "methods=[backbone]"])
+    summary = run(cfg, tmp_path / "run")
+    assert 0.5 < summary["methods"]["backbone"]["test"]["auc"] <= 1.0
+    assert (tmp_path / "run" / "shards" / "shards.json").is_file()
+    again = run(cfg, tmp_path / "run")  # resumes: the recorded method, the same shards
+    assert again["methods"]["backbone"]["test"] == summary["methods"]["backbone"]["test"]
+    lm = load_config(tmp_path / "d" / "elec.yaml", [*overrides, "methods=[vanilla]"])
+    with pytest.raises(Exception, match="need LM vectors"):
+        run(lm, tmp_path / "run2")

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from elec.config import TrainConfig
-from elec.data.batches import Columns, batches
+from elec.data.batches import Columns, Rows, batches
 from elec.train.metrics import evaluate
 
 LossFn = Callable[[Columns], Tensor]
@@ -30,7 +30,7 @@ class History:
 
 
 @torch.no_grad()
-def predict_logits(predict: PredictFn, module: nn.Module, columns: Columns,
+def predict_logits(predict: PredictFn, module: nn.Module, columns: Rows,
                    batch_size: int = 8192) -> np.ndarray:
     module.eval()
     return torch.cat([predict(b).float() for b in batches(columns, batch_size)]).cpu().numpy()
@@ -49,8 +49,27 @@ class Trainer:
         self.progress = progress
         self.eval_batch_size = eval_batch_size
 
+    def epoch(self, module: nn.Module, loss_fn: LossFn, train: Rows,
+              optimizer: torch.optim.Optimizer, generator: torch.Generator | None,
+              tick: Callable[[], None] | None = None) -> tuple[float, int]:
+        """One pass over ``train``: the summed loss and the rows seen."""
+        module.train()
+        total, seen = 0.0, 0
+        for batch in batches(train, self.cfg.batch_size, generator):
+            loss = loss_fn(batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.cfg.grad_clip:
+                nn.utils.clip_grad_norm_(module.parameters(), self.cfg.grad_clip)
+            optimizer.step()
+            total += loss.item() * len(batch)
+            seen += len(batch)
+            if tick:
+                tick()
+        return total, seen
+
     def fit(self, name: str, module: nn.Module, loss_fn: LossFn, predict: PredictFn,
-            train: Columns, valid: Columns, generator: torch.Generator,
+            train: Rows, valid: Rows, generator: torch.Generator,
             param_groups: Iterable[dict] | None = None) -> History:
         """Train ``module`` in place; on return it holds the best validation weights."""
         cfg = self.cfg
@@ -61,20 +80,8 @@ class Trainer:
         start = time.perf_counter()
         steps = math.ceil(len(train) / cfg.batch_size)
         for epoch in range(1, cfg.max_epochs + 1):
-            module.train()
-            total, seen = 0.0, 0
             tick = self.progress(f"{name} epoch {epoch}", steps) if self.progress else None
-            for batch in batches(train, cfg.batch_size, generator):
-                loss = loss_fn(batch)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip:
-                    nn.utils.clip_grad_norm_(module.parameters(), cfg.grad_clip)
-                optimizer.step()
-                total += loss.item() * len(batch)
-                seen += len(batch)
-                if tick:
-                    tick()
+            total, seen = self.epoch(module, loss_fn, train, optimizer, generator, tick)
             if not math.isfinite(total):
                 raise FloatingPointError(f"{name}: training loss is not finite at epoch "
                                          f"{epoch}; lower train.lr")

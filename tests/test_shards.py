@@ -118,8 +118,8 @@ def test_sharded_batches_cover_every_row_once_and_ranks_split_the_shards(split_d
     shuffled = torch.cat([b.single for b in train.batches(100, torch.Generator().manual_seed(0))])
     assert not torch.equal(ordered, shuffled)  # shuffled, and nothing lost or repeated
     assert sorted(map(tuple, ordered.tolist())) == sorted(map(tuple, shuffled.tolist()))
-    ranks = [ShardedColumns(tmp_path / "s" / "train", rank=r, world=2) for r in (0, 1)]
-    parts = [list(r.batches(32, torch.Generator().manual_seed(5))) for r in ranks]
+    parts = [list(train.batches(32, torch.Generator().manual_seed(5), rank, 2))
+             for rank in (0, 1)]
     assert len(parts[0]) == len(parts[1]) > 0  # DDP: every rank takes as many steps
     assert all(len(b) == 32 for p in parts for b in p)
     seen = [set(map(tuple, torch.cat([b.single for b in p]).tolist())) for p in parts]
@@ -156,3 +156,23 @@ def test_backbone_trains_from_shards_and_refuses_lm_methods_there(tmp_path):
     lm = load_config(tmp_path / "d" / "elec.yaml", [*overrides, "methods=[vanilla]"])
     with pytest.raises(Exception, match="need LM vectors"):
         run(lm, tmp_path / "run2")
+
+
+def test_two_processes_train_under_torchrun_and_write_one_checkpoint(tmp_path):
+    import subprocess
+    import sys
+
+    synthesize(SynthConfig(rows=6000, shard_rows=1200), tmp_path / "d", progress=lambda _: None)
+    overrides = ["methods=[backbone]", "train.max_epochs=1", "model.params.hidden=[16]",
+                 "train.batch_size=256", "data.storage=shards"]
+    done = subprocess.run(
+        [sys.executable, "-m", "elec.cli", "run", "-c", str(tmp_path / "d" / "elec.yaml"),
+         "--out", str(tmp_path / "run"), "--nproc", "2",
+         *[a for o in overrides for a in ("--set", o)]],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [p.name for p in (tmp_path / "run" / "checkpoints").iterdir()] == [
+        "backbone.safetensors"]
+    record = json.loads((tmp_path / "run" / "results.json").read_text())["methods"]["backbone"]
+    assert 0.5 < record["test"]["auc"] <= 1.0
+    assert done.stdout.count("results:") == 1  # one rank reports

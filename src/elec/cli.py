@@ -70,17 +70,31 @@ def run(
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="override a config key, e.g. --set model.name=dcnv2")] = None,
     out: Annotated[Path, typer.Option(help="run directory (rerun to resume)")] = Path("runs/last"),
+    nproc: Annotated[int, typer.Option(
+        min=1, help="processes on this machine: >1 runs it under torchrun (DDP)")] = 1,
 ) -> None:
     """Run ELEC end to end: LM adapter, backbone, controls, gain and vanilla networks."""
     from elec.llm.encoder import ModelNotFound
     from elec.pipeline import run as run_pipeline
     from elec.report.table import rich_table
+    from elec.train import distributed
 
+    if nproc > 1:  # the same command, once per process, under torchrun
+        import subprocess
+        import sys
+
+        overrides = [a for o in set_ or [] for a in ("--set", o)]
+        done = subprocess.run([sys.executable, "-m", "torch.distributed.run",
+                               f"--nproc-per-node={nproc}", "-m", "elec.cli", "run",
+                               "-c", str(config), "--out", str(out), *overrides], check=False)
+        raise typer.Exit(code=done.returncode)
     try:
         cfg = load_config(config, set_ or [])
         results = run_pipeline(cfg, out)
     except (ConfigError, DataError, ModelNotFound) as error:
         _fail(error)
+    if not distributed.is_main():
+        return
     console.print(rich_table(results, title=f"ELEC on {cfg.data.dataset} "
                                             f"({cfg.model.name}, test split)"))
     console.print(f"results: {out / 'results.json'}")

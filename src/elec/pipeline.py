@@ -34,6 +34,7 @@ from elec.models import build_backbone
 from elec.report.plots import training_curves
 from elec.rundir import RunDir
 from elec.text.render import render_table
+from elec.train import distributed
 from elec.train.fit import fit_network
 from elec.train.trainer import Trainer, predict_logits
 from elec.ui import Reporter
@@ -45,26 +46,35 @@ class Run:
     def __init__(self, cfg: RunConfig, out: Path, reporter: Reporter):
         self.cfg, self.reporter, self.log = cfg, reporter, reporter.log
         self.device = resolve_device(cfg.train.device)
+        distributed.start(self.device)  # under torchrun: join the process group
+        self.device = distributed.local_device(self.device)
         for method in (METHODS["backbone"], METHODS["cross_teacher"]):  # fail now, not
             model = method_model(cfg, method)                          # after stage 1
             build_backbone(model.name, 2, model.embedding_dim, model.params)
+        needs_llm = [m for m in cfg.methods if METHODS[m].build != "plain"]
+        if needs_llm and (sharded(cfg) or distributed.world() > 1):
+            raise ConfigError(f"methods {needs_llm} need LM vectors, which neither data.storage "
+                              f"shards nor torchrun computes yet; run the backbone methods "
+                              f"(backbone, cross_teacher) there")
         self.dir = RunDir(out, self.log, reporter.note)
-        self.dir.begin(cfg)
-        if sharded(cfg):
-            needs_llm = [m for m in cfg.methods if METHODS[m].build != "plain"]
-            if needs_llm:
-                raise ConfigError(f"methods {needs_llm} need LM vectors, which data.storage "
-                                  f"shards does not compute yet; run the backbone methods "
-                                  f"(backbone, cross_teacher), or data.storage: memory")
-            self.data: Prepared = prepare_shards(cfg, out / "shards", self.device,
-                                                 reporter.every(), self.log)
-        else:
-            self.data = prepare(cfg, lambda rows: render_table(rows, cfg.fields, cfg.text),
-                                self.device, self.log)
-        self.dir.adopt(self.data.schema, self.data.digest)
+        if distributed.is_main():  # the main rank writes; the others read what it wrote
+            self.dir.begin(cfg)
+            self.data = self._prepare(out)
+            self.dir.adopt(self.data.schema, self.data.digest)
+        distributed.barrier()
+        if not distributed.is_main():
+            self.data = self._prepare(out)
         self.records: dict[str, dict] = {}
         self.networks: dict[str, nn.Module] = {}
         self._vectors: dict[str, Tensor] | None = None
+
+    def _prepare(self, out: Path) -> Prepared:
+        cfg = self.cfg
+        if sharded(cfg):
+            return prepare_shards(cfg, out / "shards", self.device, self.reporter.every(),
+                                  self.log)
+        return prepare(cfg, lambda rows: render_table(rows, cfg.fields, cfg.text),
+                       self.device, self.log)
 
     def method(self, method: str | Method) -> dict:
         """A method's record: from this process, from the run directory, or trained now.
@@ -78,7 +88,9 @@ class Run:
             for needed in dependencies(method, self.distill(method).teacher_mix):
                 self.method(needed)
             record, checkpoints = self.train(method)
-            self.dir.save(method.name, record, checkpoints)
+            if distributed.is_main():
+                self.dir.save(method.name, record, checkpoints)
+            distributed.barrier()
             if method.build == "stage1":
                 self._share_stage1()
             test = record["test"]
@@ -196,7 +208,9 @@ def variant_of(of: str, name: str, **distill: float) -> Method:
 def run(cfg: RunConfig, out: Path, reporter: Reporter | None = None) -> dict:
     """Train ``cfg.methods`` (and what they need) in ``out``; write and return results."""
     out = Path(out)
-    reporter = reporter or Reporter(out / "log.txt")
+    if reporter is None:  # under torchrun, the main rank speaks and logs
+        reporter = (Reporter(out / "log.txt") if distributed.is_main()
+                    else Reporter(quiet=True))
     with reporter:
         pipeline = Run(cfg, out, reporter)
         for name in cfg.methods:
@@ -209,6 +223,7 @@ def run(cfg: RunConfig, out: Path, reporter: Reporter | None = None) -> dict:
             "config": cfg.to_dict(),
             "environment": environment(),
         }
-        write_json(out / "results.json", summary)
-        training_curves(summary, out / "curves.png")
+        if distributed.is_main():
+            write_json(out / "results.json", summary)
+            training_curves(summary, out / "curves.png")
     return summary

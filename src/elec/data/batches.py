@@ -62,15 +62,18 @@ class Columns:
         return replace(self, extra={**self.extra, **tensors})
 
 
-    def batches(self, batch_size: int, generator: torch.Generator | None = None
-                ) -> Iterator[Columns]:
+    def batches(self, batch_size: int, generator: torch.Generator | None = None,
+                rank: int = 0, world: int = 1) -> Iterator[Columns]:
         """Consecutive batches; shuffled when a generator is given (its state sets the
-        order)."""
+        order). With ``world`` > 1, rank ``rank``'s share of every batch of
+        ``batch_size * world`` rows (the ranks take the same number of steps)."""
         n = len(self)
         order = (torch.randperm(n, generator=generator) if generator is not None
                  else torch.arange(n))
         order = order.to(self.label.device)
-        for start in range(0, n, batch_size):
+        if world > 1:
+            order = order[:n // world * world].view(-1, world)[:, rank]
+        for start in range(0, len(order), batch_size):
             yield self.take(order[start:start + batch_size])
 
 
@@ -83,11 +86,12 @@ class Rows(Protocol):
     @property
     def label(self) -> Tensor: ...
 
-    def batches(self, batch_size: int, generator: torch.Generator | None = None
-                ) -> Iterator[Columns]: ...
+    def batches(self, batch_size: int, generator: torch.Generator | None = None,
+                rank: int = 0, world: int = 1) -> Iterator[Columns]: ...
 
 
-def batches(rows: Rows, batch_size: int,
-            generator: torch.Generator | None = None) -> Iterator[Columns]:
-    """The batches of ``rows``; shuffled when a generator is given."""
-    return rows.batches(batch_size, generator)
+def batches(rows: Rows, batch_size: int, generator: torch.Generator | None = None,
+            rank: int = 0, world: int = 1) -> Iterator[Columns]:
+    """The batches of ``rows``; shuffled when a generator is given; rank ``rank``'s share
+    of them with ``world`` > 1."""
+    return rows.batches(batch_size, generator, rank, world)

@@ -85,18 +85,15 @@ def write_shards(cfg: RunConfig, schema: FeatureSchema, files: dict[str, list[Pa
 
 
 class ShardedColumns:
-    """One split's encoded shards: batches of ``Columns`` read a few shards at a time.
-    With ``world`` > 1 (DDP), rank ``rank`` reads every ``world``-th shard of the epoch's
-    order and every rank stops after the same number of batches."""
+    """One split's encoded shards: batches of ``Columns`` read a few shards at a time."""
 
-    def __init__(self, directory: Path, device: torch.device | str = "cpu", rank: int = 0,
-                 world: int = 1, buffer_shards: int = 4):
+    def __init__(self, directory: Path, device: torch.device | str = "cpu",
+                 buffer_shards: int = 4):
         self.directory = directory
         self.rows = json.loads((directory.parent / "shards.json").read_text())[
             "splits"][directory.name]
         self.parts = [directory / f"part-{i:05d}" for i in range(len(self.rows))]
-        self.device, self.rank, self.world = torch.device(device), rank, world
-        self.buffer_shards = buffer_shards
+        self.device, self.buffer_shards = torch.device(device), buffer_shards
 
     def __len__(self) -> int:
         return sum(self.rows)
@@ -112,17 +109,19 @@ class ShardedColumns:
                        multi=[torch.from_numpy(np.load(m).astype(np.int64)) for m in multi],
                        label=torch.from_numpy(np.load(part / "label.npy")))
 
-    def batches(self, batch_size: int, generator: torch.Generator | None = None
-                ) -> Iterator[Columns]:
+    def batches(self, batch_size: int, generator: torch.Generator | None = None,
+                rank: int = 0, world: int = 1) -> Iterator[Columns]:
         """In order without a generator; else shards in a shuffled order, rows shuffled
-        within a window of ``buffer_shards`` shards."""
+        within a window of ``buffer_shards`` shards. With ``world`` > 1 (DDP), rank
+        ``rank`` reads every ``world``-th shard of the epoch's order, and every rank stops
+        after the same number of batches."""
         order = (torch.randperm(len(self.parts), generator=generator).tolist()
                  if generator is not None else list(range(len(self.parts))))
-        mine = order[self.rank::self.world]
+        mine = order[rank::world]
         steps = None
-        if self.world > 1:  # DDP: every rank takes as many steps as the smallest share
-            steps = min(sum(self.rows[i] for i in order[r::self.world]) // batch_size
-                        for r in range(self.world))
+        if world > 1:  # every rank takes as many steps as the smallest share allows
+            steps = min(sum(self.rows[i] for i in order[r::world]) // batch_size
+                        for r in range(world))
         carry: Columns | None = None
         taken = 0
         for start in range(0, len(mine), self.buffer_shards):

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from elec.config import TrainConfig
 from elec.data.batches import Columns, Rows, batches
+from elec.train import distributed
 from elec.train.metrics import evaluate
 
 LossFn = Callable[[Columns], Tensor]
@@ -52,10 +53,12 @@ class Trainer:
     def epoch(self, module: nn.Module, loss_fn: LossFn, train: Rows,
               optimizer: torch.optim.Optimizer, generator: torch.Generator | None,
               tick: Callable[[], None] | None = None) -> tuple[float, int]:
-        """One pass over ``train``: the summed loss and the rows seen."""
+        """One pass over ``train``: the summed loss and the rows seen (by this rank: under
+        torchrun each takes its share of every batch, and DDP averages the gradients)."""
         module.train()
         total, seen = 0.0, 0
-        for batch in batches(train, self.cfg.batch_size, generator):
+        share = max(self.cfg.batch_size // distributed.world(), 1)
+        for batch in batches(train, share, generator, distributed.rank(), distributed.world()):
             loss = loss_fn(batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -77,11 +80,12 @@ class Trainer:
             {"params": [p for p in module.parameters() if p.requires_grad]}]
         optimizer = torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
         history, best_state, stale = History(), None, 0
+        objective = distributed.objective(module, loss_fn)
         start = time.perf_counter()
         steps = math.ceil(len(train) / cfg.batch_size)
         for epoch in range(1, cfg.max_epochs + 1):
             tick = self.progress(f"{name} epoch {epoch}", steps) if self.progress else None
-            total, seen = self.epoch(module, loss_fn, train, optimizer, generator, tick)
+            total, seen = self.epoch(module, objective, train, optimizer, generator, tick)
             if not math.isfinite(total):
                 raise FloatingPointError(f"{name}: training loss is not finite at epoch "
                                          f"{epoch}; lower train.lr")

@@ -33,7 +33,8 @@ import torch
 from elec.config import load_config
 from elec.data.store import write_json
 from elec.environment import environment
-from elec.pipeline import Run, variant_of
+from elec.methods import variant_of
+from elec.pipeline import Run
 from elec.rundir import RunDir
 from elec.train.metrics import evaluate
 from elec.train.trainer import sigmoid

@@ -154,7 +154,7 @@ def test_backbone_trains_from_shards_and_refuses_lm_methods_there(tmp_path):
     again = run(cfg, tmp_path / "run")  # resumes: the recorded method, the same shards
     assert again["methods"]["backbone"]["test"] == summary["methods"]["backbone"]["test"]
     lm = load_config(tmp_path / "d" / "elec.yaml", [*overrides, "methods=[vanilla]"])
-    with pytest.raises(Exception, match="need LM vectors"):
+    with pytest.raises(Exception, match="do not run on data.storage shards"):
         run(lm, tmp_path / "run2")
 
 

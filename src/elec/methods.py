@@ -9,8 +9,10 @@ teacher's score is blended with the backbone's. The pipeline, ``elec bench``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
+
+from elec.errors import ConfigError
 
 if TYPE_CHECKING:
     from elec.config import ModelConfig, RunConfig
@@ -83,3 +85,18 @@ def method_model(cfg: RunConfig, method: Method) -> ModelConfig:
     name = cfg.distill.cross_teacher
     return type(cfg.model)(name="dnn" if name == cfg.model.name else name,
                            embedding_dim=cfg.model.embedding_dim)
+
+
+def variant_of(of: str, name: str, **distill: float) -> Method:
+    """A method of the table under another name, with other distillation settings."""
+    base = METHODS[of]
+    return replace(base, name=name, distill={**base.distill, **distill})
+
+
+def only_plain(methods: list[str]) -> None:
+    """Data on shards and torchrun train the plain networks only, for now."""
+    later = [m for m in methods if METHODS[m].build != "plain"]
+    if later:
+        raise ConfigError(f"methods {later} do not run on data.storage shards or under "
+                          f"torchrun yet (LM vectors and teacher targets are computed in "
+                          f"memory); there, run the backbone methods: backbone, cross_teacher")

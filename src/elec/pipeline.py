@@ -13,7 +13,6 @@ command run again skips what is done.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +26,8 @@ from elec.data.store import atomic_dir, elec_home, write_json
 from elec.distill.networks import LLM_VECTOR, GainNetwork, PlainNetwork, VanillaNetwork
 from elec.distill.targets import distillation_rows
 from elec.environment import environment, resolve_device, seed_everything
-from elec.errors import ConfigError
 from elec.llm.stage1 import Stage1, cache_key, frozen_stage1
-from elec.methods import METHODS, Method, dependencies, method_model
+from elec.methods import METHODS, Method, dependencies, method_model, only_plain
 from elec.models import build_backbone
 from elec.report.plots import training_curves
 from elec.rundir import RunDir
@@ -51,11 +49,8 @@ class Run:
         for method in (METHODS["backbone"], METHODS["cross_teacher"]):  # fail now, not
             model = method_model(cfg, method)                          # after stage 1
             build_backbone(model.name, 2, model.embedding_dim, model.params)
-        needs_llm = [m for m in cfg.methods if METHODS[m].build != "plain"]
-        if needs_llm and (sharded(cfg) or distributed.world() > 1):
-            raise ConfigError(f"methods {needs_llm} need LM vectors, which neither data.storage "
-                              f"shards nor torchrun computes yet; run the backbone methods "
-                              f"(backbone, cross_teacher) there")
+        if sharded(cfg) or distributed.world() > 1:
+            only_plain(cfg.methods)
         self.dir = RunDir(out, self.log, reporter.note)
         if distributed.is_main():  # the main rank writes; the others read what it wrote
             self.dir.begin(cfg)
@@ -112,7 +107,7 @@ class Run:
         trainer = Trainer(cfg.train, self.log, self.reporter.bar)
         columns, param_groups, served = data.columns, None, None
         if method.build in ("plain", "gain"):
-            network = self._teacher_network(method)
+            network = self._untrained(method)
         if method.build == "gain":  # the LM field, regularised apart from the backbone
             columns = self.gain_columns()
             projection = list(network.llm_projection.parameters())
@@ -129,13 +124,12 @@ class Run:
                                       distill.teacher_mix)
             columns = {**columns, "train": train}
             generator = seed_everything(cfg.seed)
-            network = VanillaNetwork(data.schema, cfg.model, teacher.network.repr_dim, distill)
+            network = self._untrained(method)
             served = network.network
         network.to(self.device)
         record = fit_network(method.name, network, columns, data.groups, trainer, generator,
                              param_groups, served)
-        if method.build in ("plain", "gain"):  # teachers: kept for the students
-            self.networks[method.name] = network
+        self.networks[method.name] = network  # teachers are read by their students
         return record, {method.name: network.state_dict()}
 
     def _stage1(self) -> Stage1:
@@ -166,22 +160,26 @@ class Run:
         with atomic_dir(self._shared_stage1(), replaces=lambda _: True) as staging:
             RunDir(staging, self.log).copy_from(self.dir, "lm_only")
 
-    # ------------------------------------------------------------------ what students read
+    # ------------------------------------------------------------------ trained networks
     def network(self, name: str) -> nn.Module:
-        """A trained plain or gain network (a teacher), from memory or its checkpoint."""
+        """A trained network of the method table, from memory or its checkpoint."""
         if name not in self.networks:
             self.method(name)
         if name not in self.networks:
-            network = self._teacher_network(METHODS[name])
+            network = self._untrained(METHODS[name])
             network.load_state_dict(self.dir.load(name))
             self.networks[name] = network.to(self.device).eval()
         return self.networks[name]
 
-    def _teacher_network(self, method: Method) -> nn.Module:
-        """An untrained plain or gain network of ``method``."""
+    def _untrained(self, method: Method) -> nn.Module:
+        """An untrained network of ``method`` (a student's needs its trained teacher)."""
         if method.build == "gain":
             return GainNetwork(self.data.schema, self.cfg.model, self.cfg.adapter.dim,
                                self.cfg.gain)
+        if method.build == "student":
+            return VanillaNetwork(self.data.schema, self.cfg.model,
+                                  self.network(method.teacher).network.repr_dim,
+                                  self.distill(method))
         return PlainNetwork(self.data.schema, method_model(self.cfg, method))
 
     def gain_columns(self) -> dict[str, Columns]:
@@ -193,16 +191,10 @@ class Run:
                 for s in self.data.splits}
 
     def logits(self, name: str, split: str) -> np.ndarray:
-        """A teacher's logits on one split (benchmarks compare teachers with them)."""
+        """A trained network's logits on one split (benchmarks compare them row by row)."""
         network = self.network(name)
-        columns = self.gain_columns() if name == "gain" else self.data.columns
+        columns = self.gain_columns() if METHODS[name].build == "gain" else self.data.columns
         return predict_logits(network.logit, network, columns[split])
-
-
-def variant_of(of: str, name: str, **distill: float) -> Method:
-    """A method of the table under another name, with other distillation settings."""
-    base = METHODS[of]
-    return replace(base, name=name, distill={**base.distill, **distill})
 
 
 def run(cfg: RunConfig, out: Path, reporter: Reporter | None = None) -> dict:

@@ -41,19 +41,26 @@ class Reporter:
                 handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
 
     def bar(self, description: str, total: int) -> Callable[[int], None]:
-        """Start a bar; the returned function advances it and removes it when full."""
+        """Start a bar; the returned function advances it and removes it when full. When
+        the console is no terminal (a log, a pipe), a line every 30 s says how far it is."""
         task = self._progress.add_task(description, total=total)
+        say = None if self.console.is_terminal else self.every(30.0, wait=True)
+        done = [0]
 
         def advance(steps: int = 1) -> None:
             self._progress.advance(task, steps)
+            done[0] += steps
+            if say is not None and done[0] < total:
+                say(f"{description}: {done[0]:,}/{total:,}")
             if self._progress.tasks[self._progress.task_ids.index(task)].finished:
                 self._progress.remove_task(task)
         return advance
 
-    def every(self, seconds: float = 10.0) -> Callable[[str], None]:
-        """A progress line for long work without a known total: the first message and
-        then at most one per ``seconds`` reach the console and the log."""
-        last = [-float("inf")]
+    def every(self, seconds: float = 10.0, wait: bool = False) -> Callable[[str], None]:
+        """A progress line for long work: the first message (with ``wait``, the first
+        after ``seconds``) and then at most one per ``seconds`` reach the console and
+        the log."""
+        last = [time.monotonic() if wait else -float("inf")]
 
         def say(message: str) -> None:
             if time.monotonic() - last[0] >= seconds:

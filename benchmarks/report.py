@@ -229,6 +229,75 @@ def fuxictr_section() -> list[str]:
     return out + [""]
 
 
+def scale_section() -> list[str]:
+    """Throughput against FuxiCTR, memory by row count, torchrun against one process,
+    and the synthetic table's LM table: whichever of their files exist."""
+    out = []
+    path = RESULTS / "throughput.json"
+    if path.is_file():
+        data = json.loads(path.read_text())
+        out += [f"#### Training throughput against FuxiCTR 2.3.10 "
+                f"({source(path, data['environment'])}; {data['what']}, "
+                f"{data['train_rows']:,} training rows of `elec data synth`)",
+                "", "| epoch pair | elec samples/s | FuxiCTR samples/s | elec / FuxiCTR |",
+                "|---|---|---|---|"]
+        out += [f"| {r['repeat'] + 1} | {r['elec']['samples_per_s']:,.0f} | "
+                f"{r['fuxictr']['samples_per_s']:,.0f} | {r['ratio']:.2f}x |" for r in data["runs"]]
+        probes = ", ".join(f"{k} {v:,.0f}/s" for k, v in
+                           data["fuxictr_loader_probe_samples_per_s"].items())
+        out += ["", f"Median ratio **{data['median_ratio']:.2f}x** (target: at least 2x). "
+                f"FuxiCTR's loaders on a short probe: {probes}; the race used "
+                f"{data['fuxictr_loader']}. elec's streaming preprocessing (schema fit + "
+                f"encoding every split into shards) took {data['elec_preprocessing_seconds']} s "
+                f"for {data['rows']:,} rows.", ""]
+    path = RESULTS / "memory.json"
+    if path.is_file():
+        data = json.loads(path.read_text())
+        out += [f"#### Peak memory by row count ({source(path, data['environment'])}; "
+                f"{data['what']})", "", "| rows | peak RSS | seconds | test AUC |",
+                "|---|---|---|---|"]
+        out += [f"| {int(rows):,} | {v['peak_rss_gib']:.2f} GiB | {v['seconds']:.0f} | "
+                f"{v['test_auc']:.4f} |" for rows, v in data["sizes"].items()]
+        out += ["", f"Growth from the smallest to the largest: "
+                f"{data['growth_first_to_last']:+.0%} (target: under +50%, under 4 GiB).", ""]
+    path = RESULTS / "ddp.json"
+    if path.is_file():
+        data = json.loads(path.read_text())
+        runs = data["runs"]
+        out += [f"#### torchrun against one process ({source(path, data['environment'])}; "
+                f"backbone on {data['rows']:,} synthetic rows, gloo)", "",
+                "| processes | valid AUC | test AUC | best epoch | seconds |",
+                "|---|---|---|---|---|"]
+        out += [f"| {r['processes']} | {r['valid_auc']:.4f} | {r['test_auc']:.4f} | "
+                f"{r['best_epoch']} | {r['seconds']:.0f} |" for r in runs.values()]
+        out += ["", f"Validation AUC difference {data['valid_auc_difference']:+.4f} "
+                f"(target: within 0.003); the same fitted schema: {data['same_schema']}; the "
+                f"same results.json layout: {data['same_results_layout']}.", ""]
+    path = RESULTS / "synth_quality.json"
+    if path.is_file():
+        data = json.loads(path.read_text())
+        seeds = len(data["seeds"])
+        out += [f"#### Where the LM pays on the synthetic table "
+                f"({source(path, data['environment'])}; {data['rows']:,} rows, {seeds} seeds; "
+                f"rare: test rows whose item has fewer "
+                f"than {data['rare_below_training_rows']} training rows, "
+                f"{data['rare_test_rows']:,} of {data['test_rows']:,}; achievable test AUC "
+                f"{data['achievable_test_auc']:.4f})", "",
+                "| rows | backbone | self_distilled | ensemble_distilled | gain | vanilla | "
+                "vanilla - self_distilled | vanilla - ensemble_distilled | gain - backbone |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        for rows in ("all", "rare"):
+            part = data["summary"][rows]
+            deltas = [part[k] for k in ("vanilla - self_distilled",
+                                        "vanilla - ensemble_distilled", "gain - backbone")]
+            out.append(f"| {rows} | " + " | ".join(cell(part[m]) for m in (
+                "backbone", "self_distilled", "ensemble_distilled", "gain", "vanilla")) + " | "
+                + " | ".join(f"{d['mean']:+.4f} ({d['positive']}/{seeds})" for d in deltas)
+                + " |")
+        out.append("")
+    return (["### Scale", ""] + out) if out else []
+
+
 def encoding_section() -> list[str]:
     path = RESULTS / "encoding.json"
     if not path.is_file():
@@ -298,7 +367,7 @@ def results_page(quality: dict[str, dict]) -> str:
         parts += ["#### Every backbone, random split (test AUC, mean ± std; paired deltas with "
                   f"the number of seeds they hold in; {PREDATES['zoo']})", "", zoo_table(zoo),
                   ""]
-    parts += recipe_section() + fuxictr_section() + encoding_section()
+    parts += recipe_section() + fuxictr_section() + encoding_section() + scale_section()
     parts += ["## Earlier measurements", "",
               "Kept in `benchmarks/results/`, not shown: they do not describe the current "
               "code.", ""]

@@ -48,7 +48,8 @@ def table_and_shards(rows: int, work: Path):
     if not (data / "synth.json").is_file():
         synthesize(SynthConfig(rows=rows), data, progress=lambda m: None)
     cfg = load_config(data / "elec.yaml", ["data.storage=shards", "train.batch_size=4096",
-                                           "model.params.dropout=0.2"])
+                                           "model.params.dropout=0.2",
+                                           "model.params.batch_norm=false"])
     start = time.perf_counter()
     prepared = prepare_shards(cfg, work / f"shards-{rows}", torch.device("cpu"),
                               lambda m: None, print)

@@ -145,6 +145,9 @@ def record_batches(files: list[Path], columns: list[str],
     if missing:
         raise DataError(f"{str(files[0])!r}: no column {missing[0]!r}; its columns are "
                         f"{', '.join(data.schema.names)}")
-    for batch in data.to_batches(columns=columns, batch_size=batch_rows):
+    # one batch at a time: Arrow reads ahead 16 batches of 4 files by default, and then
+    # memory grows with the number of files
+    for batch in data.to_batches(columns=columns, batch_size=batch_rows, batch_readahead=1,
+                                 fragment_readahead=1, use_threads=False):
         if batch.num_rows:
             yield batch

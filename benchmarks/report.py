@@ -243,8 +243,8 @@ def scale_section() -> list[str]:
                 "|---|---|---|---|"]
         out += [f"| {r['repeat'] + 1} | {r['elec']['samples_per_s']:,.0f} | "
                 f"{r['fuxictr']['samples_per_s']:,.0f} | {r['ratio']:.2f}x |" for r in data["runs"]]
-        probes = ", ".join(f"{k} {v:,.0f}/s" for k, v in
-                           data["fuxictr_loader_probe_samples_per_s"].items())
+        probes = ", ".join(f"{k} {v:,.0f}/s" if isinstance(v, float) else f"{k} {v}"
+                           for k, v in data["fuxictr_loader_probe_samples_per_s"].items())
         out += ["", f"Median ratio **{data['median_ratio']:.2f}x** (target: at least 2x). "
                 f"FuxiCTR's loaders on a short probe: {probes}; the race used "
                 f"{data['fuxictr_loader']}. elec's streaming preprocessing (schema fit + "

@@ -74,8 +74,9 @@ def test_streaming_and_in_memory_preprocessing_agree(split_dir, tmp_path, monkey
         expected = RowEncoder(in_memory).encode_table(table)
         rows = ShardedColumns(tmp_path / "shards" / split)
         read = list(rows.batches(batch_size=50))
-        assert torch.equal(torch.cat([b.single for b in read]), torch.from_numpy(expected.single))
-        assert torch.equal(torch.cat([b.multi[0] for b in read]),
+        assert torch.equal(torch.cat([b.single for b in read]).long(),
+                           torch.from_numpy(expected.single))
+        assert torch.equal(torch.cat([b.multi[0] for b in read]).long(),
                            torch.from_numpy(expected.multi[0]))
         assert rows.label.tolist() == table["label"].to_pylist()
         # rows one by one (serving) encode as the table did

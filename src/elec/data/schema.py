@@ -40,7 +40,7 @@ class FittedField:
         return (self.buckets or len(self.vocab or [])) + FIRST
 
 
-SAMPLE = 1 << 20  # numeric values kept per field for the bucket edges
+SAMPLE = 1 << 18  # numeric values kept per field for the bucket edges
 
 
 class SchemaFitter:

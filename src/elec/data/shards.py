@@ -104,9 +104,11 @@ class ShardedColumns:
         return torch.from_numpy(np.concatenate([np.load(p / "label.npy") for p in self.parts]))
 
     def _read(self, part: Path) -> Columns:
+        """A shard's columns; the ids stay int32 (half the memory of int64), which the
+        embedding lookups take as they are."""
         multi = sorted(part.glob("multi*.npy"), key=lambda p: int(p.stem[5:]))
-        return Columns(single=torch.from_numpy(np.load(part / "single.npy").astype(np.int64)),
-                       multi=[torch.from_numpy(np.load(m).astype(np.int64)) for m in multi],
+        return Columns(single=torch.from_numpy(np.load(part / "single.npy")),
+                       multi=[torch.from_numpy(np.load(m)) for m in multi],
                        label=torch.from_numpy(np.load(part / "label.npy")))
 
     def batches(self, batch_size: int, generator: torch.Generator | None = None,

@@ -49,7 +49,8 @@ class Run:
         for method in (METHODS["backbone"], METHODS["cross_teacher"]):  # fail now, not
             model = method_model(cfg, method)                          # after stage 1
             build_backbone(model.name, 2, model.embedding_dim, model.params)
-        if sharded(cfg) or distributed.world() > 1:
+        self.sharded = sharded(cfg)
+        if self.sharded or distributed.world() > 1:
             only_plain(cfg.methods)
         self.dir = RunDir(out, self.log, reporter.note)
         if distributed.is_main():  # the main rank writes; the others read what it wrote
@@ -65,7 +66,7 @@ class Run:
 
     def _prepare(self, out: Path) -> Prepared:
         cfg = self.cfg
-        if sharded(cfg):
+        if self.sharded:
             return prepare_shards(cfg, out / "shards", self.device, self.reporter.every(),
                                   self.log)
         return prepare(cfg, lambda rows: render_table(rows, cfg.fields, cfg.text),

@@ -87,16 +87,22 @@ def _encode(encoder: RowEncoder, table: pa.Table, source: str):
 Render = Callable[[pa.Table], Sequence[str]]
 
 
+def _given_splits(cfg: RunConfig) -> tuple[pa.Table, dict[str, np.ndarray]]:
+    """The split files one after the other, and the rows of each split."""
+    parts = {split: dataset(files).to_table()
+             for split, files in split_files(Path(cfg.data.dataset)).items()}
+    table = pa.concat_tables(list(parts.values()), promote_options="permissive")
+    ends = np.cumsum([parts[split].num_rows for split in SPLITS])
+    return table, {split: np.arange(end - parts[split].num_rows, end)
+                   for split, end in zip(SPLITS, ends, strict=True)}
+
+
 def prepare(cfg: RunConfig, render: Render, device: torch.device,
             log: Callable[[str], None]) -> Prepared:
     """Load, split, fit the schema on the training rows (and the pool's ids), encode and
     ``render`` every split."""
-    if cfg.data.split == "files":  # the splits as given, one after the other
-        parts = {s: dataset(f).to_table() for s, f in split_files(Path(cfg.data.dataset)).items()}
-        table = pa.concat_tables(list(parts.values()), promote_options="permissive")
-        ends = np.cumsum([parts[s].num_rows for s in SPLITS])
-        rows = {s: np.arange(end - parts[s].num_rows, end) 
-                for s, end in zip(SPLITS, ends, strict=True)}
+    if cfg.data.split == "files":
+        table, rows = _given_splits(cfg)
     else:
         table = subsample(load_table(cfg.data, log), cfg.data)
     check_fields(table, cfg.fields, cfg.data)

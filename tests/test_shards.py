@@ -144,15 +144,21 @@ def test_synthetic_table_is_reproducible_and_learnable(tmp_path):
     assert cfg.data.split == "files" and len(cfg.fields) == 13 + 26 + 2
 
 
-def test_backbone_trains_from_shards_and_refuses_lm_methods_there(tmp_path):
+def test_backbone_and_its_students_train_from_shards_and_lm_methods_are_refused(tmp_path):
     synthesize(SynthConfig(rows=3000, shard_rows=1000), tmp_path / "d", progress=lambda _: None)
     overrides = ["data.storage=shards", "train.max_epochs=1", "model.params.hidden=[16]",
-                 "train.batch_size=256"]
-    cfg = load_config(tmp_path / "d" / "elec.yaml", [*overrides, "methods=[backbone]"])
+                 "train.batch_size=256", "distill.cross_teacher=dnn",
+                 "model.params.batch_norm=false"]
+    methods = ["backbone", "self_distilled", "ensemble_distilled"]
+    cfg = load_config(tmp_path / "d" / "elec.yaml", [*overrides, f"methods={methods}"])
     summary = run(cfg, tmp_path / "run")
-    assert 0.5 < summary["methods"]["backbone"]["test"]["auc"] <= 1.0
+    for method in methods:
+        assert 0.5 < summary["methods"][method]["test"]["auc"] <= 1.0
     assert (tmp_path / "run" / "shards" / "shards.json").is_file()
-    again = run(cfg, tmp_path / "run")  # resumes: the recorded method, the same shards
+    targets = tmp_path / "run" / "targets" / "ensemble_distilled" / "train"
+    logits = np.concatenate([np.load(p) for p in sorted((targets / "teacher_logit").iterdir())])
+    assert logits.shape == (2400,) and np.isfinite(logits).all()
+    again = run(cfg, tmp_path / "run")  # resumes: the recorded methods, the same shards
     assert again["methods"]["backbone"]["test"] == summary["methods"]["backbone"]["test"]
     lm = load_config(tmp_path / "d" / "elec.yaml", [*overrides, "methods=[vanilla]"])
     with pytest.raises(Exception, match="do not run on data.storage shards"):

@@ -93,10 +93,25 @@ def variant_of(of: str, name: str, **distill: float) -> Method:
     return replace(base, name=name, distill={**base.distill, **distill})
 
 
-def only_plain(methods: list[str]) -> None:
-    """Data on shards and torchrun train the plain networks only, for now."""
-    later = [m for m in methods if METHODS[m].build != "plain"]
+def reads_llm(method: Method) -> bool:
+    """Whether ``method`` or a network it learns from reads LM vectors."""
+    if method.build in ("stage1", "gain"):
+        return True
+    return method.build == "student" and reads_llm(METHODS[method.teacher])
+
+
+def check_scale(methods: list[str], sharded: bool, world: int) -> None:
+    """What runs at scale so far: under torchrun the plain networks; on shards, every
+    method without an LM (stage 1 still reads its texts in memory)."""
+    if world > 1:
+        later = [m for m in methods if METHODS[m].build != "plain"]
+        where = "under torchrun"
+    else:
+        later = [m for m in methods if sharded and reads_llm(METHODS[m])]
+        where = "on data.storage shards"
     if later:
-        raise ConfigError(f"methods {later} do not run on data.storage shards or under "
-                          f"torchrun yet (LM vectors and teacher targets are computed in "
-                          f"memory); there, run the backbone methods: backbone, cross_teacher")
+        raise ConfigError(f"methods {later} do not run {where} yet (LM vectors are computed "
+                          f"in memory, teacher targets in one process); there, run "
+                          + ("backbone and cross_teacher" if world > 1 else
+                             "the methods without an LM: backbone, cross_teacher, "
+                             "self_distilled, cross_distilled, ensemble_distilled"))

@@ -27,7 +27,7 @@ from elec.distill.networks import LLM_VECTOR, GainNetwork, PlainNetwork, Vanilla
 from elec.distill.targets import distillation_rows
 from elec.environment import environment, resolve_device, seed_everything
 from elec.llm.stage1 import Stage1, cache_key, frozen_stage1
-from elec.methods import METHODS, Method, dependencies, method_model, only_plain
+from elec.methods import METHODS, Method, check_scale, dependencies, method_model
 from elec.models import build_backbone
 from elec.report.plots import training_curves
 from elec.rundir import RunDir
@@ -50,8 +50,7 @@ class Run:
             model = method_model(cfg, method)                          # after stage 1
             build_backbone(model.name, 2, model.embedding_dim, model.params)
         self.sharded = sharded(cfg)
-        if self.sharded or distributed.world() > 1:
-            only_plain(cfg.methods)
+        check_scale(cfg.methods, self.sharded, distributed.world())
         self.dir = RunDir(out, self.log, reporter.note)
         if distributed.is_main():  # the main rank writes; the others read what it wrote
             self.dir.begin(cfg)
@@ -122,7 +121,7 @@ class Run:
             teacher_columns = self.gain_columns() if method.teacher == "gain" else columns
             train = distillation_rows(teacher, teacher_columns, columns,
                                       self.network("backbone") if blended else None,
-                                      distill.teacher_mix)
+                                      distill.teacher_mix, self.dir.path / "targets" / method.name)
             columns = {**columns, "train": train}
             generator = seed_everything(cfg.seed)
             network = self._untrained(method)

@@ -85,15 +85,28 @@ def write_shards(cfg: RunConfig, schema: FeatureSchema, files: dict[str, list[Pa
 
 
 class ShardedColumns:
-    """One split's encoded shards: batches of ``Columns`` read a few shards at a time."""
+    """One split's encoded shards: batches of ``Columns`` read a few shards at a time.
+    Extra columns (teacher outputs, LM vectors) live beside them, one ``.npy`` per shard
+    in a directory of their own (``with_extra``)."""
 
     def __init__(self, directory: Path, device: torch.device | str = "cpu",
-                 buffer_shards: int = 4):
+                 buffer_shards: int = 4, extra: dict[str, Path] | None = None):
         self.directory = directory
         self.rows = json.loads((directory.parent / "shards.json").read_text())[
             "splits"][directory.name]
         self.parts = [directory / f"part-{i:05d}" for i in range(len(self.rows))]
         self.device, self.buffer_shards = torch.device(device), buffer_shards
+        self.extra = dict(extra or {})
+
+    def with_extra(self, **directories: Path) -> ShardedColumns:
+        """These rows with extra columns: ``directories[name]/part-NNNNN.npy`` per shard."""
+        return ShardedColumns(self.directory, self.device, self.buffer_shards,
+                              {**self.extra, **directories})
+
+    def shards(self) -> Iterator[Columns]:
+        """Every shard's columns in order, on the device."""
+        for i in range(len(self.parts)):
+            yield self._read(i).to(self.device)
 
     def __len__(self) -> int:
         return sum(self.rows)
@@ -103,13 +116,16 @@ class ShardedColumns:
         """Every row's label, in order (evaluation reads them)."""
         return torch.from_numpy(np.concatenate([np.load(p / "label.npy") for p in self.parts]))
 
-    def _read(self, part: Path) -> Columns:
-        """A shard's columns; the ids stay int32 (half the memory of int64), which the
-        embedding lookups take as they are."""
+    def _read(self, i: int) -> Columns:
+        """Shard ``i``'s columns; the ids stay int32 (half the memory of int64), which the
+        embedding lookups take as they are; extra columns are read as float32."""
+        part = self.parts[i]
         multi = sorted(part.glob("multi*.npy"), key=lambda p: int(p.stem[5:]))
         return Columns(single=torch.from_numpy(np.load(part / "single.npy")),
                        multi=[torch.from_numpy(np.load(m)) for m in multi],
-                       label=torch.from_numpy(np.load(part / "label.npy")))
+                       label=torch.from_numpy(np.load(part / "label.npy")),
+                       extra={name: torch.from_numpy(np.load(d / f"part-{i:05d}.npy")).float()
+                              for name, d in self.extra.items()})
 
     def batches(self, batch_size: int, generator: torch.Generator | None = None,
                 rank: int = 0, world: int = 1) -> Iterator[Columns]:
@@ -127,7 +143,7 @@ class ShardedColumns:
         carry: Columns | None = None
         taken = 0
         for start in range(0, len(mine), self.buffer_shards):
-            window = [self._read(self.parts[i]) for i in mine[start:start + self.buffer_shards]]
+            window = [self._read(i) for i in mine[start:start + self.buffer_shards]]
             if carry is not None:
                 window.insert(0, carry)
             rows = Columns.concat(window)

@@ -10,20 +10,22 @@ skips their (absent) labels.
 
 from __future__ import annotations
 
-import torch
-from torch import nn
+from pathlib import Path
 
-from elec.data.batches import Columns, batches
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from elec.data.batches import Columns, Rows, batches
+from elec.data.shards import ShardedColumns
 from elec.data.splits import POOL
+from elec.data.store import atomic_dir
 from elec.distill.networks import LABELED, TEACHER_LOGIT, TEACHER_REPR
 
 
 @torch.no_grad()
-def teacher_targets(teacher: nn.Module, teacher_rows: Columns, rows: Columns,
-                    blend_with: nn.Module | None = None, teacher_mix: float = 1.0) -> Columns:
-    """``rows`` with the teacher's logit and representation attached. With ``blend_with``
-    (a network that reads ``rows``), the logit target is teacher_mix * teacher +
-    (1 - teacher_mix) * blend_with."""
+def _targets(teacher: nn.Module, teacher_rows: Columns, rows: Columns,
+             blend_with: nn.Module | None, teacher_mix: float) -> tuple[Tensor, Tensor]:
     teacher.eval()
     outputs = [teacher(batch) for batch in batches(teacher_rows, 8192)]
     logit = torch.cat([o[0] for o in outputs])
@@ -31,18 +33,41 @@ def teacher_targets(teacher: nn.Module, teacher_rows: Columns, rows: Columns,
         blend_with.eval()
         other = torch.cat([blend_with(batch)[0] for batch in batches(rows, 8192)])
         logit = teacher_mix * logit + (1 - teacher_mix) * other
-    return rows.with_extra(**{TEACHER_LOGIT: logit,
-                              TEACHER_REPR: torch.cat([o[1] for o in outputs])})
+    return logit, torch.cat([o[1] for o in outputs])
 
 
-def distillation_rows(teacher: nn.Module, teacher_columns: dict[str, Columns],
-                      columns: dict[str, Columns], blend_with: nn.Module | None = None,
-                      teacher_mix: float = 1.0) -> Columns:
+def teacher_targets(teacher: nn.Module, teacher_rows: Rows, rows: Rows,
+                    blend_with: nn.Module | None = None, teacher_mix: float = 1.0,
+                    store: Path | None = None) -> Rows:
+    """``rows`` with the teacher's logit and representation attached. With ``blend_with``
+    (a network that reads ``rows``), the logit target is teacher_mix * teacher +
+    (1 - teacher_mix) * blend_with. Rows on shards get their targets written shard by
+    shard under ``store`` (the representation as float16)."""
+    if not isinstance(rows, ShardedColumns):
+        logit, representation = _targets(teacher, teacher_rows, rows, blend_with, teacher_mix)
+        return rows.with_extra(**{TEACHER_LOGIT: logit, TEACHER_REPR: representation})
+    if store is None:
+        raise ValueError("teacher targets of rows on shards need a store directory")
+    with atomic_dir(store, replaces=lambda path: (path / TEACHER_LOGIT).is_dir()) as staging:
+        for name in (TEACHER_LOGIT, TEACHER_REPR):
+            (staging / name).mkdir()
+        for i, (view, own) in enumerate(zip(teacher_rows.shards(), rows.shards(),
+                                            strict=True)):
+            logit, representation = _targets(teacher, view, own, blend_with, teacher_mix)
+            np.save(staging / TEACHER_LOGIT / f"part-{i:05d}.npy", logit.cpu().numpy())
+            np.save(staging / TEACHER_REPR / f"part-{i:05d}.npy",
+                    representation.cpu().numpy().astype(np.float16))
+    return rows.with_extra(**{name: store / name for name in (TEACHER_LOGIT, TEACHER_REPR)})
+
+
+def distillation_rows(teacher: nn.Module, teacher_columns: dict[str, Rows],
+                      columns: dict[str, Rows], blend_with: nn.Module | None = None,
+                      teacher_mix: float = 1.0, store: Path | None = None) -> Rows:
     """A student's training rows: the labelled training rows and, when there is a pool,
-    its unlabeled rows, all with the teacher's targets."""
-    def targets(split: str) -> Columns:
+    its unlabeled rows, all with the teacher's targets (under ``store`` for shards)."""
+    def targets(split: str) -> Rows:
         return teacher_targets(teacher, teacher_columns[split], columns[split], blend_with,
-                               teacher_mix)
+                               teacher_mix, None if store is None else store / split)
 
     train = targets("train")
     if POOL not in columns:

@@ -1,12 +1,13 @@
 """torchrun against one process: the same synthetic table, the same config.
 
-    python benchmarks/ddp.py [--rows 1000000] [--nproc 2]
+    python benchmarks/ddp.py [--rows 1000000] [--nproc 2] [--seeds 3]
 
-`elec run --set methods=[backbone]` on shards, once in one process and once under
-torchrun with ``--nproc`` processes (gloo on CPU). Compares the validation and test
-AUC of the backbone, the fitted schema, and the layout of results.json. On a machine
-with fewer cores than processes this is a correctness check, not a speed-up. Writes
-benchmarks/results/ddp.json.
+`elec run --set methods=[backbone]` on shards, for each seed once in one process and
+once under torchrun with ``--nproc`` processes (gloo on CPU). The ranks read different
+shards, so a seed's two runs see different batches: the comparison is of the means
+over seeds, beside the seed-to-seed spread of one process. Also compares the fitted
+schema and the layout of results.json. On a machine with fewer cores than processes
+this is a correctness check, not a speed-up. Writes benchmarks/results/ddp.json.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from elec.bench import stats
 from elec.data.synth import SynthConfig, synthesize
 from elec.environment import environment
 
@@ -35,10 +37,26 @@ def layout(tree: object) -> object:
     return type(tree).__name__
 
 
+def one_run(data: Path, out: Path, nproc: int, seed: int) -> dict:
+    subprocess.run(["rm", "-rf", str(out)], check=True)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "elec.cli", "run", "-c", str(data / "elec.yaml"),
+                    "--out", str(out), "--nproc", str(nproc),
+                    *[a for o in [*OVERRIDES, f"seed={seed}"] for a in ("--set", o)]],
+                   check=True, capture_output=True)
+    results = json.loads((out / "results.json").read_text())
+    record = results["methods"]["backbone"]
+    return {"processes": nproc, "seed": seed, "seconds": round(time.perf_counter() - start, 1),
+            "valid_auc": record["valid"]["auc"], "test_auc": record["test"]["auc"],
+            "best_epoch": record["best_epoch"], "layout": layout(results),
+            "schema": (out / "shards" / "schema.json").read_text()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--nproc", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--work", default="runs/ddp")
     parser.add_argument("--results", default=str(RESULTS / "ddp.json"))
     args = parser.parse_args()
@@ -46,34 +64,28 @@ def main() -> None:
     data = work / f"synth-{args.rows}"
     if not (data / "synth.json").is_file():
         synthesize(SynthConfig(rows=args.rows), data, progress=lambda m: None)
-    runs = {}
-    for nproc in (1, args.nproc):
-        out = work / f"run-{nproc}"
-        subprocess.run(["rm", "-rf", str(out)], check=True)
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "elec.cli", "run", "-c", str(data / "elec.yaml"),
-                        "--out", str(out), "--nproc", str(nproc),
-                        *[a for o in OVERRIDES for a in ("--set", o)]], check=True)
-        results = json.loads((out / "results.json").read_text())
-        record = results["methods"]["backbone"]
-        runs[nproc] = {"processes": nproc, "seconds": round(time.perf_counter() - start, 1),
-                       "valid_auc": record["valid"]["auc"], "test_auc": record["test"]["auc"],
-                       "best_epoch": record["best_epoch"], "layout": layout(results),
-                       "schema": (out / "shards" / "schema.json").read_text()}
-        print(f"{nproc} process(es): valid AUC {record['valid']['auc']:.4f}, test AUC "
-              f"{record['test']['auc']:.4f}, {runs[nproc]['seconds']:.0f} s", flush=True)
+    runs: dict[int, list[dict]] = {1: [], args.nproc: []}
+    for seed in range(args.seeds):
+        for nproc in (1, args.nproc):
+            runs[nproc].append(one_run(data, work / f"run-{nproc}-seed-{seed}", nproc, seed))
+            r = runs[nproc][-1]
+            print(f"seed {seed}, {nproc} process(es): valid AUC {r['valid_auc']:.4f}, test AUC "
+                  f"{r['test_auc']:.4f}, {r['seconds']:.0f} s", flush=True)
     one, many = runs[1], runs[args.nproc]
+    valid = stats([m["valid_auc"] - o["valid_auc"] for o, m in zip(one, many, strict=True)])
     result = {
-        "rows": args.rows, "overrides": OVERRIDES,
-        "runs": {str(k): {n: v for n, v in r.items() if n not in ("layout", "schema")}
-                 for k, r in runs.items()},
-        "valid_auc_difference": many["valid_auc"] - one["valid_auc"],
-        "test_auc_difference": many["test_auc"] - one["test_auc"],
-        "same_schema": one["schema"] == many["schema"],
-        "same_results_layout": one["layout"] == many["layout"],
+        "rows": args.rows, "overrides": OVERRIDES, "seeds": args.seeds,
+        "runs": {str(k): [{n: v for n, v in r.items() if n not in ("layout", "schema")}
+                          for r in rs] for k, rs in runs.items()},
+        "valid_auc": {str(k): stats([r["valid_auc"] for r in rs]) for k, rs in runs.items()},
+        "test_auc": {str(k): stats([r["test_auc"] for r in rs]) for k, rs in runs.items()},
+        "valid_auc_difference": valid,
+        "same_schema": all(o["schema"] == m["schema"] for o, m in zip(one, many, strict=True)),
+        "same_results_layout": all(o["layout"] == m["layout"]
+                                   for o, m in zip(one, many, strict=True)),
         "environment": environment()}
     Path(args.results).write_text(json.dumps(result, indent=2))
-    print(f"valid AUC difference {result['valid_auc_difference']:+.4f}; same schema "
+    print(f"mean valid AUC difference {valid['mean']:+.4f}; same schema "
           f"{result['same_schema']}; same results.json layout {result['same_results_layout']}")
 
 

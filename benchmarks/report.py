@@ -390,8 +390,50 @@ def readme_section(quality: dict[str, dict]) -> str:
                   + ".", ""]
     if quality:
         parts += ["![test AUC per method](benchmarks/results/quality.png)", ""]
+    parts += scale_summary()
     parts.append(END)
     return "\n".join(parts)
+
+
+def scale_summary() -> list[str]:
+    """One line per scale measurement, for the README."""
+    lines = []
+    path = RESULTS / "synth_quality.json"
+    if path.is_file():
+        data = json.loads(path.read_text())
+        n = len(data["seeds"])
+        d = {rows: data["summary"][rows] for rows in ("all", "rare")}
+        lines.append(
+            f"- On the synthetic table with item titles ({data['rows']:,} rows), the gain "
+            f"network beats the backbone on all rows by {d['all']['gain - backbone']['mean']:+.4f}"
+            f" ({d['all']['gain - backbone']['positive']}/{n}) and on rare items' rows by "
+            f"{d['rare']['gain - backbone']['mean']:+.4f} "
+            f"({d['rare']['gain - backbone']['positive']}/{n}); the served vanilla network "
+            f"against the same blended teacher without the LM: "
+            f"{d['all']['vanilla - ensemble_distilled']['mean']:+.4f} "
+            f"({d['all']['vanilla - ensemble_distilled']['positive']}/{n}) and "
+            f"{d['rare']['vanilla - ensemble_distilled']['mean']:+.4f} "
+            f"({d['rare']['vanilla - ensemble_distilled']['positive']}/{n}).")
+    path = RESULTS / "throughput.json"
+    if path.is_file():
+        data = json.loads(path.read_text())
+        lines.append(f"- Training throughput, DeepFM on {data['train_rows']:,} synthetic rows: "
+                     f"{data['median_ratio']:.2f}x FuxiCTR 2.3.10 with its fastest loader "
+                     f"(target 2x).")
+    path = RESULTS / "memory.json"
+    if path.is_file():
+        data = json.loads(path.read_text())
+        sizes = ", ".join(f"{int(rows):,} rows {v['peak_rss_gib']:.2f} GiB"
+                          for rows, v in data["sizes"].items())
+        lines.append(f"- Peak memory of streaming preprocessing + one backbone epoch: {sizes} "
+                     f"({data['growth_first_to_last']:+.0%}).")
+    path = RESULTS / "ddp.json"
+    if path.is_file():
+        data = json.loads(path.read_text())
+        diff = data["valid_auc_difference"]
+        lines.append(f"- torchrun (2 processes, gloo) against one process: validation AUC "
+                     f"{diff['mean']:+.4f} ± {diff['std']:.4f} over {data['seeds']} seeds.")
+    return (["At scale:", "", *lines, ""]) if lines else []
 
 
 def main() -> None:

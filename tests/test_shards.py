@@ -183,3 +183,16 @@ def test_two_processes_train_under_torchrun_and_write_one_checkpoint(tmp_path):
     record = json.loads((tmp_path / "run" / "results.json").read_text())["methods"]["backbone"]
     assert 0.5 < record["test"]["auc"] <= 1.0
     assert done.stdout.count("results:") == 1  # one rank reports
+
+
+def test_a_bad_value_in_a_later_batch_is_named_by_its_row_in_the_split(split_dir, tmp_path,
+                                                                       monkeypatch):
+    monkeypatch.setattr(shards, "SHARD_ROWS", 64)
+    cfg = _cfg(split_dir)
+    files = split_files(split_dir)
+    schema = fit_schema(cfg, files, lambda _: None)
+    table = _table(90, seed=2).set_column(3, "clicks", pa.array(["1"] * 70 + ["many"] * 20))
+    pq.write_table(table, split_dir / "valid" / "part-0.parquet")
+    with pytest.raises(DataError, match=r"valid files: row 70, field 'clicks': expected a "
+                                        r"number, got 'many'"):
+        write_shards(cfg, schema, files, tmp_path / "s", lambda _: None)

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from elec.config import FieldSpec
-from elec.data.encoder import FIRST, RowError, column_keys, numbers
+from elec.data.encoder import FIRST, RowError, column_keys, numbers, shifted
 from elec.data.store import write_atomic
 
 
@@ -74,7 +74,7 @@ class SchemaFitter:
                 else:
                     self._count(spec, column, counted)
         except RowError as error:
-            raise RowError(_shifted(str(error), first_row)) from None
+            raise shifted(error, first_row) from None
 
     def _count(self, spec: FieldSpec, column: pa.Array, counted: np.ndarray | None) -> None:
         found = column_keys(column, spec.kind, spec.name)
@@ -126,14 +126,6 @@ class SchemaFitter:
             return []
         quantiles = np.linspace(0, 1, spec.n_buckets + 1)[1:-1]
         return [float(e) for e in sorted(set(np.quantile(values, quantiles).tolist()))]
-
-
-def _shifted(message: str, offset: int) -> str:
-    """A batch's row numbers as the table's."""
-    if not offset or not message.startswith("row "):
-        return message
-    number, rest = message[4:].split(",", 1) if "," in message else (message[4:], "")
-    return f"row {int(number) + offset},{rest}" if number.isdigit() else message
 
 
 class FeatureSchema:

@@ -22,7 +22,7 @@ import torch
 
 from elec.config import RunConfig
 from elec.data.batches import Columns
-from elec.data.encoder import RowEncoder, RowError
+from elec.data.encoder import RowEncoder, RowError, shifted
 from elec.data.prepare import Prepared
 from elec.data.schema import FeatureSchema, SchemaFitter
 from elec.data.sources import check_fields, dataset, label_values, record_batches, split_files
@@ -64,10 +64,10 @@ def write_shards(cfg: RunConfig, schema: FeatureSchema, files: dict[str, list[Pa
             for i, batch in enumerate(record_batches(files[split], names, SHARD_ROWS)):
                 try:
                     encoded = encoder.encode_table(batch)
-                except RowError as error:
-                    raise DataError(f"{split} files, batch {i}: {error}") from None
+                except RowError as error:  # rows counted over the split's files
+                    raise DataError(f"{split} files: {shifted(error, sum(rows))}") from None
                 label = label_values(batch[cfg.data.label], cfg.data,
-                                     f"{split} files, batch {i}")
+                                     f"{split} files, in the rows from {sum(rows):,} on")
                 part = staging / split / f"part-{i:05d}"
                 part.mkdir(parents=True)
                 arrays = {"single": encoded.single.astype(np.int32), "label": label,

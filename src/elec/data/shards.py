@@ -140,16 +140,16 @@ class ShardedColumns:
         if world > 1:  # every rank takes as many steps as the smallest share allows
             steps = min(sum(self.rows[i] for i in order[r::world]) // batch_size
                         for r in range(world))
+        window = self.buffer_shards if generator is not None else 1  # in order: one shard
         carry: Columns | None = None
         taken = 0
-        for start in range(0, len(mine), self.buffer_shards):
-            window = [self._read(i) for i in mine[start:start + self.buffer_shards]]
-            if carry is not None:
-                window.insert(0, carry)
-            rows = Columns.concat(window)
+        for start in range(0, len(mine), window):
+            parts = [self._read(i) for i in mine[start:start + window]]
+            rows = Columns.concat(([carry] if carry is not None else []) + parts)
+            del parts  # one copy of the window in memory, not two
             index = (torch.randperm(len(rows), generator=generator) if generator is not None
                      else torch.arange(len(rows)))
-            last = start + self.buffer_shards >= len(mine)
+            last = start + window >= len(mine)
             full = len(rows) if last else len(rows) // batch_size * batch_size
             for begin in range(0, full, batch_size):
                 if steps is not None and taken >= steps:

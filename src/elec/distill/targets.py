@@ -23,17 +23,34 @@ from elec.data.store import atomic_dir
 from elec.distill.networks import LABELED, TEACHER_LOGIT, TEACHER_REPR
 
 
+def _outputs(network: nn.Module, rows: Columns, representation: bool = True
+             ) -> tuple[Tensor, Tensor | None]:
+    """``network``'s logit (and representation) of every row, batch by batch, copied into
+    tensors as they come (no list of per-batch tensors: see ``predict_logits``)."""
+    network.eval()
+    logit = kept = None
+    start = 0
+    for batch in batches(rows, 8192):
+        z, r = network(batch)
+        if logit is None:
+            logit = torch.empty(len(rows), dtype=z.dtype, device=z.device)
+            kept = (torch.empty(len(rows), r.shape[1], dtype=r.dtype, device=r.device)
+                    if representation else None)
+        logit[start:start + len(z)] = z
+        if kept is not None:
+            kept[start:start + len(z)] = r
+        start += len(z)
+    return logit, kept
+
+
 @torch.no_grad()
 def _targets(teacher: nn.Module, teacher_rows: Columns, rows: Columns,
              blend_with: nn.Module | None, teacher_mix: float) -> tuple[Tensor, Tensor]:
-    teacher.eval()
-    outputs = [teacher(batch) for batch in batches(teacher_rows, 8192)]
-    logit = torch.cat([o[0] for o in outputs])
+    logit, representation = _outputs(teacher, teacher_rows)
     if blend_with is not None:
-        blend_with.eval()
-        other = torch.cat([blend_with(batch)[0] for batch in batches(rows, 8192)])
+        other, _ = _outputs(blend_with, rows, representation=False)
         logit = teacher_mix * logit + (1 - teacher_mix) * other
-    return logit, torch.cat([o[1] for o in outputs])
+    return logit, representation
 
 
 def teacher_targets(teacher: nn.Module, teacher_rows: Rows, rows: Rows,

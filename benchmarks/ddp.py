@@ -37,12 +37,12 @@ def layout(tree: object) -> object:
     return type(tree).__name__
 
 
-def one_run(data: Path, out: Path, nproc: int, seed: int) -> dict:
+def one_run(data: Path, out: Path, nproc: int, seed: int, overrides: list[str]) -> dict:
     subprocess.run(["rm", "-rf", str(out)], check=True)
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "elec.cli", "run", "-c", str(data / "elec.yaml"),
                     "--out", str(out), "--nproc", str(nproc),
-                    *[a for o in [*OVERRIDES, f"seed={seed}"] for a in ("--set", o)]],
+                    *[a for o in [*overrides, f"seed={seed}"] for a in ("--set", o)]],
                    check=True, capture_output=True)
     results = json.loads((out / "results.json").read_text())
     record = results["methods"]["backbone"]
@@ -57,6 +57,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--nproc", type=int, default=2)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--set", action="append", default=[], dest="overrides")
     parser.add_argument("--work", default="runs/ddp")
     parser.add_argument("--results", default=str(RESULTS / "ddp.json"))
     args = parser.parse_args()
@@ -67,14 +68,15 @@ def main() -> None:
     runs: dict[int, list[dict]] = {1: [], args.nproc: []}
     for seed in range(args.seeds):
         for nproc in (1, args.nproc):
-            runs[nproc].append(one_run(data, work / f"run-{nproc}-seed-{seed}", nproc, seed))
+            runs[nproc].append(one_run(data, work / f"run-{nproc}-seed-{seed}", nproc, seed,
+                                       OVERRIDES + args.overrides))
             r = runs[nproc][-1]
             print(f"seed {seed}, {nproc} process(es): valid AUC {r['valid_auc']:.4f}, test AUC "
                   f"{r['test_auc']:.4f}, {r['seconds']:.0f} s", flush=True)
     one, many = runs[1], runs[args.nproc]
     valid = stats([m["valid_auc"] - o["valid_auc"] for o, m in zip(one, many, strict=True)])
     result = {
-        "rows": args.rows, "overrides": OVERRIDES, "seeds": args.seeds,
+        "rows": args.rows, "overrides": OVERRIDES + args.overrides, "seeds": args.seeds,
         "runs": {str(k): [{n: v for n, v in r.items() if n not in ("layout", "schema")}
                           for r in rs] for k, rs in runs.items()},
         "valid_auc": {str(k): stats([r["valid_auc"] for r in rs]) for k, rs in runs.items()},

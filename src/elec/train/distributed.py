@@ -5,7 +5,9 @@
 Every rank trains on its share of each batch (``train.batch_size`` is the global batch:
 each rank takes ``batch_size / world`` rows of it), DDP averages the gradients, so the
 weights stay the same on every rank; the main rank alone writes files. gloo on CPU,
-nccl on GPUs; multi-node is torchrun's own rendezvous.
+nccl on GPUs; multi-node is torchrun's own rendezvous. Batch normalisation uses the
+global batch on GPUs (SyncBatchNorm); on CPU, where torch has no SyncBatchNorm, each
+rank normalises over its own share.
 """
 
 from __future__ import annotations
@@ -65,5 +67,7 @@ def objective(module: nn.Module, loss_fn: Callable[..., Tensor]) -> Callable[...
     if not dist.is_initialized():
         return loss_fn
     device = next(module.parameters()).device
+    if device.type == "cuda":  # batch statistics over the global batch (GPU only in torch)
+        nn.SyncBatchNorm.convert_sync_batchnorm(module)
     return nn.parallel.DistributedDataParallel(
         Objective(module, loss_fn), device_ids=[device.index] if device.type == "cuda" else None)

@@ -254,17 +254,18 @@ def scale_section() -> list[str]:
     if path.is_file():
         data = json.loads(path.read_text())
         out += [f"#### Peak memory by row count ({source(path, data['environment'])}; "
-                f"{data['what']})", "", "| rows | peak RSS | seconds | test AUC |",
-                "|---|---|---|---|"]
-        out += [f"| {int(rows):,} | {v['peak_rss_gib']:.2f} GiB | {v['seconds']:.0f} | "
-                f"{v['test_auc']:.4f} |" for rows, v in data["sizes"].items()]
+                f"{data['what']})", "", "| rows | peak RSS | test AUC |", "|---|---|---|"]
+        out += [f"| {int(rows):,} | {v['peak_rss_gib']:.2f} GiB | {v['test_auc']:.4f} |"
+                for rows, v in data["sizes"].items()]
         out += ["", f"Growth from the smallest to the largest: "
                 f"{data['growth_first_to_last']:+.0%} (target: under +50%, under 4 GiB).", ""]
-    path = RESULTS / "ddp.json"
-    if path.is_file():
+    for path in sorted(RESULTS.glob("ddp*.json")):
         data = json.loads(path.read_text())
+        batch_norm = ("without batch norm" if "model.params.batch_norm=false" in data["overrides"]
+                      else "with batch norm")
         out += [f"#### torchrun against one process ({source(path, data['environment'])}; "
-                f"backbone on {data['rows']:,} synthetic rows, gloo, {data['seeds']} seeds)", "",
+                f"DeepFM {batch_norm} on {data['rows']:,} synthetic rows, gloo, "
+                f"{data['seeds']} seeds)", "",
                 "| processes | valid AUC | test AUC | seconds per run |", "|---|---|---|---|"]
         for processes, runs in data["runs"].items():
             seconds = sum(r["seconds"] for r in runs) / len(runs)
@@ -427,12 +428,14 @@ def scale_summary() -> list[str]:
                           for rows, v in data["sizes"].items())
         lines.append(f"- Peak memory of streaming preprocessing + one backbone epoch: {sizes} "
                      f"({data['growth_first_to_last']:+.0%}).")
-    path = RESULTS / "ddp.json"
-    if path.is_file():
+    for path in sorted(RESULTS.glob("ddp*.json")):
         data = json.loads(path.read_text())
         diff = data["valid_auc_difference"]
-        lines.append(f"- torchrun (2 processes, gloo) against one process: validation AUC "
-                     f"{diff['mean']:+.4f} ± {diff['std']:.4f} over {data['seeds']} seeds.")
+        batch_norm = ("without batch norm" if "model.params.batch_norm=false" in data["overrides"]
+                      else "with batch norm, per rank on CPU")
+        lines.append(f"- torchrun (2 processes, gloo), DeepFM {batch_norm}, against one "
+                     f"process: validation AUC {diff['mean']:+.4f} ± {diff['std']:.4f} over "
+                     f"{data['seeds']} seeds.")
     return (["At scale:", "", *lines, ""]) if lines else []
 
 

@@ -63,9 +63,12 @@ class Objective(nn.Module):
 
 
 def objective(module: nn.Module, loss_fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
-    """``loss_fn`` itself in one process; under torchrun, through DDP."""
+    """``loss_fn`` itself in one process; under torchrun, through DDP. Every rank then
+    draws its own dropout masks (its global generator is offset by its rank), as the rows
+    of one process's batch would; the weights start equal (DDP copies rank 0's)."""
     if not dist.is_initialized():
         return loss_fn
+    torch.manual_seed(torch.initial_seed() + rank())
     device = next(module.parameters()).device
     if device.type == "cuda":  # batch statistics over the global batch (GPU only in torch)
         nn.SyncBatchNorm.convert_sync_batchnorm(module)

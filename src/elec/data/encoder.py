@@ -39,16 +39,6 @@ class RowError(DataError):
     """A row that cannot be encoded; the message names the row and the field."""
 
 
-def shifted(error: RowError, offset: int) -> RowError:
-    """``error`` with its row counted from ``offset``: a batch's rows as its table's."""
-    message = str(error)
-    if offset and message.startswith("row ") and "," in message:
-        number, rest = message[4:].split(",", 1)
-        if number.isdigit():
-            return RowError(f"row {int(number) + offset},{rest}")
-    return error
-
-
 def clip(text: str, limit: int = 60) -> str:
     """At most ``limit`` characters of ``text``, saying how long it was: never megabytes
     of a request in a message."""

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from elec.config import FieldSpec
-from elec.data.encoder import FIRST, RowError, column_keys, numbers, shifted
+from elec.data.encoder import FIRST, RowError, column_keys, numbers
 from elec.data.store import write_atomic
 
 
@@ -38,6 +38,16 @@ class FittedField:
         if self.kind == "numeric":
             return len(self.boundaries or []) + 2
         return (self.buckets or len(self.vocab or [])) + FIRST
+
+
+def shifted(error: RowError, offset: int) -> RowError:
+    """``error`` with its row counted from ``offset``: a batch's rows as its table's."""
+    message = str(error)
+    if offset and message.startswith("row ") and "," in message:
+        number, rest = message[4:].split(",", 1)
+        if number.isdigit():
+            return RowError(f"row {int(number) + offset},{rest}")
+    return error
 
 
 SAMPLE = 1 << 18  # numeric values kept per field for the bucket edges

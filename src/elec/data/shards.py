@@ -22,9 +22,9 @@ import torch
 
 from elec.config import RunConfig
 from elec.data.batches import Columns
-from elec.data.encoder import RowEncoder, RowError, shifted
+from elec.data.encoder import RowEncoder, RowError
 from elec.data.prepare import Prepared
-from elec.data.schema import FeatureSchema, SchemaFitter
+from elec.data.schema import FeatureSchema, SchemaFitter, shifted
 from elec.data.sources import check_fields, dataset, label_values, record_batches, split_files
 from elec.data.splits import SPLITS
 from elec.data.store import atomic_dir

@@ -38,7 +38,6 @@ SUPERSEDED = {
 }
 # result files still shown whose heading must say what they predate
 PREDATES = {"zoo": "measured before the backbones' Xavier initialisation",
-            "ddp": "measured before every rank drew its own dropout masks",
             "recipe_search": "measured before the Xavier initialisation and before the pool's "
                              "ids joined the vocabularies"}
 
@@ -266,7 +265,7 @@ def scale_section() -> list[str]:
                       else "with batch norm")
         out += [f"#### torchrun against one process ({source(path, data['environment'])}; "
                 f"DeepFM {batch_norm} on {data['rows']:,} synthetic rows, gloo, "
-                f"{data['seeds']} seeds; {PREDATES['ddp']})", "",
+                f"{data['seeds']} seeds)", "",
                 "| processes | valid AUC | test AUC | seconds per run |", "|---|---|---|---|"]
         for processes, runs in data["runs"].items():
             seconds = sum(r["seconds"] for r in runs) / len(runs)
@@ -436,7 +435,7 @@ def scale_summary() -> list[str]:
                       else "with batch norm, per rank on CPU")
         lines.append(f"- torchrun (2 processes, gloo), DeepFM {batch_norm}, against one "
                      f"process: validation AUC {diff['mean']:+.4f} ± {diff['std']:.4f} over "
-                     f"{data['seeds']} seeds ({PREDATES['ddp']}).")
+                     f"{data['seeds']} seeds.")
     return (["At scale:", "", *lines, ""]) if lines else []
 
 

@@ -49,16 +49,23 @@ def fit_schema(cfg: RunConfig, files: dict[str, list[Path]],
     return fitter.fitted()
 
 
+def _inputs(files: dict[str, list[Path]]) -> dict[str, list]:
+    return {split: [[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for p in paths]
+            for split, paths in files.items()}
+
+
 def write_shards(cfg: RunConfig, schema: FeatureSchema, files: dict[str, list[Path]],
                  out: Path, progress: Callable[[str], None]) -> str:
     """Encode every split into ``out/<split>/part-NNNNN/``: ``single.npy`` (int32 ids),
-    ``multi<k>.npy`` and ``label.npy`` (float32). Returns the sha256 of what was written:
-    the data digest that run directories and caches are keyed by."""
+    ``multi<k>.npy`` and ``label.npy`` (float32), beside ``schema.json`` and the manifest
+    ``shards.json`` (rows per shard, the inputs read, the digest), all written at once.
+    Returns the sha256 of the encoded arrays: the data digest that run directories and
+    caches are keyed by."""
     encoder = RowEncoder(schema)
     names = [f.name for f in schema.fields] + [cfg.data.label]
     digest = hashlib.sha256()
     with atomic_dir(out, replaces=lambda path: (path / "shards.json").is_file()) as staging:
-        manifest: dict = {"format": "elec.shards/1", "splits": {}}
+        manifest: dict = {"format": "elec.shards/1", "splits": {}, "inputs": _inputs(files)}
         for split in SPLITS:
             rows = []
             for i, batch in enumerate(record_batches(files[split], names, SHARD_ROWS)):
@@ -80,6 +87,7 @@ def write_shards(cfg: RunConfig, schema: FeatureSchema, files: dict[str, list[Pa
                 progress(f"shards: {split} {sum(rows):,} rows encoded")
             manifest["splits"][split] = rows
         manifest["digest"] = digest.hexdigest()
+        schema.save(staging / "schema.json")
         (staging / "shards.json").write_text(json.dumps(manifest))
     return manifest["digest"]
 
@@ -159,11 +167,6 @@ class ShardedColumns:
             carry = rows.take(index[full:]) if full < len(rows) else None
 
 
-def _inputs(files: dict[str, list[Path]]) -> dict[str, list]:
-    return {split: [[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for p in paths]
-            for split, paths in files.items()}
-
-
 def prepare_shards(cfg: RunConfig, out: Path, device: torch.device,
                    progress: Callable[[str], None], log: Callable[[str], None]) -> Prepared:
     """The splits of ``data.dataset`` (train/valid/test files) encoded into ``out``; a
@@ -179,10 +182,7 @@ def prepare_shards(cfg: RunConfig, out: Path, device: torch.device,
         check_fields(dataset(files["train"]).schema.empty_table(), cfg.fields, cfg.data)
         schema = fit_schema(cfg, files, progress)
         write_shards(cfg, schema, files, out, progress)
-        schema.save(schema_path)
         manifest = json.loads(manifest_path.read_text())
-        manifest["inputs"] = _inputs(files)
-        manifest_path.write_text(json.dumps(manifest))
     columns = {split: ShardedColumns(out / split, device) for split in SPLITS}
     sizes = ", ".join(f"{s} {len(columns[s]):,}" for s in SPLITS)
     log(f"data: {cfg.data.dataset}, split files: {sizes}; {len(schema.fields)} tabular "

@@ -100,18 +100,16 @@ def reads_llm(method: Method) -> bool:
     return method.build == "student" and reads_llm(METHODS[method.teacher])
 
 
-def check_scale(methods: list[str], sharded: bool, world: int) -> None:
-    """What runs at scale so far: under torchrun the plain networks; on shards, every
-    method without an LM (stage 1 still reads its texts in memory)."""
-    if world > 1:
-        later = [m for m in methods if METHODS[m].build != "plain"]
-        where = "under torchrun"
-    else:
-        later = [m for m in methods if sharded and reads_llm(METHODS[m])]
-        where = "on data.storage shards"
-    if later:
-        raise ConfigError(f"methods {later} do not run {where} yet (LM vectors are computed "
-                          f"in memory, teacher targets in one process); there, run "
-                          + ("backbone and cross_teacher" if world > 1 else
-                             "the methods without an LM: backbone, cross_teacher, "
-                             "self_distilled, cross_distilled, ensemble_distilled"))
+def check_scale(methods: list[str], sharded: bool, world: int, adapter_mode: str) -> None:
+    """What runs at scale so far: on shards, every method without an LM (stage 1 still
+    reads its texts in memory); under torchrun, every method, with the LM frozen."""
+    lm = [m for m in methods if reads_llm(METHODS[m])]
+    if sharded and lm:
+        raise ConfigError(f"methods {lm} do not run on data.storage shards yet (stage 1 "
+                          f"reads its texts in memory); there, run the methods without an "
+                          f"LM: backbone, cross_teacher, self_distilled, cross_distilled, "
+                          f"ensemble_distilled")
+    if world > 1 and lm and adapter_mode != "frozen":
+        raise ConfigError(f"adapter.mode {adapter_mode} does not run under torchrun yet (the "
+                          f"LM is trained in one process); use adapter.mode frozen there, or "
+                          f"run without --nproc")

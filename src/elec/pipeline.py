@@ -50,7 +50,7 @@ class Run:
             model = method_model(cfg, method)                          # after stage 1
             build_backbone(model.name, 2, model.embedding_dim, model.params)
         self.sharded = sharded(cfg)
-        check_scale(cfg.methods, self.sharded, distributed.world())
+        check_scale(cfg.methods, self.sharded, distributed.world(), cfg.adapter.mode)
         self.dir = RunDir(out, self.log, reporter.note)
         if distributed.is_main():  # the main rank writes; the others read what it wrote
             self.dir.begin(cfg)
@@ -152,13 +152,16 @@ class Run:
         shared = self._shared_stage1()  # hashes the LM's files: only when it may pay
         if (shared / "stages" / f"{method.name}.json").is_file():
             self.log(f"stage 1: reusing the trained adapter and LM vectors in {shared}")
-            self.dir.copy_from(RunDir(shared, self.log), method.name)
+            if distributed.is_main():
+                self.dir.copy_from(RunDir(shared, self.log), method.name)
+            distributed.barrier()
             record = self.dir.finished(method.name)
         return record
 
     def _share_stage1(self) -> None:
-        with atomic_dir(self._shared_stage1(), replaces=lambda _: True) as staging:
-            RunDir(staging, self.log).copy_from(self.dir, "lm_only")
+        if distributed.is_main():
+            with atomic_dir(self._shared_stage1(), replaces=lambda _: True) as staging:
+                RunDir(staging, self.log).copy_from(self.dir, "lm_only")
 
     # ------------------------------------------------------------------ trained networks
     def network(self, name: str) -> nn.Module:

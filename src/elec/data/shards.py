@@ -13,6 +13,7 @@ The encodings are those of the in-memory path (the same ``RowEncoder``, the same
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +28,7 @@ from elec.data.prepare import Prepared
 from elec.data.schema import FeatureSchema, SchemaFitter, shifted
 from elec.data.sources import check_fields, dataset, label_values, record_batches, split_files
 from elec.data.splits import SPLITS
-from elec.data.store import atomic_dir
+from elec.data.store import atomic_dir, write_atomic
 from elec.errors import ConfigError, DataError
 
 SHARD_ROWS = 1 << 18
@@ -92,6 +93,14 @@ def write_shards(cfg: RunConfig, schema: FeatureSchema, files: dict[str, list[Pa
     return manifest["digest"]
 
 
+def save_part(directory: Path, i: int, array: np.ndarray) -> None:
+    """Shard ``i``'s column of a per-shard output (``directory/part-NNNNN.npy``), written
+    whole or not at all."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    write_atomic(directory / f"part-{i:05d}.npy", buffer.getvalue())
+
+
 class ShardedColumns:
     """One split's encoded shards: batches of ``Columns`` read a few shards at a time.
     Extra columns (teacher outputs, LM vectors) live beside them, one ``.npy`` per shard
@@ -111,10 +120,11 @@ class ShardedColumns:
         return ShardedColumns(self.directory, self.device, self.buffer_shards,
                               {**self.extra, **directories})
 
-    def shards(self) -> Iterator[Columns]:
-        """Every shard's columns in order, on the device."""
-        for i in range(len(self.parts)):
-            yield self._read(i).to(self.device)
+    def shards(self, rank: int = 0, world: int = 1) -> Iterator[tuple[int, Columns]]:
+        """Shards in order with their index, on the device: every ``world``-th from
+        ``rank`` (under torchrun each rank writes its share of a per-shard output)."""
+        for i in range(rank, len(self.parts), world):
+            yield i, self._read(i).to(self.device)
 
     def __len__(self) -> int:
         return sum(self.rows)

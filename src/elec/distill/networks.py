@@ -89,6 +89,8 @@ class VanillaNetwork(nn.Module):
         with torch.random.fork_rng(devices=[]):
             self.distillation = RepresentationDistillation(self.network.repr_dim,
                                                            teacher_repr_dim)
+        if not cfg.beta:  # unused: nothing to train (and DDP wants every trained weight used)
+            self.distillation.requires_grad_(False)
         self.cfg = cfg
 
     def forward(self, batch: Columns) -> tuple[Tensor, Tensor]:

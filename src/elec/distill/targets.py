@@ -17,10 +17,10 @@ import torch
 from torch import Tensor, nn
 
 from elec.data.batches import Columns, Rows, batches
-from elec.data.shards import ShardedColumns
+from elec.data.shards import ShardedColumns, save_part
 from elec.data.splits import POOL
-from elec.data.store import atomic_dir
 from elec.distill.networks import LABELED, TEACHER_LOGIT, TEACHER_REPR
+from elec.train import distributed
 
 
 def _outputs(network: nn.Module, rows: Columns, representation: bool = True
@@ -59,21 +59,20 @@ def teacher_targets(teacher: nn.Module, teacher_rows: Rows, rows: Rows,
     """``rows`` with the teacher's logit and representation attached. With ``blend_with``
     (a network that reads ``rows``), the logit target is teacher_mix * teacher +
     (1 - teacher_mix) * blend_with. Rows on shards get their targets written shard by
-    shard under ``store`` (the representation as float16)."""
+    shard under ``store`` (the representation as float16), which they are read from."""
     if not isinstance(rows, ShardedColumns):
         logit, representation = _targets(teacher, teacher_rows, rows, blend_with, teacher_mix)
         return rows.with_extra(**{TEACHER_LOGIT: logit, TEACHER_REPR: representation})
     if store is None:
         raise ValueError("teacher targets of rows on shards need a store directory")
-    with atomic_dir(store, replaces=lambda path: (path / TEACHER_LOGIT).is_dir()) as staging:
-        for name in (TEACHER_LOGIT, TEACHER_REPR):
-            (staging / name).mkdir()
-        for i, (view, own) in enumerate(zip(teacher_rows.shards(), rows.shards(),
-                                            strict=True)):
-            logit, representation = _targets(teacher, view, own, blend_with, teacher_mix)
-            np.save(staging / TEACHER_LOGIT / f"part-{i:05d}.npy", logit.cpu().numpy())
-            np.save(staging / TEACHER_REPR / f"part-{i:05d}.npy",
-                    representation.cpu().numpy().astype(np.float16))
+    # under torchrun every rank writes its share of the shards, then waits for the others
+    for (i, view), (_, own) in zip(teacher_rows.shards(distributed.rank(), distributed.world()),
+                                   rows.shards(distributed.rank(), distributed.world()),
+                                   strict=True):
+        logit, representation = _targets(teacher, view, own, blend_with, teacher_mix)
+        save_part(store / TEACHER_LOGIT, i, logit.cpu().numpy())
+        save_part(store / TEACHER_REPR, i, representation.cpu().numpy().astype(np.float16))
+    distributed.barrier()
     return rows.with_extra(**{name: store / name for name in (TEACHER_LOGIT, TEACHER_REPR)})
 
 

@@ -6,7 +6,9 @@ so a cache directory only ever holds vectors of one configuration; inside it,
 vectors are stored in shards named by the sha256 of their bytes. A shard is
 written whole (temporary name, then rename) as soon as its texts are encoded,
 so an interrupted encoding loses at most one shard of work, and a shard whose
-bytes no longer match its name is detected, deleted and recomputed.
+bytes no longer match its name is detected, deleted and recomputed. Under torchrun the
+ranks share the work: rank r encodes every world-th shard of what is missing, and each
+then reads the others' shards from the cache directory.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class VectorCache:
             if sha256_file(path)[:24] != path.stem.removeprefix("shard-"):
                 self.log(f"vector cache: {path.name} is corrupt; deleting it, its texts "
                          f"will be encoded again")
-                path.unlink()
+                path.unlink(missing_ok=True)  # another rank may have deleted it
                 continue
             tensors = load(path.read_bytes())
             keys, vectors = tensors["keys"].numpy(), tensors["vectors"].numpy()
@@ -58,10 +60,15 @@ class VectorCache:
         write_atomic(self.dir / f"shard-{name}.safetensors", payload)
 
     def vectors(self, texts: Sequence[str], encode: Callable[[list[str]], np.ndarray],
-                shard_size: int = 4096) -> np.ndarray:
-        """Vectors for ``texts`` (float32 [len(texts), dim]), encoding only unseen texts."""
+                shard_size: int = 4096, rank: int = 0, world: int = 1,
+                barrier: Callable[[], None] = lambda: None) -> np.ndarray:
+        """Vectors for ``texts`` (float32 [len(texts), dim]), encoding only unseen texts;
+        with ``world`` > 1 this is rank ``rank``'s share (``barrier`` waits for all ranks).
+        A shard holds the same texts whichever rank encodes it, so the vectors are those
+        one process computes."""
         keys = [text_key(t) for t in texts]
         known = self._shards()
+        barrier()  # every rank has seen the same cache before any rank adds to it
         todo: dict[bytes, str] = {}
         for key, text in zip(keys, texts, strict=True):
             if key not in known:
@@ -70,10 +77,14 @@ class VectorCache:
         # shortest texts first: a shard then spans few token lengths, so the encoder's
         # one-length batches are full (vectors do not depend on batch company)
         pending = sorted(todo.items(), key=lambda item: len(item[1]))
-        for start in range(0, len(pending), shard_size):
+        starts = range(0, len(pending), shard_size)
+        for start in starts[rank::world]:
             chunk = pending[start:start + shard_size]
             encoded = encode([text for _, text in chunk])
             self._write_shard([key for key, _ in chunk], encoded)
             known.update(zip((key for key, _ in chunk), encoded, strict=True))
             self.computed += len(chunk)
+        if world > 1:
+            barrier()
+            known.update(self._shards())
         return np.stack([known[k] for k in keys]).astype(np.float32, copy=False)

@@ -26,6 +26,7 @@ from elec.environment import seed_everything
 from elec.llm.adapter import LLM_HIDDEN, Adapter
 from elec.llm.cache import VectorCache
 from elec.llm.encoder import ENCODING_VERSION, INT8_SCHEME, TextEncoder, model_digest
+from elec.train import distributed
 from elec.train.fit import evaluate_splits, parameter_count
 from elec.train.trainer import Trainer
 from elec.ui import Reporter
@@ -52,13 +53,15 @@ class Stage1:
 
 def encode_texts(data: Prepared, cfg: RunConfig, device: torch.device,
                  reporter: Reporter) -> dict[str, Tensor]:
-    """split -> pooled last hidden states h of every row's text, through the vector cache."""
-    encoder = TextEncoder(cfg.llm)
+    """split -> pooled last hidden states h of every row's text, through the vector cache
+    (under torchrun every rank encodes its share of the missing texts)."""
+    encoder = TextEncoder(cfg.llm, str(device) if device.type == "cuda" else None)
     cache = VectorCache(elec_home() / "vectors", encoder.fingerprint, reporter.log)
     everything = [text for split in data.splits for text in data.texts[split]]
     advance = reporter.bar(f"LM encoding ({encoder.precision})", len(everything))
     vectors = torch.from_numpy(cache.vectors(
-        everything, lambda chunk: encoder.encode(chunk, advance), cfg.llm.shard_size))
+        everything, lambda chunk: encoder.encode(chunk, advance), cfg.llm.shard_size,
+        distributed.rank(), distributed.world(), distributed.barrier))
     reporter.log(f"LM vectors: {cache.computed:,} texts encoded, {cache.reused:,} from the "
                  f"cache ({cache.dir})")
     sizes = [len(data.texts[split]) for split in data.splits]

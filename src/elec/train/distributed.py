@@ -1,6 +1,6 @@
 """Training under torchrun: PyTorch's own DistributedDataParallel, nothing home-made.
 
-    torchrun --nproc-per-node 2 -m elec.cli run -c elec.yaml --set methods=[backbone]
+    torchrun --nproc-per-node 2 -m elec.cli run -c elec.yaml        (or: elec run --nproc 2)
 
 Every rank trains on its share of each batch (``train.batch_size`` is the global batch:
 each rank takes ``batch_size / world`` rows of it), DDP averages the gradients, so the

@@ -5,9 +5,11 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import yaml
 
-from elec.config import RunConfig
+from elec.config import RunConfig, load_config
+from elec.data.synth import SynthConfig, synthesize
 from elec.pipeline import run
 
 
@@ -47,3 +49,36 @@ def test_elec_runs_end_to_end_under_torchrun_with_the_lm_vectors_of_one_process(
     assert sorted(p.name for p in (tmp_path / "two" / "checkpoints").iterdir()) == [
         "backbone.safetensors", "gain.safetensors", "llm_vectors.safetensors",
         "lm_only.safetensors", "vanilla.safetensors", "vanilla_score.safetensors"]
+
+
+def test_elec_runs_from_shards_under_torchrun_each_rank_encoding_its_share(tmp_path, tiny_lm,
+                                                                           monkeypatch):
+    synthesize(SynthConfig(rows=6000, shard_rows=1200), tmp_path / "d", progress=lambda _: None)
+    overrides = ["train.max_epochs=1", "model.params.hidden=[16]", "train.batch_size=256",
+                 "data.storage=shards", f"llm.name={tiny_lm}", "llm.precision=fp32",
+                 "adapter.max_epochs=1", "adapter.hidden=[16]", "adapter.folds=2"]
+    done = subprocess.run(
+        [sys.executable, "-m", "elec.cli", "run", "-c", str(tmp_path / "d" / "elec.yaml"),
+         "--out", str(tmp_path / "two"), "--nproc", "2",
+         *[a for o in [*overrides, "methods=[backbone,gain,vanilla]"] for a in ("--set", o)]],
+        env={**os.environ, "ELEC_HOME": str(tmp_path / "home-two")},
+        capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("results:") == 1  # one rank reports
+    # the main rank encoded half the shards: training shards 1 and 3 and the valid one
+    assert "LM vectors: 3,000 rows encoded here, 6 of 6 shards missing" in done.stderr
+    assert sorted(p.name for p in (tmp_path / "two" / "checkpoints").iterdir()) == [
+        "backbone.safetensors", "gain.safetensors", "lm_only.safetensors",
+        "vanilla.safetensors"]
+    two = json.loads((tmp_path / "two" / "results.json").read_text())["methods"]
+    assert all(0.5 < record["test"]["auc"] <= 1.0 for record in two.values())
+    monkeypatch.setenv("ELEC_HOME", str(tmp_path / "home-one"))
+    run(load_config(tmp_path / "d" / "elec.yaml", [*overrides, "methods=[lm_only]"]),
+        tmp_path / "one")
+
+    def hidden(home):  # every shard's pooled h, by the sha256 of the shard's texts
+        return {p.name: np.load(p) for p in (home / "vectors").rglob("rows/*.npy")}
+
+    one, two = hidden(tmp_path / "home-one"), hidden(tmp_path / "home-two")
+    assert len(one) == 6 and one.keys() == two.keys()  # 4 training shards, valid, test
+    assert all(np.array_equal(one[name], two[name]) for name in one)

@@ -101,15 +101,11 @@ def reads_llm(method: Method) -> bool:
 
 
 def check_scale(methods: list[str], sharded: bool, world: int, adapter_mode: str) -> None:
-    """What runs at scale so far: on shards, every method without an LM (stage 1 still
-    reads its texts in memory); under torchrun, every method, with the LM frozen."""
+    """What runs at scale: every method, on shards and under torchrun, with the LM frozen
+    (LoRA and full fine-tuning read their texts in memory, in one process)."""
     lm = [m for m in methods if reads_llm(METHODS[m])]
-    if sharded and lm:
-        raise ConfigError(f"methods {lm} do not run on data.storage shards yet (stage 1 "
-                          f"reads its texts in memory); there, run the methods without an "
-                          f"LM: backbone, cross_teacher, self_distilled, cross_distilled, "
-                          f"ensemble_distilled")
-    if world > 1 and lm and adapter_mode != "frozen":
-        raise ConfigError(f"adapter.mode {adapter_mode} does not run under torchrun yet (the "
-                          f"LM is trained in one process); use adapter.mode frozen there, or "
-                          f"run without --nproc")
+    if lm and adapter_mode != "frozen" and (sharded or world > 1):
+        where = "on data.storage shards" if sharded else "under torchrun"
+        raise ConfigError(f"adapter.mode {adapter_mode} does not run {where} yet (the LM is "
+                          f"fine-tuned on texts in memory, in one process); use adapter.mode "
+                          f"frozen there")

@@ -27,7 +27,7 @@ from elec.distill.networks import LLM_VECTOR, GainNetwork, PlainNetwork, Vanilla
 from elec.distill.targets import distillation_rows
 from elec.environment import environment, resolve_device, seed_everything
 from elec.llm.stage1 import Stage1, cache_key, frozen_stage1
-from elec.methods import METHODS, Method, check_scale, dependencies, method_model
+from elec.methods import METHODS, Method, check_scale, dependencies, method_model, reads_llm
 from elec.models import build_backbone
 from elec.report.plots import training_curves
 from elec.rundir import RunDir
@@ -65,11 +65,14 @@ class Run:
 
     def _prepare(self, out: Path) -> Prepared:
         cfg = self.cfg
-        if self.sharded:
+        def render(rows):
+            return render_table(rows, cfg.fields, cfg.text)
+
+        if self.sharded:  # texts are rendered into the shards when a method reads an LM
+            lm = any(reads_llm(METHODS[m]) for m in cfg.methods)
             return prepare_shards(cfg, out / "shards", self.device, self.reporter.every(),
-                                  self.log)
-        return prepare(cfg, lambda rows: render_table(rows, cfg.fields, cfg.text),
-                       self.device, self.log)
+                                  self.log, render if lm else None)
+        return prepare(cfg, render, self.device, self.log)
 
     def method(self, method: str | Method) -> dict:
         """A method's record: from this process, from the run directory, or trained now.
@@ -86,7 +89,7 @@ class Run:
             if distributed.is_main():
                 self.dir.save(method.name, record, checkpoints)
             distributed.barrier()
-            if method.build == "stage1":
+            if method.build == "stage1" and not self.sharded:
                 self._share_stage1()
             test = record["test"]
             self.log(f"{method.name}: test AUC {test['auc']:.4f}  logloss {test['logloss']:.4f}")
@@ -101,8 +104,9 @@ class Run:
         """Train one method; its record and checkpoints (name -> tensors)."""
         cfg, data = self.cfg, self.data
         if method.build == "stage1":
-            stage1 = self._stage1()
-            return stage1.record, {"lm_only": stage1.weights, "llm_vectors": stage1.vectors}
+            stage1 = self._stage1()  # on shards, v is written beside them, not checkpointed
+            vectors = {} if stage1.vectors is None else {"llm_vectors": stage1.vectors}
+            return stage1.record, {"lm_only": stage1.weights, **vectors}
         generator = seed_everything(cfg.seed)
         trainer = Trainer(cfg.train, self.log, self.reporter.bar)
         columns, param_groups, served = data.columns, None, None
@@ -134,7 +138,8 @@ class Run:
 
     def _stage1(self) -> Stage1:
         if self.cfg.adapter.mode == "frozen":
-            return frozen_stage1(self.data, self.cfg, self.device, self.reporter)
+            return frozen_stage1(self.data, self.cfg, self.device, self.reporter,
+                                 self.vectors_dir)
         from elec.llm.finetune import finetuned_stage1
 
         return finetuned_stage1(self.data, self.cfg, self.device, self.reporter,
@@ -147,7 +152,7 @@ class Run:
     def _finished(self, method: Method) -> dict | None:
         """A finished method's record; stage 1 may also come from the shared cache."""
         record = self.dir.finished(method.name)
-        if record is not None or method.build != "stage1":
+        if record is not None or method.build != "stage1" or self.sharded:
             return record
         shared = self._shared_stage1()  # hashes the LM's files: only when it may pay
         if (shared / "stages" / f"{method.name}.json").is_file():
@@ -187,11 +192,19 @@ class Run:
 
     def gain_columns(self) -> dict[str, Columns]:
         """Every split with its rows' LM vectors v: what the gain network reads."""
+        self.method("lm_only")
+        if self.sharded:
+            return {s: self.data.columns[s].with_extra(**{LLM_VECTOR: self.vectors_dir / s})
+                    for s in self.data.splits}
         if self._vectors is None:
-            self.method("lm_only")
             self._vectors = self.dir.load("llm_vectors", str(self.device))
         return {s: self.data.columns[s].with_extra(**{LLM_VECTOR: self._vectors[s]})
                 for s in self.data.splits}
+
+    @property
+    def vectors_dir(self) -> Path:
+        """Where stage 1 writes v on shards: ``llm_vectors/<split>/part-NNNNN.npy``."""
+        return self.dir.path / "llm_vectors"
 
     def logits(self, name: str, split: str) -> np.ndarray:
         """A trained network's logits on one split (benchmarks compare them row by row)."""

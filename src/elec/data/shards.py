@@ -19,12 +19,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import torch
 
 from elec.config import RunConfig
 from elec.data.batches import Columns
 from elec.data.encoder import RowEncoder, RowError
-from elec.data.prepare import Prepared
+from elec.data.prepare import Prepared, Render
 from elec.data.schema import FeatureSchema, SchemaFitter, shifted
 from elec.data.sources import check_fields, dataset, label_values, record_batches, split_files
 from elec.data.splits import SPLITS
@@ -32,6 +34,11 @@ from elec.data.store import atomic_dir, write_atomic
 from elec.errors import ConfigError, DataError
 
 SHARD_ROWS = 1 << 18
+
+
+def text_digest(texts: list[str]) -> str:
+    """What a shard's LM vectors are keyed by: the sha256 of its rows' texts."""
+    return hashlib.sha256("\0".join(texts).encode()).hexdigest()
 
 
 def fit_schema(cfg: RunConfig, files: dict[str, list[Path]],
@@ -56,19 +63,24 @@ def _inputs(files: dict[str, list[Path]]) -> dict[str, list]:
 
 
 def write_shards(cfg: RunConfig, schema: FeatureSchema, files: dict[str, list[Path]],
-                 out: Path, progress: Callable[[str], None]) -> str:
+                 out: Path, progress: Callable[[str], None], render: Render | None = None
+                 ) -> str:
     """Encode every split into ``out/<split>/part-NNNNN/``: ``single.npy`` (int32 ids),
-    ``multi<k>.npy`` and ``label.npy`` (float32), beside ``schema.json`` and the manifest
-    ``shards.json`` (rows per shard, the inputs read, the digest), all written at once.
-    Returns the sha256 of the encoded arrays: the data digest that run directories and
-    caches are keyed by."""
+    ``multi<k>.npy`` and ``label.npy`` (float32), with ``render`` the rows' texts
+    (``text.parquet``), beside ``schema.json`` and the manifest ``shards.json`` (rows per
+    shard, the sha256 of each shard's texts, the inputs read, the digest), all written at
+    once. Returns the sha256 of the encoded arrays and texts: the data digest that run
+    directories and caches are keyed by."""
     encoder = RowEncoder(schema)
     names = [f.name for f in schema.fields] + [cfg.data.label]
+    if render is not None:  # fields that are only text
+        names += [f.name for f in cfg.fields if f.name not in names]
     digest = hashlib.sha256()
     with atomic_dir(out, replaces=lambda path: (path / "shards.json").is_file()) as staging:
-        manifest: dict = {"format": "elec.shards/1", "splits": {}, "inputs": _inputs(files)}
+        manifest: dict = {"format": "elec.shards/1", "splits": {}, "inputs": _inputs(files),
+                          "texts": {} if render is not None else None}
         for split in SPLITS:
-            rows = []
+            rows, texts = [], []
             for i, batch in enumerate(record_batches(files[split], names, SHARD_ROWS)):
                 try:
                     encoded = encoder.encode_table(batch)
@@ -84,41 +96,69 @@ def write_shards(cfg: RunConfig, schema: FeatureSchema, files: dict[str, list[Pa
                 for name, array in arrays.items():
                     np.save(part / f"{name}.npy", array)
                     digest.update(array.tobytes())
+                if render is not None:
+                    rendered = list(render(pa.Table.from_batches([batch])))
+                    pq.write_table(pa.table({"text": rendered}), part / "text.parquet")
+                    texts.append(text_digest(rendered))
+                    digest.update(texts[-1].encode())
                 rows.append(batch.num_rows)
                 progress(f"shards: {split} {sum(rows):,} rows encoded")
             manifest["splits"][split] = rows
+            if render is not None:
+                manifest["texts"][split] = texts
         manifest["digest"] = digest.hexdigest()
         schema.save(staging / "schema.json")
         (staging / "shards.json").write_text(json.dumps(manifest))
     return manifest["digest"]
 
 
-def save_part(directory: Path, i: int, array: np.ndarray) -> None:
-    """Shard ``i``'s column of a per-shard output (``directory/part-NNNNN.npy``), written
-    whole or not at all."""
+def part_file(directory: Path, i: int) -> Path:
+    """Where shard ``i``'s column of a per-shard output is: ``directory/part-NNNNN.npy``."""
+    return directory / f"part-{i:05d}.npy"
+
+
+def save_array(path: Path, array: np.ndarray) -> None:
+    """An ``.npy`` file written whole or not at all."""
     buffer = io.BytesIO()
     np.save(buffer, array)
-    write_atomic(directory / f"part-{i:05d}.npy", buffer.getvalue())
+    write_atomic(path, buffer.getvalue())
+
+
+Keep = Callable[[int, int], torch.Tensor]  # (shard, its rows) -> the rows kept, in order
 
 
 class ShardedColumns:
     """One split's encoded shards: batches of ``Columns`` read a few shards at a time.
     Extra columns (teacher outputs, LM vectors) live beside them, one ``.npy`` per shard
-    in a directory of their own (``with_extra``)."""
+    (``with_extra``); ``subset`` keeps some rows of every shard (a cross-fitting fold)."""
 
     def __init__(self, directory: Path, device: torch.device | str = "cpu",
-                 buffer_shards: int = 4, extra: dict[str, Path] | None = None):
+                 buffer_shards: int = 4, extra: dict[str, list[Path]] | None = None,
+                 keep: Keep | None = None):
         self.directory = directory
-        self.rows = json.loads((directory.parent / "shards.json").read_text())[
-            "splits"][directory.name]
-        self.parts = [directory / f"part-{i:05d}" for i in range(len(self.rows))]
+        manifest = json.loads((directory.parent / "shards.json").read_text())
+        self.stored = manifest["splits"][directory.name]  # rows per shard on disk
+        self.text_digests = (manifest.get("texts") or {}).get(directory.name)
+        self.parts = [directory / f"part-{i:05d}" for i in range(len(self.stored))]
         self.device, self.buffer_shards = torch.device(device), buffer_shards
         self.extra = dict(extra or {})
+        self.keep = keep
+        self.rows = (self.stored if keep is None else
+                     [len(keep(i, n)) for i, n in enumerate(self.stored)])
 
-    def with_extra(self, **directories: Path) -> ShardedColumns:
-        """These rows with extra columns: ``directories[name]/part-NNNNN.npy`` per shard."""
+    def with_extra(self, **columns: Path | list[Path]) -> ShardedColumns:
+        """These rows with extra columns, each a directory of ``part-NNNNN.npy`` or a list
+        of one file per shard (float16 or float32, read as float32)."""
+        files = {name: (where if isinstance(where, list) else
+                        [part_file(where, i) for i in range(len(self.parts))])
+                 for name, where in columns.items()}
         return ShardedColumns(self.directory, self.device, self.buffer_shards,
-                              {**self.extra, **directories})
+                              {**self.extra, **files}, self.keep)
+
+    def subset(self, keep: Keep) -> ShardedColumns:
+        """The rows ``keep`` selects from every shard (extra columns included)."""
+        return ShardedColumns(self.directory, self.device, self.buffer_shards, self.extra,
+                              keep)
 
     def shards(self, rank: int = 0, world: int = 1) -> Iterator[tuple[int, Columns]]:
         """Shards in order with their index, on the device: every ``world``-th from
@@ -126,24 +166,29 @@ class ShardedColumns:
         for i in range(rank, len(self.parts), world):
             yield i, self._read(i).to(self.device)
 
+    def texts(self, i: int) -> list[str]:
+        """The rendered texts of shard ``i``'s rows (written when the run reads an LM)."""
+        return pq.read_table(self.parts[i] / "text.parquet")["text"].to_pylist()
+
     def __len__(self) -> int:
         return sum(self.rows)
 
     @property
     def label(self) -> torch.Tensor:
         """Every row's label, in order (evaluation reads them)."""
-        return torch.from_numpy(np.concatenate([np.load(p / "label.npy") for p in self.parts]))
+        return torch.cat([self._read(i, extra=False).label for i in range(len(self.parts))])
 
-    def _read(self, i: int) -> Columns:
+    def _read(self, i: int, extra: bool = True) -> Columns:
         """Shard ``i``'s columns; the ids stay int32 (half the memory of int64), which the
         embedding lookups take as they are; extra columns are read as float32."""
         part = self.parts[i]
         multi = sorted(part.glob("multi*.npy"), key=lambda p: int(p.stem[5:]))
-        return Columns(single=torch.from_numpy(np.load(part / "single.npy")),
-                       multi=[torch.from_numpy(np.load(m)) for m in multi],
-                       label=torch.from_numpy(np.load(part / "label.npy")),
-                       extra={name: torch.from_numpy(np.load(d / f"part-{i:05d}.npy")).float()
-                              for name, d in self.extra.items()})
+        columns = Columns(single=torch.from_numpy(np.load(part / "single.npy")),
+                          multi=[torch.from_numpy(np.load(m)) for m in multi],
+                          label=torch.from_numpy(np.load(part / "label.npy")),
+                          extra={name: torch.from_numpy(np.load(files[i])).float()
+                                 for name, files in self.extra.items()} if extra else {})
+        return columns if self.keep is None else columns.take(self.keep(i, len(columns)))
 
     def batches(self, batch_size: int, generator: torch.Generator | None = None,
                 rank: int = 0, world: int = 1) -> Iterator[Columns]:
@@ -178,20 +223,22 @@ class ShardedColumns:
 
 
 def prepare_shards(cfg: RunConfig, out: Path, device: torch.device,
-                   progress: Callable[[str], None], log: Callable[[str], None]) -> Prepared:
-    """The splits of ``data.dataset`` (train/valid/test files) encoded into ``out``; a
-    second call on unchanged files (same paths, sizes and modification times) reads what
-    the first wrote."""
+                   progress: Callable[[str], None], log: Callable[[str], None],
+                   render: Render | None = None) -> Prepared:
+    """The splits of ``data.dataset`` (train/valid/test files) encoded into ``out``, with
+    ``render`` their texts too; a second call on unchanged files (same paths, sizes and
+    modification times) reads what the first wrote."""
     files = split_files(Path(cfg.data.dataset))
     manifest_path, schema_path = out / "shards.json", out / "schema.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-    if manifest.get("inputs") == _inputs(files) and schema_path.is_file():
+    if (manifest.get("inputs") == _inputs(files) and schema_path.is_file()
+            and (render is None or manifest.get("texts") is not None)):
         schema = FeatureSchema.load(schema_path)
         log(f"data: reusing the encoded shards in {out}")
     else:
         check_fields(dataset(files["train"]).schema.empty_table(), cfg.fields, cfg.data)
         schema = fit_schema(cfg, files, progress)
-        write_shards(cfg, schema, files, out, progress)
+        write_shards(cfg, schema, files, out, progress, render)
         manifest = json.loads(manifest_path.read_text())
     columns = {split: ShardedColumns(out / split, device) for split in SPLITS}
     sizes = ", ".join(f"{s} {len(columns[s]):,}" for s in SPLITS)

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from elec.data.batches import Columns, Rows, batches
-from elec.data.shards import ShardedColumns, save_part
+from elec.data.shards import ShardedColumns, part_file, save_array
 from elec.data.splits import POOL
 from elec.distill.networks import LABELED, TEACHER_LOGIT, TEACHER_REPR
 from elec.train import distributed
@@ -70,8 +70,9 @@ def teacher_targets(teacher: nn.Module, teacher_rows: Rows, rows: Rows,
                                    rows.shards(distributed.rank(), distributed.world()),
                                    strict=True):
         logit, representation = _targets(teacher, view, own, blend_with, teacher_mix)
-        save_part(store / TEACHER_LOGIT, i, logit.cpu().numpy())
-        save_part(store / TEACHER_REPR, i, representation.cpu().numpy().astype(np.float16))
+        save_array(part_file(store / TEACHER_LOGIT, i), logit.cpu().numpy())
+        save_array(part_file(store / TEACHER_REPR, i),
+                   representation.cpu().numpy().astype(np.float16))
     distributed.barrier()
     return rows.with_extra(**{name: store / name for name in (TEACHER_LOGIT, TEACHER_REPR)})
 

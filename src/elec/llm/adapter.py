@@ -19,6 +19,7 @@ LLM_HIDDEN = "llm_hidden"  # Columns.extra key: pooled LM vectors h
 class Adapter(nn.Module):
     def __init__(self, input_dim: int, cfg: AdapterConfig):
         super().__init__()
+        self.input_dim = input_dim
         layers: list[nn.Module] = []
         width = input_dim
         for hidden in cfg.hidden:

@@ -14,13 +14,17 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from elec import __version__
 from elec.config import RunConfig, TrainConfig
+from elec.data.batches import Columns, Rows
 from elec.data.prepare import Prepared
+from elec.data.shards import ShardedColumns, part_file, save_array
 from elec.data.store import elec_home
 from elec.environment import seed_everything
 from elec.llm.adapter import LLM_HIDDEN, Adapter
@@ -48,7 +52,8 @@ def cache_key(cfg: RunConfig, data_digest: str) -> str:
 class Stage1:
     record: dict  # lm_only's metrics
     weights: dict[str, Tensor]  # lm_only's checkpoint
-    vectors: dict[str, Tensor]  # split -> v of every row (cross-fitted)
+    vectors: dict[str, Tensor] | None  # split -> v of every row (cross-fitted); None: on
+    # shards, written beside them
 
 
 def encode_texts(data: Prepared, cfg: RunConfig, device: torch.device,
@@ -81,15 +86,11 @@ def adapter_trainer(cfg: RunConfig, reporter: Reporter, lm_in_the_loop: bool = F
                    eval_batch_size=4 * batch if lm_in_the_loop else 8192)
 
 
-def train_adapter(name: str, data: Prepared, hidden: dict[str, Tensor], cfg: RunConfig,
-                  reporter: Reporter, train_rows: Tensor | None = None) -> Adapter:
-    """An adapter on the training rows (``train_rows`` of them), early-stopped on valid."""
-    train = data.columns["train"].with_extra(**{LLM_HIDDEN: hidden["train"]})
-    if train_rows is not None:
-        train = train.take(train_rows)
-    valid = data.columns["valid"].with_extra(**{LLM_HIDDEN: hidden["valid"]})
+def train_adapter(name: str, train: Rows, valid: Rows, input_dim: int,
+                  device: torch.device, cfg: RunConfig, reporter: Reporter) -> Adapter:
+    """An adapter on ``train`` (rows with their pooled h), early-stopped on ``valid``."""
     generator = seed_everything(cfg.seed)
-    adapter = Adapter(hidden["train"].shape[1], cfg.adapter).to(hidden["train"].device)
+    adapter = Adapter(input_dim, cfg.adapter).to(device)
     adapter_trainer(cfg, reporter).fit(name, adapter, adapter.loss, adapter.logit, train, valid,
                                        generator)
     return adapter
@@ -103,32 +104,110 @@ def folds(data: Prepared, cfg: RunConfig) -> dict[str, Tensor]:
     return {split: fold.to(data.columns[split].label.device) for split, fold in drawn.items()}
 
 
-def cross_fitted_vectors(full: Adapter, data: Prepared, hidden: dict[str, Tensor],
+def cross_fitted_vectors(full: Adapter, data: Prepared, hidden: dict[str, Columns],
                          cfg: RunConfig, reporter: Reporter) -> dict[str, Tensor]:
     """Every row's v from the adapter of its fold, trained on the other folds' rows."""
     a = cfg.adapter
     if a.leak_guard == "none":
-        return {split: full.vectors(hidden[split]) for split in data.splits}
+        return {split: full.vectors(hidden[split].extra[LLM_HIDDEN]) for split in data.splits}
     fold_of = folds(data, cfg)
-    out = {split: torch.zeros(hidden[split].shape[0], a.dim, device=hidden[split].device)
+    out = {split: torch.zeros(len(hidden[split]), a.dim, device=hidden[split].label.device)
            for split in data.splits}
     for fold in range(a.folds):
         others = torch.nonzero(fold_of["train"] != fold).squeeze(1)
-        adapter = train_adapter(f"adapter fold {fold + 1}/{a.folds}", data, hidden, cfg,
-                                reporter, others)
+        adapter = train_adapter(f"adapter fold {fold + 1}/{a.folds}",
+                                hidden["train"].take(others), hidden["valid"], full.input_dim,
+                                out["train"].device, cfg, reporter)
         for split in data.splits:
             rows = torch.nonzero(fold_of[split] == fold).squeeze(1)
-            out[split][rows] = adapter.vectors(hidden[split][rows])
+            out[split][rows] = adapter.vectors(hidden[split].extra[LLM_HIDDEN][rows])
     return out
 
 
-def frozen_stage1(data: Prepared, cfg: RunConfig, device: torch.device,
-                  reporter: Reporter) -> Stage1:
-    """The paper's default: the LM fixed, its pooled vectors computed once and cached."""
-    hidden = encode_texts(data, cfg, device, reporter)
-    adapter = train_adapter("lm_only", data, hidden, cfg, reporter)
-    columns = {s: data.columns[s].with_extra(**{LLM_HIDDEN: hidden[s]}) for s in data.splits}
-    record = {**evaluate_splits(adapter.logit, adapter, columns, data.groups),
+def frozen_stage1(data: Prepared, cfg: RunConfig, device: torch.device, reporter: Reporter,
+                  vectors_dir: Path) -> Stage1:
+    """The paper's default: the LM fixed, its pooled vectors computed once and cached. Data
+    on shards gets its cross-fitted vectors written shard by shard into ``vectors_dir``."""
+    if isinstance(data.columns["train"], ShardedColumns):
+        return sharded_stage1(data, cfg, device, reporter, vectors_dir)
+    vectors = encode_texts(data, cfg, device, reporter)
+    hidden = {s: data.columns[s].with_extra(**{LLM_HIDDEN: vectors[s]}) for s in data.splits}
+    adapter = train_adapter("lm_only", hidden["train"], hidden["valid"], vectors["train"].shape[1],
+                            device, cfg, reporter)
+    record = {**evaluate_splits(adapter.logit, adapter, hidden, data.groups),
               "parameters": parameter_count(adapter)}
-    vectors = cross_fitted_vectors(adapter, data, hidden, cfg, reporter)
-    return Stage1(record, adapter.state_dict(), vectors)
+    return Stage1(record, adapter.state_dict(),
+                  cross_fitted_vectors(adapter, data, hidden, cfg, reporter))
+
+
+# ---------------------------------------------------------------------- data on shards
+def encode_shards(data: Prepared, cfg: RunConfig, device: torch.device, reporter: Reporter
+                  ) -> tuple[dict[str, list[Path]], int]:
+    """split -> the file of every shard's pooled h (float16), in the vector cache under the
+    sha256 of the shard's texts, and the LM's width. Each rank encodes its share of the
+    shards not yet there; a shard's vectors do not depend on which rank encoded it."""
+    encoder = TextEncoder(cfg.llm, str(device) if device.type == "cuda" else None)
+    root = elec_home() / "vectors" / encoder.fingerprint / "rows"
+    files = {s: [root / f"{d}.npy" for d in data.columns[s].text_digests] for s in data.splits}
+    missing = [(s, i) for s in data.splits for i, path in enumerate(files[s])
+               if not _stored(path, data.columns[s].stored[i], encoder.dim)]
+    distributed.barrier()  # every rank has seen the same cache before any rank adds to it
+    mine = missing[distributed.rank()::distributed.world()]
+    advance = reporter.bar(f"LM encoding ({encoder.precision})",
+                           sum(data.columns[s].stored[i] for s, i in mine))
+    for split, i in mine:
+        texts = data.columns[split].texts(i)
+        unique = list(dict.fromkeys(texts))
+        position = {text: k for k, text in enumerate(unique)}
+        encoded = encoder.encode(unique, advance)
+        advance(len(texts) - len(unique))  # repeated texts: encoded once
+        save_array(files[split][i], encoded[[position[t] for t in texts]].astype(np.float16))
+    distributed.barrier()
+    reporter.log(f"LM vectors: {sum(data.columns[s].stored[i] for s, i in mine):,} rows "
+                 f"encoded here, {len(missing)} of {sum(map(len, files.values()))} shards "
+                 f"missing from the cache ({root})")
+    return files, encoder.dim
+
+
+def _stored(path: Path, rows: int, dim: int) -> bool:
+    try:
+        return np.load(path, mmap_mode="r").shape == (rows, dim)
+    except (OSError, ValueError):
+        return False
+
+
+def shard_folds(cfg: RunConfig, split: str, shard: int, rows: int) -> Tensor:
+    """The cross-fitting fold of every row of one shard, drawn from the run seed."""
+    seed = int.from_bytes(hashlib.sha256(f"{cfg.seed}/{split}/{shard}".encode()).digest()[:7])
+    return torch.randint(0, cfg.adapter.folds, (rows,),
+                         generator=torch.Generator().manual_seed(seed))
+
+
+def sharded_stage1(data: Prepared, cfg: RunConfig, device: torch.device, reporter: Reporter,
+                   out: Path) -> Stage1:
+    """Stage 1 on shards: h and v are read and written shard by shard (under torchrun,
+    each rank writes its share of v to ``out/<split>/part-NNNNN.npy``, float16)."""
+    files, dim = encode_shards(data, cfg, device, reporter)
+    hidden = {s: data.columns[s].with_extra(**{LLM_HIDDEN: files[s]}) for s in data.splits}
+    full = train_adapter("lm_only", hidden["train"], hidden["valid"], dim, device, cfg,
+                         reporter)
+    record = {**evaluate_splits(full.logit, full, hidden, data.groups),
+              "parameters": parameter_count(full)}
+    a = cfg.adapter
+    adapters = [full] * a.folds
+    if a.leak_guard == "crossfit":
+        adapters = [train_adapter(f"adapter fold {k + 1}/{a.folds}", hidden["train"].subset(
+                        lambda i, n, k=k: torch.nonzero(shard_folds(cfg, "train", i, n) != k
+                                                        ).squeeze(1)),
+                                  hidden["valid"], dim, device, cfg, reporter)
+                    for k in range(a.folds)]
+    for split in data.splits:
+        for i, shard in hidden[split].shards(distributed.rank(), distributed.world()):
+            fold = shard_folds(cfg, split, i, len(shard)).to(device)
+            v = torch.zeros(len(shard), a.dim, device=device)
+            for k, adapter in enumerate(adapters):
+                rows = torch.nonzero(fold == k).squeeze(1)
+                v[rows] = adapter.vectors(shard.extra[LLM_HIDDEN][rows])
+            save_array(part_file(out / split, i), v.cpu().numpy().astype(np.float16))
+    distributed.barrier()
+    return Stage1(record, full.state_dict(), vectors=None)

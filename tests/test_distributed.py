@@ -4,8 +4,10 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import torch
 import yaml
 
 from elec.config import RunConfig, load_config
@@ -82,3 +84,37 @@ def test_elec_runs_from_shards_under_torchrun_each_rank_encoding_its_share(tmp_p
     one, two = hidden(tmp_path / "home-one"), hidden(tmp_path / "home-two")
     assert len(one) == 6 and one.keys() == two.keys()  # 4 training shards, valid, test
     assert all(np.array_equal(one[name], two[name]) for name in one)
+
+
+def _predict_in_two_ranks(rank: int, store: str, shard_dir: str, out: str) -> None:
+    import torch.distributed as dist
+
+    from elec.data.batches import Columns
+    from elec.data.shards import ShardedColumns
+    from elec.train.trainer import predict_logits
+
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    columns = Columns(single=torch.arange(1001).view(-1, 1), multi=[],
+                      label=torch.zeros(1001))
+    identity = torch.nn.Identity()
+    in_memory = predict_logits(lambda b: b.single[:, 0].float(), identity, columns, 64)
+    on_disk = predict_logits(lambda b: b.single[:, 0].float(), identity,
+                             ShardedColumns(Path(shard_dir)), 64)
+    np.save(f"{out}-{rank}.npy", np.stack([in_memory, on_disk]))
+    dist.destroy_process_group()
+
+
+def test_under_torchrun_every_rank_predicts_its_share_and_gets_every_row_in_order(tmp_path):
+    shard_dir = tmp_path / "shards" / "test"
+    for i, (begin, end) in enumerate([(0, 400), (400, 700), (700, 1001)]):
+        part = shard_dir / f"part-{i:05d}"
+        part.mkdir(parents=True)
+        np.save(part / "single.npy", np.arange(begin, end, dtype=np.int32).reshape(-1, 1))
+        np.save(part / "label.npy", np.zeros(end - begin, dtype=np.float32))
+    (tmp_path / "shards" / "shards.json").write_text(json.dumps(
+        {"splits": {"test": [400, 300, 301]}}))
+    torch.multiprocessing.spawn(_predict_in_two_ranks, nprocs=2, args=(
+        str(tmp_path / "store"), str(shard_dir), str(tmp_path / "out")))
+    for rank in range(2):
+        got = np.load(tmp_path / f"out-{rank}.npy")
+        assert np.array_equal(got, np.tile(np.arange(1001, dtype=np.float32), (2, 1)))

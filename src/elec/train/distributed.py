@@ -7,14 +7,17 @@ each rank takes ``batch_size / world`` rows of it), DDP averages the gradients, 
 weights stay the same on every rank; the main rank alone writes files. gloo on CPU,
 nccl on GPUs; multi-node is torchrun's own rendezvous. Batch normalisation uses the
 global batch on GPUs (SyncBatchNorm); on CPU, where torch has no SyncBatchNorm, each
-rank normalises over its own share.
+rank normalises over its own share. Predictions (validation, test, metrics) are split
+across the ranks and gathered, so every rank sees every row's score.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
@@ -23,6 +26,8 @@ from torch import Tensor, nn
 def start(device: torch.device) -> None:
     """Join the process group torchrun describes (``WORLD_SIZE`` > 1); else nothing."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
 
 
@@ -74,3 +79,22 @@ def objective(module: nn.Module, loss_fn: Callable[..., Tensor]) -> Callable[...
         nn.SyncBatchNorm.convert_sync_batchnorm(module)
     return nn.parallel.DistributedDataParallel(
         Objective(module, loss_fn), device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def share(rows) -> Iterator[tuple[int, Any]]:
+    """This rank's share of ``rows`` for prediction, as (position, rows) pieces: every
+    world-th shard of rows on disk (``shards``), a contiguous slice of rows in memory."""
+    if hasattr(rows, "shards"):
+        yield from rows.shards(rank(), world())
+        return
+    n = len(rows)
+    begin, end = n * rank() // world(), n * (rank() + 1) // world()
+    yield begin, rows.take(torch.arange(begin, end, device=rows.label.device))
+
+
+def gathered(pieces: dict[int, np.ndarray]) -> np.ndarray:
+    """Every rank's pieces (position -> array), joined in position order on every rank."""
+    everyone: list[dict[int, np.ndarray]] = [{} for _ in range(world())]
+    dist.all_gather_object(everyone, pieces)
+    merged = {k: v for part in everyone for k, v in part.items()}
+    return np.concatenate([merged[k] for k in sorted(merged)])

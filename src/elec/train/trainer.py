@@ -33,10 +33,19 @@ class History:
 @torch.no_grad()
 def predict_logits(predict: PredictFn, module: nn.Module, columns: Rows,
                    batch_size: int = 8192) -> np.ndarray:
-    """``predict`` over every row, in order. Each batch's logits are copied into one
-    array as they come: keeping thousands of small tensors alive between the batches'
-    large temporaries fragments the heap (at 1M rows, a gigabyte of resident memory)."""
+    """``predict`` over every row, in order. Under torchrun each rank predicts its share
+    (whole shards, or a slice of rows in memory) and every rank returns all of them."""
     module.eval()
+    if distributed.world() == 1:
+        return _logits(predict, columns, batch_size)
+    return distributed.gathered({i: _logits(predict, share, batch_size)
+                                 for i, share in distributed.share(columns)})
+
+
+def _logits(predict: PredictFn, columns: Rows, batch_size: int) -> np.ndarray:
+    """Each batch's logits are copied into one array as they come: keeping thousands of
+    small tensors alive between the batches' large temporaries fragments the heap (at 1M
+    rows, a gigabyte of resident memory)."""
     out, start = np.empty(len(columns), dtype=np.float32), 0
     for batch in batches(columns, batch_size):
         logits = predict(batch).float().cpu().numpy()

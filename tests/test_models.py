@@ -60,3 +60,50 @@ def test_unknown_backbone_and_unknown_hyper_parameter_are_named():
         build_backbone("nope", FIELDS, DIM, {})
     with pytest.raises(ConfigError, match="deepfm.*hiden"):
         build_backbone("deepfm", FIELDS, DIM, {"hiden": [1]})
+
+
+def test_dropout_keeps_one_minus_p_of_the_values_scaled_and_is_the_identity_in_eval():
+    from elec.models.layers import Dropout
+
+    layer = Dropout(0.2)
+    torch.manual_seed(0)
+    x = torch.ones(1000, 301, requires_grad=True)  # not a multiple of four values
+    y = layer(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.8) < 0.005
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / 0.8))
+    y.sum().backward()  # the gradient passes through the kept values only, scaled
+    assert torch.equal(x.grad, kept * (1 / 0.8))
+    torch.manual_seed(1)
+    assert not torch.equal(layer(x) != 0, kept)  # a new mask every call
+    assert layer.eval()(x) is x and Dropout(0.0).train()(x) is x
+
+
+def test_bf16_training_trains_and_predicts_in_float32():
+    from elec.config import TrainConfig
+    from elec.data.batches import Columns
+    from elec.train.trainer import Trainer, predict_logits
+
+    torch.manual_seed(0)
+    x = torch.randint(0, 20, (2048, 3))
+    label = ((x[:, 0] < 10) ^ (x[:, 1] < 5)).float()
+    rows = Columns(single=x, multi=[], label=label)
+    embedding, mlp = torch.nn.Embedding(20, 8), torch.nn.Linear(24, 1)
+    model = torch.nn.Sequential(embedding, torch.nn.Flatten(), mlp)
+
+    def loss(batch):
+        logit = model(batch.single).squeeze(-1)
+        assert logit.dtype == torch.bfloat16  # the matmul ran in bfloat16
+        return torch.nn.functional.binary_cross_entropy_with_logits(logit.float(), batch.label)
+
+    def predict(batch):
+        logit = model(batch.single).squeeze(-1)
+        assert logit.dtype == torch.float32  # validation and predictions: float32
+        return logit
+
+    trainer = Trainer(TrainConfig(precision="bf16", max_epochs=3, batch_size=256, lr=0.05),
+                      log=lambda _: None)
+    history = trainer.fit("bf16", model, loss, predict, rows, rows,
+                          torch.Generator().manual_seed(0))
+    assert history.best_auc > 0.7 and mlp.weight.dtype == torch.float32
+    assert predict_logits(predict, model, rows).shape == (2048,)

@@ -176,6 +176,9 @@ class TrainConfig(Section):
     weight_decay: NonNegativeFloat = 0.0
     grad_clip: NonNegativeFloat = 10.0  # 0: no clipping
     device: str = "auto"  # auto (cuda when present), cpu, cuda, cuda:1, ...
+    # bf16: the training step's matmuls in bfloat16 (autocast); weights, embeddings, the
+    # loss and every prediction stay float32
+    precision: Literal["fp32", "bf16"] = "fp32"
 
 
 class RunConfig(Section):

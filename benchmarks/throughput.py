@@ -9,11 +9,14 @@ FuxiCTR gets the very same encoded ids, written in each of its own input formats
 (in-memory npz, npz blocks, Parquet through Ray Data): FuxiCTR's preprocessing is
 not raced, only training. Both train DeepFM with the same embedding size (16), MLP
 (400-400-400, dropout 0.2), Adam (lr 1e-3), gradient clipping (10), batch 4096 and
-torch threads. First every FuxiCTR loader trains for a few steps and the fastest is
-kept; then whole training epochs alternate (elec, FuxiCTR, elec, ...), each timed
-from the first batch read to the last optimizer step, without validation. The figure
-is training samples per second; the ratio is the median over the pairs. Writes
-benchmarks/results/throughput.json.
+torch threads. elec runs twice, in float32 and with ``train.precision: bf16`` (the
+step's matmuls in bfloat16), each network from the same initial weights. First every
+FuxiCTR loader trains for a few steps and the fastest is kept; then whole training
+epochs alternate (elec fp32, elec bf16, FuxiCTR, elec fp32, ...), each timed from the
+first batch read to the last optimizer step, without validation. The figure is
+training samples per second; the ratio is the median over the rounds. After the race
+each network's validation AUC is measured (the same epochs each: a check that bf16
+did not cost quality). Writes benchmarks/results/throughput.json.
 """
 
 from __future__ import annotations
@@ -31,14 +34,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
-from fuxictr_compare import LABEL, feature_map, fuxictr_models
+from fuxictr_compare import LABEL, Loader, feature_map, fuxictr_models
 
 from elec.config import load_config
+from elec.data.batches import Columns
 from elec.data.shards import prepare_shards
 from elec.data.synth import SynthConfig, synthesize
 from elec.distill.networks import PlainNetwork
 from elec.environment import environment
-from elec.train.trainer import Trainer
+from elec.train.metrics import evaluate
+from elec.train.trainer import Trainer, predict_logits, sigmoid
 
 RESULTS = Path(__file__).parent / "results"
 PARAMS = {"hidden": [400, 400, 400], "dropout": 0.2, "batch_norm": False}
@@ -115,14 +120,40 @@ def fuxictr_epoch(model, loader, steps: int | None = None) -> tuple[int, float]:
     return seen, time.perf_counter() - start
 
 
-def elec_epoch(cfg, prepared, network, optimizer, generator) -> tuple[int, float]:
-    """elec's own training epoch (``Trainer.epoch``: what ``elec run`` runs between
-    validations)."""
-    trainer = Trainer(cfg.train, log=lambda m: None)
-    start = time.perf_counter()
-    _, seen = trainer.epoch(network, network.loss, prepared.columns["train"], optimizer,
-                            generator)
-    return seen, time.perf_counter() - start
+def fuxictr_valid_auc(model, prepared) -> float:
+    valid = Columns.concat([c for _, c in prepared.columns["valid"].shards()])
+    valid = Columns(single=valid.single.long(), multi=[m.long() for m in valid.multi],
+                    label=valid.label)
+    logs = model.evaluate(Loader(valid, prepared.schema.names, 8192), metrics=["AUC"])
+    return float(logs["AUC"])
+
+
+class Elec:
+    """One elec network in the race, with its optimizer and batch order (the optimizer is
+    the one ``Trainer.fit`` makes)."""
+
+    def __init__(self, cfg, prepared, precision: str):
+        self.train = cfg.train.model_copy(update={"precision": precision})
+        self.rows = prepared.columns
+        torch.manual_seed(0)
+        self.network = PlainNetwork(prepared.schema, cfg.model)
+        self.optimizer = torch.optim.Adam(self.network.parameters(), lr=cfg.train.lr,
+                                          fused=True)
+        self.generator = torch.Generator().manual_seed(0)
+
+    def epoch(self) -> tuple[int, float]:
+        """elec's own training epoch (``Trainer.epoch``: what ``elec run`` runs between
+        validations)."""
+        trainer = Trainer(self.train, log=lambda m: None)
+        start = time.perf_counter()
+        _, seen = trainer.epoch(self.network, self.network.loss, self.rows["train"],
+                                self.optimizer, self.generator)
+        return seen, time.perf_counter() - start
+
+    def valid_auc(self) -> float:
+        valid = self.rows["valid"]
+        logits = predict_logits(self.network.logit, self.network, valid)
+        return evaluate(valid.label.numpy(), sigmoid(logits))["auc"]
 
 
 def main() -> None:
@@ -139,10 +170,7 @@ def main() -> None:
     train_rows = len(prepared.columns["train"])
     print(f"elec preprocessing: {prep_seconds:.1f} s for {args.rows:,} rows", flush=True)
     paths = fuxictr_inputs(prepared, work / f"fuxictr-{args.rows}")
-    torch.manual_seed(0)
-    network = PlainNetwork(prepared.schema, cfg.model)
-    optimizer = torch.optim.Adam(network.parameters(), lr=cfg.train.lr)
-    generator = torch.Generator().manual_seed(0)
+    elec = {"elec": Elec(cfg, prepared, "fp32"), "elec_bf16": Elec(cfg, prepared, "bf16")}
     with tempfile.TemporaryDirectory() as tmp:
         fmap, model = fuxictr_model(cfg, prepared, tmp)
         loaders = fuxictr_loaders(fmap, paths, cfg.train.batch_size)
@@ -157,20 +185,26 @@ def main() -> None:
             probes[name] = seen / seconds
             print(f"fuxictr probe, {name}: {probes[name]:,.0f} samples/s", flush=True)
         fastest = max((k for k, v in probes.items() if isinstance(v, float)), key=probes.get)
+        torch.manual_seed(0)  # the race's model starts fresh: no probe steps in its weights
+        _, model = fuxictr_model(cfg, prepared, tmp)
         runs = []
         for repeat in range(args.repeats):
-            ours = elec_epoch(cfg, prepared, network, optimizer, generator)
-            theirs = fuxictr_epoch(model, loaders[fastest]())
-            runs.append({"repeat": repeat,
-                         "elec": {"samples": ours[0], "seconds": round(ours[1], 2),
-                                  "samples_per_s": ours[0] / ours[1]},
-                         "fuxictr": {"samples": theirs[0], "seconds": round(theirs[1], 2),
-                                     "samples_per_s": theirs[0] / theirs[1]}})
-            ratio = runs[-1]["elec"]["samples_per_s"] / runs[-1]["fuxictr"]["samples_per_s"]
-            runs[-1]["ratio"] = ratio
-            print(f"epoch pair {repeat}: elec {runs[-1]['elec']['samples_per_s']:,.0f}/s, "
-                  f"fuxictr {runs[-1]['fuxictr']['samples_per_s']:,.0f}/s ({ratio:.2f}x)",
-                  flush=True)
+            run = {"repeat": repeat}
+            for name, epoch in [*((k, v.epoch) for k, v in elec.items()),
+                                ("fuxictr", lambda: fuxictr_epoch(model, loaders[fastest]()))]:
+                seen, seconds = epoch()
+                run[name] = {"samples": seen, "seconds": round(seconds, 2),
+                             "samples_per_s": seen / seconds}
+            for name in elec:
+                run[f"ratio{name[4:]}"] = (run[name]["samples_per_s"]
+                                           / run["fuxictr"]["samples_per_s"])
+            runs.append(run)
+            print(f"round {repeat}: " + ", ".join(
+                f"{k} {run[k]['samples_per_s']:,.0f}/s" for k in [*elec, "fuxictr"])
+                + f" (fp32 {run['ratio']:.2f}x, bf16 {run['ratio_bf16']:.2f}x)", flush=True)
+        valid_auc = {name: e.valid_auc() for name, e in elec.items()}
+        valid_auc["fuxictr"] = fuxictr_valid_auc(model, prepared)
+        print(f"validation AUC after {args.repeats} epochs: {valid_auc}", flush=True)
     result = {
         "what": "training samples/s of one epoch without validation, DeepFM, batch "
                 f"{cfg.train.batch_size}, {torch.get_num_threads()} torch threads",
@@ -178,11 +212,14 @@ def main() -> None:
         "elec_preprocessing_seconds": round(prep_seconds, 1),
         "fuxictr_loader_probe_samples_per_s": probes, "fuxictr_loader": fastest,
         "runs": runs, "median_ratio": statistics.median(r["ratio"] for r in runs),
-        "parameters": {"elec": sum(p.numel() for p in network.parameters()),
+        "median_ratio_bf16": statistics.median(r["ratio_bf16"] for r in runs),
+        "valid_auc_after_race": valid_auc,
+        "parameters": {"elec": sum(p.numel() for p in elec["elec"].network.parameters()),
                        "fuxictr": sum(p.numel() for p in model.parameters())},
         "environment": environment()}
     Path(args.results).write_text(json.dumps(result, indent=2))
-    print(f"median elec / fuxictr: {result['median_ratio']:.2f}x -> {args.results}")
+    print(f"median elec / fuxictr: fp32 {result['median_ratio']:.2f}x, bf16 "
+          f"{result['median_ratio_bf16']:.2f}x -> {args.results}")
 
 
 if __name__ == "__main__":

@@ -125,6 +125,15 @@ def test_sharded_batches_cover_every_row_once_and_ranks_split_the_shards(split_d
     assert all(len(b) == 32 for p in parts for b in p)
     seen = [set(map(tuple, torch.cat([b.single for b in p]).tolist())) for p in parts]
     assert len(seen[0]) + len(seen[1]) <= 668
+    # DataLoader workers: each reads its share of the shards; the epoch is the same rows,
+    # and the same generator gives the same batches
+    read = ShardedColumns(tmp_path / "s" / "train", buffer_shards=2, workers=2)
+    epochs = [[b.single for b in read.batches(100, torch.Generator().manual_seed(0))]
+              for _ in range(2)]
+    assert all(torch.equal(a, b) for a, b in zip(*epochs, strict=True))
+    assert sorted(map(tuple, torch.cat(epochs[0]).tolist())) == sorted(
+        map(tuple, ordered.tolist()))
+    assert sum(len(b) < 100 for b in epochs[0]) <= 2  # at most one short batch a worker
 
 
 def test_synthetic_table_is_reproducible_and_learnable(tmp_path):

@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     NonNegativeFloat,
+    NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     ValidationError,
@@ -85,9 +86,11 @@ class DataConfig(Section):
     unlabeled: str | None = None
     # memory: every split as tensors on the device; shards: split files read in record
     # batches, encoded into shards in the run directory and streamed from there (memory
-    # does not grow with the rows; backbone methods only, for now); auto: shards for
-    # split files of over 2M training rows
+    # does not grow with the rows); auto: shards for split files of over 2M training rows
     storage: Literal["auto", "memory", "shards"] = "auto"
+    # shards: DataLoader worker processes that read and shuffle the training shards
+    # (each its share of them) while the model trains; 0: read in the training process
+    workers: NonNegativeInt = 0
 
     @model_validator(mode="after")
     def _fractions_sum_to_one(self) -> DataConfig:

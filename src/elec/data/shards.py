@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from elec.config import RunConfig
 from elec.data.batches import Columns
@@ -134,7 +135,7 @@ class ShardedColumns:
 
     def __init__(self, directory: Path, device: torch.device | str = "cpu",
                  buffer_shards: int = 4, extra: dict[str, list[Path]] | None = None,
-                 keep: Keep | None = None):
+                 keep: Keep | None = None, workers: int = 0):
         self.directory = directory
         manifest = json.loads((directory.parent / "shards.json").read_text())
         self.stored = manifest["splits"][directory.name]  # rows per shard on disk
@@ -142,7 +143,7 @@ class ShardedColumns:
         self.parts = [directory / f"part-{i:05d}" for i in range(len(self.stored))]
         self.device, self.buffer_shards = torch.device(device), buffer_shards
         self.extra = dict(extra or {})
-        self.keep = keep
+        self.keep, self.workers = keep, workers
         self.rows = (self.stored if keep is None else
                      [len(keep(i, n)) for i, n in enumerate(self.stored)])
 
@@ -153,12 +154,12 @@ class ShardedColumns:
                         [part_file(where, i) for i in range(len(self.parts))])
                  for name, where in columns.items()}
         return ShardedColumns(self.directory, self.device, self.buffer_shards,
-                              {**self.extra, **files}, self.keep)
+                              {**self.extra, **files}, self.keep, self.workers)
 
     def subset(self, keep: Keep) -> ShardedColumns:
         """The rows ``keep`` selects from every shard (extra columns included)."""
         return ShardedColumns(self.directory, self.device, self.buffer_shards, self.extra,
-                              keep)
+                              keep, self.workers)
 
     def shards(self, rank: int = 0, world: int = 1) -> Iterator[tuple[int, Columns]]:
         """Shards in order with their index, on the device: every ``world``-th from
@@ -193,9 +194,10 @@ class ShardedColumns:
     def batches(self, batch_size: int, generator: torch.Generator | None = None,
                 rank: int = 0, world: int = 1) -> Iterator[Columns]:
         """In order without a generator; else shards in a shuffled order, rows shuffled
-        within a window of ``buffer_shards`` shards. With ``world`` > 1 (DDP), rank
-        ``rank`` reads every ``world``-th shard of the epoch's order, and every rank stops
-        after the same number of batches."""
+        within a window of ``buffer_shards`` shards (read by ``workers`` DataLoader
+        processes, each its share of the shards, when there are workers). With ``world``
+        > 1 (DDP), rank ``rank`` reads every ``world``-th shard of the epoch's order, and
+        every rank stops after the same number of batches."""
         order = (torch.randperm(len(self.parts), generator=generator).tolist()
                  if generator is not None else list(range(len(self.parts))))
         mine = order[rank::world]
@@ -203,23 +205,50 @@ class ShardedColumns:
         if world > 1:  # every rank takes as many steps as the smallest share allows
             steps = min(sum(self.rows[i] for i in order[r::world]) // batch_size
                         for r in range(world))
-        window = self.buffer_shards if generator is not None else 1  # in order: one shard
+        if generator is None:
+            read = self.windows(mine, batch_size, None, 1)  # in order: one shard at a time
+        elif self.workers == 0:
+            read = self.windows(mine, batch_size, generator, self.buffer_shards)
+        else:
+            seed = int(torch.randint(2**62, (1,), generator=generator))
+            read = iter(DataLoader(_Reader(self, mine, batch_size, seed), batch_size=None,
+                                   num_workers=min(self.workers, len(mine))))
+        for taken, batch in enumerate(read):
+            if steps is not None and taken >= steps:
+                return
+            yield batch.to(self.device)
+
+    def windows(self, shards: list[int], batch_size: int, generator: torch.Generator | None,
+                window: int) -> Iterator[Columns]:
+        """Batches of ``shards`` read ``window`` at a time, shuffled with a generator; the
+        rows left over from a window start the next one."""
         carry: Columns | None = None
-        taken = 0
-        for start in range(0, len(mine), window):
-            parts = [self._read(i) for i in mine[start:start + window]]
+        for start in range(0, len(shards), window):
+            parts = [self._read(i) for i in shards[start:start + window]]
             rows = Columns.concat(([carry] if carry is not None else []) + parts)
             del parts  # one copy of the window in memory, not two
             index = (torch.randperm(len(rows), generator=generator) if generator is not None
                      else torch.arange(len(rows)))
-            last = start + window >= len(mine)
+            last = start + window >= len(shards)
             full = len(rows) if last else len(rows) // batch_size * batch_size
             for begin in range(0, full, batch_size):
-                if steps is not None and taken >= steps:
-                    return
-                yield rows.take(index[begin:begin + batch_size]).to(self.device)
-                taken += 1
+                yield rows.take(index[begin:begin + batch_size])
             carry = rows.take(index[full:]) if full < len(rows) else None
+
+
+class _Reader(IterableDataset):
+    """A DataLoader worker's batches: its share of the epoch's shards, shuffled by a
+    generator of its own (seeded from the epoch's, so the run stays reproducible)."""
+
+    def __init__(self, columns: ShardedColumns, shards: list[int], batch_size: int, seed: int):
+        self.columns, self.shards, self.batch_size, self.seed = columns, shards, batch_size, seed
+
+    def __iter__(self) -> Iterator[Columns]:
+        worker = get_worker_info()
+        index, count = (0, 1) if worker is None else (worker.id, worker.num_workers)
+        generator = torch.Generator().manual_seed(self.seed + index)
+        return self.columns.windows(self.shards[index::count], self.batch_size, generator,
+                                    self.columns.buffer_shards)
 
 
 def prepare_shards(cfg: RunConfig, out: Path, device: torch.device,
@@ -240,7 +269,8 @@ def prepare_shards(cfg: RunConfig, out: Path, device: torch.device,
         schema = fit_schema(cfg, files, progress)
         write_shards(cfg, schema, files, out, progress, render)
         manifest = json.loads(manifest_path.read_text())
-    columns = {split: ShardedColumns(out / split, device) for split in SPLITS}
+    columns = {split: ShardedColumns(out / split, device, workers=cfg.data.workers)
+               for split in SPLITS}
     sizes = ", ".join(f"{s} {len(columns[s]):,}" for s in SPLITS)
     log(f"data: {cfg.data.dataset}, split files: {sizes}; {len(schema.fields)} tabular "
         f"fields, encoded in {len(columns['train'].parts)} training shards")

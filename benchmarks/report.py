@@ -49,9 +49,28 @@ def committed(path: Path) -> str:
     return done.stdout.strip() or "not committed"
 
 
+# the commit from which the backbones' CPU dropout draws its masks from 16-bit random
+# numbers: AUCs trained on a CPU before it come from the same method with other draws
+NEW_DROPOUT_DRAWS = "cf66d6b"
+TRAINED = ("quality_", "zoo_", "fuxictr", "recipe_search", "ensemble_control", "variant_",
+           "synth_quality", "ddp")
+
+
+def before(commit: str, change: str) -> bool:
+    """Whether ``commit`` is an ancestor of ``change`` (and not the change itself)."""
+    done = subprocess.run(["git", "merge-base", "--is-ancestor", commit, change], cwd=ROOT,
+                          capture_output=True, check=False)
+    return done.returncode == 0 and not change.startswith(commit)
+
+
 def source(path: Path, environment: dict) -> str:
-    """How a heading names a result: file, machine, commit."""
-    return f"`{path.name}`, {machine(environment)}, commit {committed(path)}"
+    """How a heading names a result: file, machine, commit (and, for trained networks'
+    figures, whether they predate the new dropout draws)."""
+    commit = committed(path)
+    note = ("; trained before the new CPU dropout draws (the same method, other random "
+            "draws)" if path.name.startswith(TRAINED) and not environment.get("gpu")
+            and commit != "not committed" and before(commit, NEW_DROPOUT_DRAWS) else "")
+    return f"`{path.name}`, {machine(environment)}, commit {commit}{note}"
 
 
 def machine(environment: dict) -> str:
@@ -229,6 +248,11 @@ def fuxictr_section() -> list[str]:
     return out + [""]
 
 
+def backbone_ddp() -> list[Path]:
+    """The backbone-only torchrun comparisons (ddp*.json, not the end-to-end one)."""
+    return [p for p in sorted(RESULTS.glob("ddp*.json")) if p.name != "ddp_elec.json"]
+
+
 def scale_section() -> list[str]:
     """Throughput against FuxiCTR, memory by row count, torchrun against one process,
     and the synthetic table's LM table: whichever of their files exist."""
@@ -236,20 +260,39 @@ def scale_section() -> list[str]:
     path = RESULTS / "throughput.json"
     if path.is_file():
         data = json.loads(path.read_text())
+        bf16 = "elec_bf16" in data["runs"][0]
         out += [f"#### Training throughput against FuxiCTR 2.3.10 "
                 f"({source(path, data['environment'])}; {data['what']}, "
-                f"{data['train_rows']:,} training rows of `elec data synth`)",
-                "", "| epoch pair | elec samples/s | FuxiCTR samples/s | elec / FuxiCTR |",
-                "|---|---|---|---|"]
-        out += [f"| {r['repeat'] + 1} | {r['elec']['samples_per_s']:,.0f} | "
-                f"{r['fuxictr']['samples_per_s']:,.0f} | {r['ratio']:.2f}x |" for r in data["runs"]]
+                f"{data['train_rows']:,} training rows of `elec data synth`)", ""]
+        if bf16:
+            out += ["| round | elec fp32 samples/s | elec bf16 samples/s | FuxiCTR samples/s | "
+                    "fp32 / FuxiCTR | bf16 / FuxiCTR |", "|---|---|---|---|---|---|"]
+            out += [f"| {r['repeat'] + 1} | {r['elec']['samples_per_s']:,.0f} | "
+                    f"{r['elec_bf16']['samples_per_s']:,.0f} | "
+                    f"{r['fuxictr']['samples_per_s']:,.0f} | {r['ratio']:.2f}x | "
+                    f"{r['ratio_bf16']:.2f}x |" for r in data["runs"]]
+        else:
+            out += ["| epoch pair | elec samples/s | FuxiCTR samples/s | elec / FuxiCTR |",
+                    "|---|---|---|---|"]
+            out += [f"| {r['repeat'] + 1} | {r['elec']['samples_per_s']:,.0f} | "
+                    f"{r['fuxictr']['samples_per_s']:,.0f} | {r['ratio']:.2f}x |"
+                    for r in data["runs"]]
         probes = ", ".join(f"{k} {v:,.0f}/s" if isinstance(v, float) else f"{k} {v}"
                            for k, v in data["fuxictr_loader_probe_samples_per_s"].items())
-        out += ["", f"Median ratio **{data['median_ratio']:.2f}x** (target: at least 2x). "
+        ratios = (f"float32 **{data['median_ratio']:.2f}x**, `train.precision: bf16` "
+                  f"**{data['median_ratio_bf16']:.2f}x**" if bf16
+                  else f"**{data['median_ratio']:.2f}x**")
+        out += ["", f"Median ratio {ratios} (target: at least 2x). "
                 f"FuxiCTR's loaders on a short probe: {probes}; the race used "
                 f"{data['fuxictr_loader']}. elec's streaming preprocessing (schema fit + "
                 f"encoding every split into shards) took {data['elec_preprocessing_seconds']} s "
-                f"for {data['rows']:,} rows.", ""]
+                f"for {data['rows']:,} rows."]
+        if "valid_auc_after_race" in data:
+            auc = data["valid_auc_after_race"]
+            out += [f"Validation AUC after the race's {len(data['runs'])} epochs (one seed, "
+                    f"a check, not a comparison of quality): " + ", ".join(
+                        f"{k.replace('_', ' ')} {v:.4f}" for k, v in auc.items()) + "."]
+        out += [""]
     path = RESULTS / "memory.json"
     if path.is_file():
         data = json.loads(path.read_text())
@@ -259,7 +302,7 @@ def scale_section() -> list[str]:
                 for rows, v in data["sizes"].items()]
         out += ["", f"Growth from the smallest to the largest: "
                 f"{data['growth_first_to_last']:+.0%} (target: under +50%, under 4 GiB).", ""]
-    for path in sorted(RESULTS.glob("ddp*.json")):
+    for path in backbone_ddp():
         data = json.loads(path.read_text())
         batch_norm = ("without batch norm" if "model.params.batch_norm=false" in data["overrides"]
                       else "with batch norm")
@@ -276,6 +319,22 @@ def scale_section() -> list[str]:
                 f"{diff['mean']:+.4f} ± {diff['std']:.4f} (target: within 0.003); the same "
                 f"fitted schema: {data['same_schema']}; the same results.json layout: "
                 f"{data['same_results_layout']}.", ""]
+    path = RESULTS / "ddp_elec.json"
+    if path.is_file():
+        data = json.loads(path.read_text())
+        out += [f"#### ELEC end to end under torchrun against one process "
+                f"({source(path, data['environment'])}; {data['rows']:,} synthetic rows on "
+                f"shards, the bundled MiniLM, {data['nproc']} processes, gloo, one seed)", "",
+                "| processes | seconds | " + " | ".join(
+                    f"{m} test AUC" for m in data["runs"]["1"]["test_auc"]) + " |",
+                "|---|---|" + "---|" * len(data["runs"]["1"]["test_auc"])]
+        for processes, r in data["runs"].items():
+            out.append(f"| {processes} | {r['seconds']:.0f} | " + " | ".join(
+                f"{a:.4f}" for a in r["test_auc"].values()) + " |")
+        out += ["", f"Pooled LM vectors of all {data['shards_encoded']} shards identical to "
+                f"one process's, bit for bit: {data['same_lm_vectors']}; the same results.json "
+                f"layout: {data['same_results_layout']}. The AUCs are one seed each (the ranks "
+                f"see other batches): a check that every stage ran, not a comparison.", ""]
     path = RESULTS / "synth_quality.json"
     if path.is_file():
         data = json.loads(path.read_text())
@@ -350,14 +409,26 @@ blended with the backbone by the same `distill.teacher_mix`). `vanilla_score` /
 distillation term."""
 
 
+def not_current(quality: dict[str, dict]) -> list[str]:
+    """What the verdicts above do not yet rest on the current code for."""
+    out = []
+    if missing(quality):
+        out += ["Not yet measured with the current code: " + ", ".join(missing(quality)) + "."]
+    earlier = [f"{backbone} {protocol}" for backbone, summary in quality.items()
+               for protocol, part in summary["protocols"].items()
+               if "before the new CPU dropout draws" in part["source"]]
+    if earlier:
+        out += ["Trained before the CPU dropout's new random draws (the same method, other "
+                "draws; to be measured again): " + ", ".join(earlier) + "."]
+    return out + [""] if out else []
+
+
 def results_page(quality: dict[str, dict]) -> str:
     parts = ["# Results", "", "*Generated by `python benchmarks/report.py` from "
              "`benchmarks/results/`; do not edit by hand. Each table names its result file, "
              "its machine and the commit that stored it.*", "", HOW, "",
              "## Where the language model pays", "", *verdicts(quality), ""]
-    if missing(quality):
-        parts += ["Not yet measured with the current code: " + ", ".join(missing(quality))
-                  + ".", ""]
+    parts += not_current(quality)
     parts += ["## Per method", "", *per_method(quality)]
     if quality:
         parts += ["![test AUC per method](../benchmarks/results/quality.png)", ""]
@@ -386,9 +457,7 @@ def readme_section(quality: dict[str, dict]) -> str:
              "mean is positive and it holds in at least 4 of 5 seeds; where the same "
              "blended teacher without the LM, `ensemble_distilled`, was measured, the "
              "served model must beat it too):", "", *verdicts(quality), ""]
-    if missing(quality):
-        parts += ["Not yet measured with the current code: " + ", ".join(missing(quality))
-                  + ".", ""]
+    parts += not_current(quality)
     if quality:
         parts += ["![test AUC per method](benchmarks/results/quality.png)", ""]
     parts += scale_summary()
@@ -418,9 +487,11 @@ def scale_summary() -> list[str]:
     path = RESULTS / "throughput.json"
     if path.is_file():
         data = json.loads(path.read_text())
+        bf16 = (f" in float32, {data['median_ratio_bf16']:.2f}x with `train.precision: bf16`"
+                if "median_ratio_bf16" in data else "")
         lines.append(f"- Training throughput, DeepFM on {data['train_rows']:,} synthetic rows: "
-                     f"{data['median_ratio']:.2f}x FuxiCTR 2.3.10 with its fastest loader "
-                     f"(target 2x).")
+                     f"{data['median_ratio']:.2f}x FuxiCTR 2.3.10 with its fastest loader"
+                     f"{bf16} (target 2x).")
     path = RESULTS / "memory.json"
     if path.is_file():
         data = json.loads(path.read_text())
@@ -428,7 +499,7 @@ def scale_summary() -> list[str]:
                           for rows, v in data["sizes"].items())
         lines.append(f"- Peak memory of streaming preprocessing + one backbone epoch: {sizes} "
                      f"({data['growth_first_to_last']:+.0%}).")
-    for path in sorted(RESULTS.glob("ddp*.json")):
+    for path in backbone_ddp():
         data = json.loads(path.read_text())
         diff = data["valid_auc_difference"]
         batch_norm = ("without batch norm" if "model.params.batch_norm=false" in data["overrides"]

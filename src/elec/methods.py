@@ -100,12 +100,20 @@ def reads_llm(method: Method) -> bool:
     return method.build == "student" and reads_llm(METHODS[method.teacher])
 
 
-def check_scale(methods: list[str], sharded: bool, world: int, adapter_mode: str) -> None:
-    """What runs at scale: every method, on shards and under torchrun, with the LM frozen
-    (LoRA and full fine-tuning read their texts in memory, in one process)."""
-    lm = [m for m in methods if reads_llm(METHODS[m])]
-    if lm and adapter_mode != "frozen" and (sharded or world > 1):
+def check_run(cfg: RunConfig, sharded: bool, world: int) -> None:
+    """Refuse, before any stage runs, what would fail later: an unknown backbone or
+    hyper-parameter (the run's and the cross teacher's), and LoRA / full fine-tuning on
+    shards or under torchrun (they read their texts in memory, in one process); every
+    other method runs on shards and under torchrun."""
+    from elec.models import build_backbone
+
+    for method in (METHODS["backbone"], METHODS["cross_teacher"]):
+        model = method_model(cfg, method)
+        build_backbone(model.name, 2, model.embedding_dim, model.params)
+    mode = cfg.adapter.mode
+    if mode != "frozen" and (sharded or world > 1) and any(
+            reads_llm(METHODS[m]) for m in cfg.methods):
         where = "on data.storage shards" if sharded else "under torchrun"
-        raise ConfigError(f"adapter.mode {adapter_mode} does not run {where} yet (the LM is "
+        raise ConfigError(f"adapter.mode {mode} does not run {where} yet (the LM is "
                           f"fine-tuned on texts in memory, in one process); use adapter.mode "
                           f"frozen there")

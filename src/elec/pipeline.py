@@ -22,13 +22,12 @@ from elec.config import DistillConfig, RunConfig
 from elec.data.batches import Columns
 from elec.data.prepare import Prepared, prepare
 from elec.data.shards import prepare_shards, sharded
-from elec.data.store import atomic_dir, elec_home, write_json
+from elec.data.store import elec_home, write_json
 from elec.distill.networks import LLM_VECTOR, GainNetwork, PlainNetwork, VanillaNetwork
 from elec.distill.targets import distillation_rows
 from elec.environment import environment, resolve_device, seed_everything
 from elec.llm.stage1 import Stage1, cache_key, frozen_stage1
-from elec.methods import METHODS, Method, check_scale, dependencies, method_model, reads_llm
-from elec.models import build_backbone
+from elec.methods import METHODS, Method, check_run, dependencies, method_model, reads_llm
 from elec.report.plots import training_curves
 from elec.rundir import RunDir
 from elec.text.render import render_table
@@ -46,11 +45,8 @@ class Run:
         self.device = resolve_device(cfg.train.device)
         distributed.start(self.device)  # under torchrun: join the process group
         self.device = distributed.local_device(self.device)
-        for method in (METHODS["backbone"], METHODS["cross_teacher"]):  # fail now, not
-            model = method_model(cfg, method)                          # after stage 1
-            build_backbone(model.name, 2, model.embedding_dim, model.params)
         self.sharded = sharded(cfg)
-        check_scale(cfg.methods, self.sharded, distributed.world(), cfg.adapter.mode)
+        check_run(cfg, self.sharded, distributed.world())
         self.dir = RunDir(out, self.log, reporter.note)
         if distributed.is_main():  # the main rank writes; the others read what it wrote
             self.dir.begin(cfg)
@@ -61,10 +57,11 @@ class Run:
             self.data = self._prepare(out)
         self.records: dict[str, dict] = {}
         self.networks: dict[str, nn.Module] = {}
-        self._vectors: dict[str, Tensor] | None = None
+        self._vectors: dict[str, Tensor | Path] | None = None
 
     def _prepare(self, out: Path) -> Prepared:
         cfg = self.cfg
+
         def render(rows):
             return render_table(rows, cfg.fields, cfg.text)
 
@@ -90,7 +87,7 @@ class Run:
                 self.dir.save(method.name, record, checkpoints)
             distributed.barrier()
             if method.build == "stage1" and not self.sharded:
-                self._share_stage1()
+                self.dir.share(self._shared_stage1(), method.name)
             test = record["test"]
             self.log(f"{method.name}: test AUC {test['auc']:.4f}  logloss {test['logloss']:.4f}")
         self.records[method.name] = record
@@ -145,28 +142,17 @@ class Run:
         return finetuned_stage1(self.data, self.cfg, self.device, self.reporter,
                                 self.dir.path / "checkpoints")
 
-    def _shared_stage1(self) -> Path:
-        """Runs that differ only downstream of stage 1 share one trained stage 1."""
-        return elec_home() / "stage1" / cache_key(self.cfg, self.data.digest)
-
     def _finished(self, method: Method) -> dict | None:
-        """A finished method's record; stage 1 may also come from the shared cache."""
+        """A finished method's record; stage 1 (in memory) may come from the shared cache
+        of runs that differ only downstream of it."""
         record = self.dir.finished(method.name)
-        if record is not None or method.build != "stage1" or self.sharded:
-            return record
-        shared = self._shared_stage1()  # hashes the LM's files: only when it may pay
-        if (shared / "stages" / f"{method.name}.json").is_file():
-            self.log(f"stage 1: reusing the trained adapter and LM vectors in {shared}")
-            if distributed.is_main():
-                self.dir.copy_from(RunDir(shared, self.log), method.name)
-            distributed.barrier()
-            record = self.dir.finished(method.name)
+        if record is None and method.build == "stage1" and not self.sharded:
+            # the key hashes the LM's files: only when it may pay
+            record = self.dir.take_shared(self._shared_stage1(), method.name)
         return record
 
-    def _share_stage1(self) -> None:
-        if distributed.is_main():
-            with atomic_dir(self._shared_stage1(), replaces=lambda _: True) as staging:
-                RunDir(staging, self.log).copy_from(self.dir, "lm_only")
+    def _shared_stage1(self) -> Path:
+        return elec_home() / "stage1" / cache_key(self.cfg, self.data.digest)
 
     # ------------------------------------------------------------------ trained networks
     def network(self, name: str) -> nn.Module:
@@ -193,11 +179,9 @@ class Run:
     def gain_columns(self) -> dict[str, Columns]:
         """Every split with its rows' LM vectors v: what the gain network reads."""
         self.method("lm_only")
-        if self.sharded:
-            return {s: self.data.columns[s].with_extra(**{LLM_VECTOR: self.vectors_dir / s})
-                    for s in self.data.splits}
-        if self._vectors is None:
-            self._vectors = self.dir.load("llm_vectors", str(self.device))
+        if self._vectors is None:  # on shards: where stage 1 wrote them
+            self._vectors = ({s: self.vectors_dir / s for s in self.data.splits} if self.sharded
+                             else self.dir.load("llm_vectors", str(self.device)))
         return {s: self.data.columns[s].with_extra(**{LLM_VECTOR: self._vectors[s]})
                 for s in self.data.splits}
 

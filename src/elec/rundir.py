@@ -26,8 +26,9 @@ from torch import Tensor
 
 from elec.config import RunConfig
 from elec.data.schema import FeatureSchema
-from elec.data.store import read_json, sha256_file, write_atomic, write_json
+from elec.data.store import atomic_dir, read_json, sha256_file, write_atomic, write_json
 from elec.errors import ConfigError
+from elec.train import distributed
 
 START_OVER = "use another --out, or delete it to start over"
 
@@ -132,3 +133,20 @@ class RunDir:
         for relative in other.files(name):
             (self.path / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(other.path / relative, self.path / relative)
+
+    def take_shared(self, shared: Path, name: str) -> dict | None:
+        """A finished method copied from a shared directory (the stage-1 cache), if there;
+        under torchrun the main rank copies it and the others wait."""
+        if not (shared / "stages" / f"{name}.json").is_file():
+            return None
+        self.log(f"stage 1: reusing the trained adapter and LM vectors in {shared}")
+        if distributed.is_main():
+            self.copy_from(RunDir(shared, self.log), name)
+        distributed.barrier()
+        return self.finished(name)
+
+    def share(self, shared: Path, name: str) -> None:
+        """Publish a finished method to a shared directory, replacing it whole."""
+        if distributed.is_main():
+            with atomic_dir(shared, replaces=lambda _: True) as staging:
+                RunDir(staging, self.log).copy_from(self, name)

@@ -293,6 +293,16 @@ def scale_section() -> list[str]:
                     f"a check, not a comparison of quality): " + ", ".join(
                         f"{k.replace('_', ' ')} {v:.4f}" for k, v in auc.items()) + "."]
         out += [""]
+    for path in sorted(RESULTS.glob("precision_*.json")):
+        data = json.loads(path.read_text())
+        d = data["bf16_minus_fp32_test_auc"]
+        out += [f"#### `train.precision: bf16` against float32 ({source(path, data['environment'])}"
+                f"; {data['backbone']} backbone, `{data['config']}`, {d['seeds']} seeds)", "",
+                "| precision | test AUC | training seconds |", "|---|---|---|"]
+        out += [f"| {p} | {cell(data['test_auc'][p])} | {data['train_seconds'][p]['mean']:.1f} "
+                f"± {data['train_seconds'][p]['std']:.1f} |" for p in data["test_auc"]]
+        out += ["", f"Test AUC bf16 - fp32, paired by seed: {d['mean']:+.4f} ± {d['std']:.4f} "
+                f"({d['positive']}/{d['seeds']} seeds higher).", ""]
     path = RESULTS / "memory.json"
     if path.is_file():
         data = json.loads(path.read_text())

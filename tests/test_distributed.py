@@ -59,12 +59,15 @@ def test_elec_runs_from_shards_under_torchrun_each_rank_encoding_its_share(tmp_p
     overrides = ["train.max_epochs=1", "model.params.hidden=[16]", "train.batch_size=256",
                  "data.storage=shards", f"llm.name={tiny_lm}", "llm.precision=fp32",
                  "adapter.max_epochs=1", "adapter.hidden=[16]", "adapter.folds=2"]
-    done = subprocess.run(
-        [sys.executable, "-m", "elec.cli", "run", "-c", str(tmp_path / "d" / "elec.yaml"),
-         "--out", str(tmp_path / "two"), "--nproc", "2",
-         *[a for o in [*overrides, "methods=[backbone,gain,vanilla]"] for a in ("--set", o)]],
-        env={**os.environ, "ELEC_HOME": str(tmp_path / "home-two")},
-        capture_output=True, text=True, timeout=300, check=False)
+    def torchrun():
+        return subprocess.run(
+            [sys.executable, "-m", "elec.cli", "run", "-c", str(tmp_path / "d" / "elec.yaml"),
+             "--out", str(tmp_path / "two"), "--nproc", "2",
+             *[a for o in [*overrides, "methods=[backbone,gain,vanilla]"] for a in ("--set", o)]],
+            env={**os.environ, "ELEC_HOME": str(tmp_path / "home-two")},
+            capture_output=True, text=True, timeout=300, check=False)
+
+    done = torchrun()
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("results:") == 1  # one rank reports
     # the main rank encoded half the shards: training shards 1 and 3 and the valid one
@@ -74,6 +77,10 @@ def test_elec_runs_from_shards_under_torchrun_each_rank_encoding_its_share(tmp_p
         "vanilla.safetensors"]
     two = json.loads((tmp_path / "two" / "results.json").read_text())["methods"]
     assert all(0.5 < record["test"]["auc"] <= 1.0 for record in two.values())
+    again = torchrun()  # resumes as one process does: every method is recorded
+    assert again.returncode == 0 and "resuming the run" in again.stderr
+    assert "epoch 1" not in again.stderr
+    assert json.loads((tmp_path / "two" / "results.json").read_text())["methods"] == two
     monkeypatch.setenv("ELEC_HOME", str(tmp_path / "home-one"))
     run(load_config(tmp_path / "d" / "elec.yaml", [*overrides, "methods=[lm_only]"]),
         tmp_path / "one")

@@ -51,11 +51,19 @@ class FieldSpec(Section):
     tabular: bool = True  # False: the field only appears in the rendered text
     in_text: bool = True  # False: the field is not rendered (ids mean nothing to an LM)
     separator: str = ", "  # multi: between values in the text
+    split: str | None = None  # multi given as text (a CSV cell "red|wool"): cut at this
     template: str | None = None  # e.g. "{label}: {value}."; default "<label> is/are <value>."
 
     @property
     def label(self) -> str:
         return self.display or self.name.replace("_", " ").capitalize()
+
+    @model_validator(mode="after")
+    def _split_is_for_multi(self) -> FieldSpec:
+        if self.split is not None and (self.kind != "multi" or not self.split):
+            raise ValueError(f"field {self.name!r}: split cuts a multi-valued field's text "
+                             f"into values; it needs kind: multi and a non-empty separator")
+        return self
 
 
 class DataConfig(Section):

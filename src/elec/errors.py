@@ -9,3 +9,17 @@ class ConfigError(ValueError):
 class DataError(RuntimeError):
     """Data that is missing, corrupt or unusable; the message names the file, row or
     column, and what to do."""
+
+
+def clip(text: str, limit: int = 60) -> str:
+    """At most ``limit`` characters of ``text``, saying how long it was: never megabytes
+    of a request in a message."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A value as an error message quotes it."""
+    try:
+        return clip(repr(value), limit)
+    except ValueError:  # an integer of more digits than Python will print
+        return "<a very long integer>"

@@ -8,7 +8,8 @@ at serving an id it would not have seen in training:
   floats as integers (``3``, ``3.0`` and ``"3"`` are one key), other floats as
   Python prints them; unseen keys go to the out-of-vocabulary bucket;
 - numeric values are numbers or strings of numbers, bucketed by the fitted edges;
-- multi-valued fields are lists of categorical values (missing entries skipped).
+- multi-valued fields are lists of categorical values, or text cut at the field's
+  ``split`` (missing entries skipped).
 Anything else is a ``RowError`` naming the row and the field.
 """
 
@@ -24,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from elec.errors import DataError
+from elec.errors import DataError, shown
 
 if TYPE_CHECKING:
     from elec.data.schema import FeatureSchema, FittedField
@@ -37,20 +38,6 @@ MISSING, OOV, FIRST = 0, 1, 2
 
 class RowError(DataError):
     """A row that cannot be encoded; the message names the row and the field."""
-
-
-def clip(text: str, limit: int = 60) -> str:
-    """At most ``limit`` characters of ``text``, saying how long it was: never megabytes
-    of a request in a message."""
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
-
-
-def shown(value: object, limit: int = 60) -> str:
-    """A value as an error message quotes it."""
-    try:
-        return clip(repr(value), limit)
-    except ValueError:  # an integer of more digits than Python will print
-        return "<a very long integer>"
 
 
 def is_missing(value: object) -> bool:
@@ -91,14 +78,17 @@ def number(value: object, row: int, name: str) -> float:
                        f"a number") from None
 
 
-def category_keys(values: object, row: int, name: str) -> list[str]:
-    """The keys of a multi-valued field's list; an absent list is empty."""
+def category_keys(values: object, row: int, name: str, split: str | None = None) -> list[str]:
+    """The keys of a multi-valued field's list (or text cut at ``split``); an absent list
+    is empty."""
     if is_missing(values):
         return []
+    if split and isinstance(values, str):
+        values = values.split(split)
     if not isinstance(values, (list, tuple)):
-        raise RowError(f"row {row}, field {name!r}: expected a list of values, "
-                       f"got {shown(values)} (a multi-valued field takes a list: split the "
-                       f"text into its values first)")
+        raise RowError(f"row {row}, field {name!r}: expected a list of values, got "
+                       f"{shown(values)} (a multi-valued field takes a list; for text such "
+                       f"as 'red|wool', set the field's split: '|')")
     keys = (category_key(v, row, name) for v in values)
     return [k for k in keys if k is not None]
 
@@ -173,7 +163,7 @@ def _distinct_keys(array: pa.Array, name: str, rows: np.ndarray | None) -> Colum
     return ColumnKeys(keys, indices, rows)
 
 
-def column_keys(array: pa.Array, kind: str, name: str) -> ColumnKeys:
+def column_keys(array: pa.Array, kind: str, name: str, split: str | None = None) -> ColumnKeys:
     """Every value of a categorical (``kind`` categorical) or multi-valued column as
     vocabulary keys, by the rules of ``category_key`` and ``category_keys``: through the
     distinct values where Arrow can hash them, else row by row. A bad value is named by
@@ -184,12 +174,14 @@ def column_keys(array: pa.Array, kind: str, name: str) -> ColumnKeys:
             return found
         keys = [category_key(v, r, name) for r, v in enumerate(array.to_pylist())]
         return ColumnKeys(keys, np.arange(len(keys)))
+    if split and (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        array = pc.split_pattern(array, split)
     if pa.types.is_list(array.type) or pa.types.is_large_list(array.type):
         rows = pc.list_parent_indices(array).to_numpy(zero_copy_only=False).astype(np.int64)
         found = _distinct_keys(pc.list_flatten(array), name, rows)
         if found is not None:
             return found
-    lists = [category_keys(v, r, name) for r, v in enumerate(array.to_pylist())]
+    lists = [category_keys(v, r, name, split) for r, v in enumerate(array.to_pylist())]
     keys = [k for row in lists for k in row]
     rows = np.repeat(np.arange(len(lists)), [len(row) for row in lists])
     return ColumnKeys(keys, np.arange(len(keys)), rows)
@@ -245,7 +237,7 @@ class RowEncoder:
     def _multi(self, field: FittedField, values: Sequence) -> np.ndarray:
         out = np.zeros((len(values), field.max_len), dtype=np.int64)
         for r, value in enumerate(values):
-            ids = [self._id(field, k) for k in category_keys(value, r, field.name)]
+            ids = [self._id(field, k) for k in category_keys(value, r, field.name, field.split)]
             out[r, :min(len(ids), field.max_len)] = ids[:field.max_len]
         return out
 
@@ -259,7 +251,7 @@ class RowEncoder:
         return self._ids(field, column_keys(array, field.kind, field.name))
 
     def _multi_column(self, field: FittedField, array: pa.Array) -> np.ndarray:
-        found = column_keys(array, field.kind, field.name)
+        found = column_keys(array, field.kind, field.name, field.split)
         ids, rows = self._ids(field, found), found.rows
         present = ids != MISSING  # missing entries are skipped, not kept as padding
         ids, rows = ids[present], rows[present]

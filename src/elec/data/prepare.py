@@ -17,10 +17,10 @@ import torch
 from elec.config import RunConfig
 from elec.data.batches import Columns, Rows
 from elec.data.encoder import RowEncoder, RowError
+from elec.data.files import read_table
 from elec.data.schema import FeatureSchema
 from elec.data.sources import (
     check_fields,
-    dataset,
     labels,
     load_table,
     load_unlabeled,
@@ -89,7 +89,7 @@ Render = Callable[[pa.Table], Sequence[str]]
 
 def _given_splits(cfg: RunConfig) -> tuple[pa.Table, dict[str, np.ndarray]]:
     """The split files one after the other, and the rows of each split."""
-    parts = {split: dataset(files).to_table()
+    parts = {split: read_table(files)
              for split, files in split_files(Path(cfg.data.dataset)).items()}
     table = pa.concat_tables(list(parts.values()), promote_options="permissive")
     ends = np.cumsum([parts[split].num_rows for split in SPLITS])

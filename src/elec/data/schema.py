@@ -31,6 +31,7 @@ class FittedField:
     boundaries: list[float] | None = None
     max_len: int = 1
     buckets: int | None = None  # hashed field: ids are FIRST + hash(key) % buckets
+    split: str | None = None  # multi: text is cut into values at this separator
 
     @property
     def size(self) -> int:
@@ -87,7 +88,7 @@ class SchemaFitter:
             raise shifted(error, first_row) from None
 
     def _count(self, spec: FieldSpec, column: pa.Array, counted: np.ndarray | None) -> None:
-        found = column_keys(column, spec.kind, spec.name)
+        found = column_keys(column, spec.kind, spec.name, spec.split)
         if spec.encoder == "hash":  # no vocabulary: the values are only read
             return
         indices = found.indices
@@ -122,10 +123,11 @@ class SchemaFitter:
             max_len = spec.max_len if spec.kind == "multi" else 1
             if spec.encoder == "hash":
                 fields.append(FittedField(spec.name, spec.kind, vocab=[], max_len=max_len,
-                                          buckets=spec.buckets))
+                                          buckets=spec.buckets, split=spec.split))
                 continue
             vocab = sorted(v for v, c in self.counts[spec.name].items() if c >= spec.min_count)
-            fields.append(FittedField(spec.name, spec.kind, vocab=vocab, max_len=max_len))
+            fields.append(FittedField(spec.name, spec.kind, vocab=vocab, max_len=max_len,
+                                      split=spec.split))
         return FeatureSchema(fields)
 
     def _edges(self, spec: FieldSpec) -> list[float]:
@@ -180,7 +182,8 @@ class FeatureSchema:
         return [f.size for f in self.multi]
 
     def to_dict(self) -> dict:
-        return {"format": "elec.schema/1", "fields": [asdict(f) for f in self.fields]}
+        return {"format": "elec.schema/1", "fields": [  # no split: written as before
+            {k: v for k, v in asdict(f).items() if k != "split" or v} for f in self.fields]}
 
     @classmethod
     def from_dict(cls, data: dict) -> FeatureSchema:

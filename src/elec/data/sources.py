@@ -8,25 +8,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
 from elec.config import DataConfig, FieldSpec
 from elec.data import movielens
+from elec.data.files import batches, dataset, file_format, input_files, read_table
 from elec.data.splits import SPLITS
 from elec.errors import DataError
 
 BUILTIN = {movielens.NAME: movielens}
-
-
-def _read_file(path: Path) -> pa.Table:
-    if path.suffix == ".parquet":
-        return pq.read_table(path)
-    if path.suffix in (".csv", ".tsv"):
-        delimiter = "\t" if path.suffix == ".tsv" else ","
-        return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter))
-    raise DataError(f"data.dataset {str(path)!r}: expected a .parquet, .csv or .tsv file")
 
 
 def load_table(cfg: DataConfig, log: Callable[[str], None] = print) -> pa.Table:
@@ -34,11 +23,10 @@ def load_table(cfg: DataConfig, log: Callable[[str], None] = print) -> pa.Table:
     if cfg.dataset in BUILTIN:
         source = BUILTIN[cfg.dataset]
         return source.samples(source.load_tables(source.fetch(log=log)), history=cfg.history)
-    path = Path(cfg.dataset)
-    if not path.is_file():
+    if not Path(cfg.dataset).exists() and not any(c in cfg.dataset for c in "*?["):
         raise DataError(f"data.dataset {cfg.dataset!r} is neither a built-in dataset "
-                        f"({', '.join(BUILTIN)}) nor an existing file")
-    return _read_file(path)
+                        f"({', '.join(BUILTIN)}) nor an existing file, directory or pattern")
+    return read_table(cfg.dataset)
 
 
 def check_fields(table: pa.Table, fields: list[FieldSpec], cfg: DataConfig) -> None:
@@ -91,9 +79,9 @@ def load_unlabeled(cfg: DataConfig, like: pa.Table) -> pa.Table:
     """The unlabeled rows of ``data.unlabeled``; they need the feature columns of the
     labelled table, and any label column they carry is ignored."""
     path = Path(cfg.unlabeled or "")
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"data.unlabeled {cfg.unlabeled!r} is not an existing file")
-    table = _read_file(path)
+    table = read_table(path)
     missing = [c for c in like.column_names
                if c not in table.column_names and c not in (cfg.label, cfg.time_column)]
     if missing:
@@ -108,33 +96,20 @@ def subsample(table: pa.Table, cfg: DataConfig) -> pa.Table:
     return table.take(np.sort(rng.choice(table.num_rows, cfg.max_rows, replace=False)))
 
 
-FORMATS = {".parquet": "parquet", ".csv": "csv", ".tsv": "csv"}
-
-
 def split_files(directory: Path) -> dict[str, list[Path]]:
     """The files of each split of a dataset given as ``train``, ``valid`` and ``test``
     (each a file or a directory of files) inside ``directory``."""
     found: dict[str, list[Path]] = {}
     for split in SPLITS:
-        candidates = [directory / split] + [directory / f"{split}{s}" for s in FORMATS]
+        candidates = [directory / split] + sorted(
+            p for p in directory.glob(f"{split}.*") if file_format(p) is not None)
         path = next((p for p in candidates if p.exists()), None)
         if path is None:
             raise DataError(f"data.split is 'files' but {str(directory)!r} has no {split!r} "
                             f"file or directory (expected train, valid and test, each a "
                             f".parquet/.csv file or a directory of them)")
-        files = sorted(p for p in path.iterdir() if p.suffix in FORMATS) if path.is_dir() \
-            else [path]
-        if not files:
-            raise DataError(f"{str(path)!r} holds no .parquet, .csv or .tsv file")
-        found[split] = files
+        found[split] = input_files(path)
     return found
-
-
-def dataset(files: list[Path]) -> ds.Dataset:
-    formats = {FORMATS[f.suffix] for f in files}
-    if len(formats) > 1:
-        raise DataError(f"{str(files[0].parent)!r} mixes Parquet and CSV files")
-    return ds.dataset([str(f) for f in files], format=formats.pop())
 
 
 def record_batches(files: list[Path], columns: list[str],
@@ -147,7 +122,7 @@ def record_batches(files: list[Path], columns: list[str],
                         f"{', '.join(data.schema.names)}")
     # one batch at a time: Arrow reads ahead 16 batches of 4 files by default, and then
     # memory grows with the number of files
-    for batch in data.to_batches(columns=columns, batch_size=batch_rows, batch_readahead=1,
-                                 fragment_readahead=1, use_threads=False):
+    for batch in batches(data, files, columns=columns, batch_size=batch_rows,
+                         batch_readahead=1, fragment_readahead=1, use_threads=False):
         if batch.num_rows:
             yield batch

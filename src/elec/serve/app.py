@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from elec import __version__
-from elec.data.encoder import RowError, clip
+from elec.data.encoder import RowError
+from elec.errors import clip
 from elec.serve.predictor import Predictor
 
 # larger requests are parsed and scored in a worker thread, so the event loop keeps

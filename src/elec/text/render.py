@@ -41,6 +41,8 @@ def sentence(spec: FieldSpec, value: object, summarise: Summariser) -> str | Non
     None, "" or NaN)."""
     if is_missing(value):
         return None
+    if spec.kind == "multi" and spec.split and isinstance(value, str):
+        value = value.split(spec.split)
     verb = "is"
     if isinstance(value, (list, tuple)):
         items = [_format(v) for v in value if not is_missing(v)]

@@ -40,6 +40,10 @@ def test_tsv_pipe_directories_and_globs(tmp_path):
     assert read_table(tmp_path / "a.tsv")["y"].to_pylist() == ["p|q"]
     (tmp_path / "b.txt").write_text("x|y\n1|2\n3|4\n")
     assert read_table(tmp_path / "b.txt")["y"].to_pylist() == [2, 4]
+    for packed in ("c.csv.zst", "c.csv.bz2"):
+        with pa.output_stream(str(tmp_path / packed), compression="detect") as out:
+            out.write(b"x;y\n1;2\n")
+        assert read_table(tmp_path / packed).to_pylist() == [{"x": 1, "y": 2}]
     parts = tmp_path / "parts"
     parts.mkdir()
     for i in range(3):

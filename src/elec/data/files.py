@@ -75,6 +75,10 @@ def dataset(files: list[Path]) -> ds.Dataset:
         raise DataError(f"{str(files[0].parent)!r} mixes Parquet and CSV files")
     fmt = csv_format(files[0]) if formats == {"csv"} else "parquet"
     try:
+        if formats == {"csv"} and any(f.name.lower().endswith(".zst") for f in files):
+            # Arrow's dataset reader does not detect zstd: such files are read whole
+            return ds.dataset(pa.concat_tables(
+                [pacsv.read_csv(f, parse_options=fmt.parse_options) for f in files]))
         return ds.dataset([str(f) for f in files], format=fmt)
     except (pa.ArrowInvalid, OSError) as error:
         raise unreadable(files, error) from None

@@ -321,3 +321,40 @@ def test_an_export_killed_midway_leaves_the_previous_bundle_whole(finished_run, 
     assert read_manifest(bundle)["method"] == "vanilla"
     export(out, bundle, method="backbone", force=True)  # and the next export goes through
     assert read_manifest(bundle)["method"] == "backbone"
+
+
+def test_elec_predict_scores_a_file_as_post_predict_does(server, bundle, test_rows, tmp_path):
+    import httpx
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from elec.cli import app
+    from elec.serve.score import score_file
+
+    rows = test_rows[:40]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "fresh.parquet")
+    out = tmp_path / "scores" / "fresh.parquet"
+    done = CliRunner().invoke(app, ["predict", str(bundle), str(tmp_path / "fresh.parquet"),
+                                    "--out", str(out), "--keep", "user_id"])
+    assert done.exit_code == 0, done.output
+    scored = pq.read_table(out)
+    assert scored.column_names == ["user_id", "probability"]
+    assert scored["user_id"].to_pylist() == [r["user_id"] for r in rows]
+    served = httpx.post(f"{server}/predict", json={"rows": rows}).json()["probabilities"]
+    np.testing.assert_allclose(scored["probability"].to_numpy(), served, atol=1e-6)
+    # streamed in small batches: the same scores; an existing file needs --force
+    with pytest.raises(Exception, match="exists; choose another path, or add --force"):
+        score_file(Predictor.from_bundle(bundle), tmp_path / "fresh.parquet", out, None,
+                   lambda *_: lambda n: None, batch_rows=7)
+    score_file(Predictor.from_bundle(bundle), tmp_path / "fresh.parquet", out, None,
+               lambda *_: lambda n: None, batch_rows=7, force=True)
+    again = pq.read_table(out)
+    assert again.column_names == [*rows[0], "probability"]
+    np.testing.assert_allclose(again["probability"], scored["probability"], atol=1e-6)
+    assert not list(out.parent.glob(".*partial"))
+    pq.write_table(pa.Table.from_pylist(rows).drop_columns(["genres"]), tmp_path / "less.parquet")
+    refused = CliRunner().invoke(app, ["predict", str(bundle), str(tmp_path / "less.parquet"),
+                                       "--out", str(tmp_path / "x.parquet")])
+    assert refused.exit_code != 0
+    assert "no column 'genres', which the model reads" in " ".join(refused.output.split())

@@ -180,6 +180,33 @@ def serve(
 
 
 @app.command()
+def predict(
+    bundle: Annotated[Path, typer.Argument(help="a bundle from `elec export`")],
+    data: Annotated[str, typer.Argument(help="Parquet / CSV file, directory or glob to score")],
+    out: Annotated[Path, typer.Option(help="Parquet file to write")] = Path("scores.parquet"),
+    keep: Annotated[str | None, typer.Option(
+        help="input columns to copy beside the probability, comma-separated (default: all; "
+             "'' for none)")] = None,
+    force: Annotated[bool, typer.Option(help="replace an existing --out file")] = False,
+    runtime: Annotated[str, typer.Option(help="eager or torchscript")] = "eager",
+) -> None:
+    """Score a file with a bundle: every row's click probability, streamed to Parquet."""
+    from elec.serve.bundle import BundleError
+    from elec.serve.predictor import Predictor
+    from elec.serve.score import score_file
+    from elec.ui import Reporter
+
+    columns = None if keep is None else [c.strip() for c in keep.split(",") if c.strip()]
+    try:
+        predictor = Predictor.from_bundle(bundle, runtime)
+        with Reporter() as reporter:
+            rows = score_file(predictor, data, out, columns, reporter.bar, force=force)
+    except (BundleError, DataError) as error:
+        _fail(error)
+    console.print(f"{rows:,} rows scored: {out}")
+
+
+@app.command()
 def methods() -> None:
     """List the methods `elec run` can train: ELEC's networks, the controls, the ablations."""
     from rich.table import Table

@@ -180,6 +180,29 @@ def serve(
 
 
 @app.command()
+def init(
+    data: Annotated[str, typer.Argument(help="your table: Parquet / CSV file, directory or glob")],
+    label: Annotated[str, typer.Option(help="the column that says whether a row was clicked")],
+    out: Annotated[Path, typer.Option(help="config file to write")] = Path("elec.yaml"),
+    force: Annotated[bool, typer.Option(help="replace an existing --out")] = False,
+) -> None:
+    """Propose a commented config for your table (each column's kind, the label rule, the
+    user / item / time columns), to check and then run."""
+    from elec.data.propose import propose
+    from elec.data.store import write_atomic
+
+    if out.exists() and not force:
+        _fail(ConfigError(f"{out} exists; choose another --out, or add --force to replace it"))
+    try:
+        text = propose(data, label)
+    except DataError as error:
+        _fail(error)
+    write_atomic(out, text.encode())
+    typer.echo(text)
+    console.print(f"config written to {out}; check it, then: elec run -c {out}")
+
+
+@app.command()
 def predict(
     bundle: Annotated[Path, typer.Argument(help="a bundle from `elec export`")],
     data: Annotated[str, typer.Argument(help="Parquet / CSV file, directory or glob to score")],

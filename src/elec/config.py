@@ -68,6 +68,10 @@ class FieldSpec(Section):
 
 class DataConfig(Section):
     dataset: str = "ml-100k"  # "ml-100k" or the path of a Parquet / CSV table
+    # how data.dataset is read: table (a Parquet / CSV file, folder or glob), or a standard
+    # dataset in the files it is published as: ml-1m (the unpacked ml-1m.zip),
+    # amazon-reviews-2023 (a category's reviews JSONL beside its meta_ file)
+    loader: Literal["table", "ml-1m", "amazon-reviews-2023"] = "table"
     label: str = "rating"  # label column
     label_threshold: float | None = 4.0  # label = column >= threshold; None: column is 0/1
     time_column: str = "timestamp"  # used by the temporal split
@@ -99,6 +103,14 @@ class DataConfig(Section):
     # shards: DataLoader worker processes that read and shuffle the training shards
     # (each its share of them) while the model trains; 0: read in the training process
     workers: NonNegativeInt = 0
+
+    @model_validator(mode="after")
+    def _loaders_give_one_table(self) -> DataConfig:
+        if self.loader != "table" and self.split == "files":
+            raise ValueError(f"data.loader {self.loader!r} reads one table, which elec splits: "
+                             f"data.split must be random, temporal or cold-item(-pool), not "
+                             f"'files'")
+        return self
 
     @model_validator(mode="after")
     def _fractions_sum_to_one(self) -> DataConfig:

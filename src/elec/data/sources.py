@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from elec.config import DataConfig, FieldSpec
-from elec.data import movielens
+from elec.data import amazon, movielens, movielens1m
 from elec.data.files import batches, dataset, file_format, input_files, read_table
 from elec.data.splits import SPLITS
 from elec.errors import DataError
@@ -20,9 +20,13 @@ BUILTIN = {movielens.NAME: movielens}
 
 def load_table(cfg: DataConfig, log: Callable[[str], None] = print) -> pa.Table:
     """All samples of the configured dataset, one row each (not yet split)."""
-    if cfg.dataset in BUILTIN:
+    if cfg.dataset in BUILTIN and cfg.loader == "table":
         source = BUILTIN[cfg.dataset]
         return source.samples(source.load_tables(source.fetch(log=log)), history=cfg.history)
+    if cfg.loader == "ml-1m":
+        return movielens1m.samples(Path(cfg.dataset).expanduser(), history=cfg.history)
+    if cfg.loader == "amazon-reviews-2023":
+        return amazon.samples(Path(cfg.dataset).expanduser())
     if not Path(cfg.dataset).exists() and not any(c in cfg.dataset for c in "*?["):
         raise DataError(f"data.dataset {cfg.dataset!r} is neither a built-in dataset "
                         f"({', '.join(BUILTIN)}) nor an existing file, directory or pattern")

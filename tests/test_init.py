@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from elec.cli import app
 from elec.config import load_config
-from elec.data.propose import propose
+from elec.data.propose import propose, small_batch
 
 runner = CliRunner()
 
@@ -35,6 +35,14 @@ def test_a_movielens_like_table_gets_the_kinds_of_the_hand_written_config(tmp_pa
     data = yaml.safe_load(text)["data"]
     assert data["label_threshold"] == 4 and data["user_column"] == "user_id"
     assert data["item_column"] == "item_id" and data["time_column"] == "timestamp"
+    assert yaml.safe_load(text)["train"]["batch_size"] == 64  # the whole table is 2,000 rows
+
+
+def test_small_tables_get_batches_of_50_to_100_steps_an_epoch():
+    for rows in (4_000, 20_000, 60_000):
+        steps = 0.8 * rows / small_batch(rows)
+        assert 50 <= steps <= 100
+    assert small_batch(500) == 64 and small_batch(10_000_000) == 1024
 
 
 def test_an_amazon_style_csv_is_proposed_and_runs_end_to_end(tmp_path, tiny_lm, monkeypatch):

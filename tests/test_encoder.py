@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from elec.config import FieldSpec
-from elec.data.encoder import MISSING, OOV, RowEncoder, RowError
+from elec.data.encoder import MISSING, OOV, RowEncoder
 from elec.data.schema import FeatureSchema
+from elec.data.values import RowError
 
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=300)
 WORDS = st.one_of(st.just(""), st.sampled_from(["a", "b", "Zürich", "東京", "x" * 500]), TEXT)
@@ -59,9 +60,43 @@ def test_serving_encodes_a_request_as_training_encoded_the_table(drawn, data):
     # what an HTTP client sends: the same rows as JSON
     request = json.loads(json.dumps(table.to_pylist()))
     serving = encoder.encode_rows(request)
-    np.testing.assert_array_equal(serving.single, training.single)
-    for a, b in zip(serving.multi, training.multi, strict=True):
-        np.testing.assert_array_equal(a, b)
+    # a large request is read column by column: the same ids
+    columns = {name: [row.get(name) for row in request] for name in table.column_names}
+    large = encoder.encode_columns(columns, len(request), columnwise=True)
+    for encoded in (serving, large):
+        np.testing.assert_array_equal(encoded.single, training.single)
+        for a, b in zip(encoded.multi, training.multi, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+# anything a JSON request can hold, mixed within a column
+ANY = st.one_of(st.none(), WORDS, INTS, st.integers(), FLOATS, st.booleans(),
+                st.lists(st.one_of(st.none(), WORDS, INTS), max_size=3),
+                st.dictionaries(st.just("a"), INTS, max_size=1))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(["categorical", "numeric", "multi"]),
+       st.lists(st.sampled_from(["a", "b", "3", "7.5", "東京"]), min_size=1, max_size=8),
+       st.lists(ANY, min_size=1, max_size=12), st.sampled_from([None, "|"]))
+def test_a_request_reads_the_same_by_rows_and_by_columns(kind, fitted, request, split):
+    """Whatever a column of a request mixes, reading it as a column gives the ids, or
+    the error, that reading it value by value gives."""
+    if kind == "multi":
+        fitted = [[v] for v in fitted]
+    elif kind == "numeric":
+        fitted = [float(len(v)) for v in fitted]
+    spec = FieldSpec(name="f", kind=kind, n_buckets=3, max_len=3,
+                     split=split if kind == "multi" else None)
+    encoder = RowEncoder(FeatureSchema.fit(pa.table({"f": pa.array(fitted)}), [spec]))
+    outcomes = []
+    for columnwise in (False, True):
+        try:
+            encoded = encoder.encode_columns({"f": request}, len(request), columnwise=columnwise)
+            outcomes.append((encoded.single.tolist(), [m.tolist() for m in encoded.multi]))
+        except RowError as error:
+            outcomes.append(str(error))
+    assert outcomes[0] == outcomes[1]
 
 
 def test_one_value_is_one_key_whatever_its_type():

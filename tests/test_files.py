@@ -72,6 +72,18 @@ def test_a_file_that_cannot_be_read_is_named_with_its_row_and_what_to_check(tmp_
         read_table(fake)
 
 
+def test_text_that_is_not_utf8_and_a_cut_gzip_are_named_with_the_remedy(tmp_path):
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("city,click\nZürich,1\nCafé,0\n".encode("latin-1"))
+    with pytest.raises(DataError, match="column 'city' is not UTF-8 text.*save the file as UTF-8"):
+        read_table(latin)
+    cut = tmp_path / "cut.csv.gz"
+    packed = gzip.compress("".join(f"{k},{k * 7919 % 1009}\n" for k in range(20_000)).encode())
+    cut.write_bytes(packed[:len(packed) // 2])
+    with pytest.raises(DataError, match="cut.csv.gz' cannot be read.*cut short or damaged"):
+        read_table(cut)
+
+
 def test_a_multi_valued_csv_column_is_cut_at_its_split_the_same_for_training_and_serving(
         tmp_path):
     from elec.config import FieldSpec

@@ -77,7 +77,7 @@ def test_rendering_reads_values_as_the_encoder_does_and_keeps_its_budget(rows):
     import json
     import math
 
-    from elec.data.encoder import is_missing
+    from elec.data.values import is_missing
 
     texts = render_table(pa.table({k: pa.array([r[k] for r in rows], type=t)
                                    for k, t in TYPES.items()}), SPECS, TextConfig(max_chars=50))

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from safetensors.torch import load_file
 
 from elec.config import RunConfig
-from elec.data.encoder import RowError
 from elec.data.sources import load_table
 from elec.data.splits import split_indices
+from elec.data.values import RowError
 from elec.distill.networks import VanillaNetwork
 from elec.pipeline import Run, run
 from elec.serve import Predictor

@@ -88,7 +88,7 @@ def read_table(spec: str | Path | list[Path]) -> pa.Table:
     """Every row of the files ``spec`` names (or of a list of files), as one table."""
     files = spec if isinstance(spec, list) else input_files(spec)
     try:
-        return dataset(files).to_table()
+        return utf8(dataset(files).to_table(), files)
     except (pa.ArrowInvalid, OSError) as error:
         raise unreadable(files, error) from None
 
@@ -96,9 +96,23 @@ def read_table(spec: str | Path | list[Path]) -> pa.Table:
 def batches(data: ds.Dataset, files: list[Path], **options) -> Iterator[pa.RecordBatch]:
     """``data.to_batches(**options)``, its reading errors named as ``read_table``'s."""
     try:
-        yield from data.to_batches(**options)
+        for batch in data.to_batches(**options):
+            yield utf8(batch, files)
     except (pa.ArrowInvalid, OSError) as error:
         raise unreadable(files, error) from None
+
+
+def utf8(table: pa.Table | pa.RecordBatch, files: list[Path]):
+    """``table``, unless a CSV column came out as bytes: text that is not UTF-8."""
+    if file_format(files[0]) != "csv":
+        return table
+    for field in table.schema:
+        if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
+            where = repr(str(files[0])) if len(files) == 1 else f"a file in {files[0].parent}"
+            raise DataError(f"{where}: column {field.name!r} is not UTF-8 text (Latin-1 or "
+                            f"another encoding?); elec reads CSV as UTF-8: save the file as "
+                            f"UTF-8, e.g. iconv -f latin1 -t utf-8")
+    return table
 
 
 def unreadable(files: list[Path], error: Exception) -> DataError:
@@ -109,7 +123,9 @@ def unreadable(files: list[Path], error: Exception) -> DataError:
     row = re.search(r"Row #(\d+)", message)
     line = f", row {int(row.group(1)):,} (counting the header)" if row else ""
     detail = message.rsplit("Invalid: ", 1)[-1].strip()
-    if file_format(named or files[0]) == "parquet":
+    if "compressed" in message.lower() or "gzip" in message.lower():
+        advice = "the compressed file is cut short or damaged: copy or download it again"
+    elif file_format(named or files[0]) == "parquet":
         advice = "check that it is a complete Parquet file"
     else:
         delimiter = csv_format(named or files[0]).parse_options.delimiter

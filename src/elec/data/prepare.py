@@ -16,7 +16,7 @@ import torch
 
 from elec.config import RunConfig
 from elec.data.batches import Columns, Rows
-from elec.data.encoder import RowEncoder, RowError
+from elec.data.encoder import RowEncoder
 from elec.data.files import read_table
 from elec.data.schema import FeatureSchema
 from elec.data.sources import (
@@ -28,6 +28,7 @@ from elec.data.sources import (
     subsample,
 )
 from elec.data.splits import POOL, SPLITS, split_indices
+from elec.data.values import RowError
 from elec.errors import DataError
 
 

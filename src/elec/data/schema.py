@@ -19,8 +19,9 @@ import numpy as np
 import pyarrow as pa
 
 from elec.config import FieldSpec
-from elec.data.encoder import FIRST, RowError, column_keys, numbers
+from elec.data.encoder import FIRST
 from elec.data.store import write_atomic
+from elec.data.values import RowError, column_keys, numbers
 
 
 @dataclass

@@ -26,12 +26,13 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from elec.config import RunConfig
 from elec.data.batches import Columns
-from elec.data.encoder import RowEncoder, RowError
+from elec.data.encoder import RowEncoder
 from elec.data.prepare import Prepared, Render
 from elec.data.schema import FeatureSchema, SchemaFitter, shifted
 from elec.data.sources import check_fields, dataset, label_values, record_batches, split_files
 from elec.data.splits import SPLITS
 from elec.data.store import atomic_dir, write_atomic
+from elec.data.values import RowError
 from elec.errors import ConfigError, DataError
 
 SHARD_ROWS = 1 << 18

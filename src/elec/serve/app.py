@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from elec import __version__
-from elec.data.encoder import RowError
+from elec.data.values import RowError
 from elec.errors import clip
 from elec.serve.predictor import Predictor
 

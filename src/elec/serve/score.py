@@ -9,9 +9,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from elec.data.encoder import RowError
 from elec.data.files import batches, dataset, input_files
 from elec.data.schema import shifted
+from elec.data.values import RowError
 from elec.errors import DataError
 from elec.serve.predictor import Predictor
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import pyarrow as pa
 
 from elec.config import FieldSpec, TextConfig
-from elec.data.encoder import is_missing
+from elec.data.values import is_missing
 from elec.errors import DataError
 
 Summariser = Callable[[str], str]

@@ -112,7 +112,8 @@ def test_one_value_is_one_key_whatever_its_type():
 
 
 @pytest.mark.parametrize("row, message", [
-    ({"age": "old"}, "row 0, field 'age': expected a number, got 'old'"),
+    ({"age": "old"}, "row 0, field 'age': expected a number, got 'old'$"),
+    ({"age": "3,5"}, "got '3,5' \\(a decimal comma\\? write numbers with a decimal point\\)"),
     ({"age": True}, "row 0, field 'age': expected a number"),
     ({"age": [1]}, "row 0, field 'age': expected a number"),
     ({"zip": {"a": 1}}, "row 0, field 'zip': expected a string or a number"),

@@ -14,6 +14,7 @@ column by column through an Arrow column's distinct values, by the same rules.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,8 +59,10 @@ def number(value: object, row: int, name: str) -> float:
     try:
         return float(value)
     except ValueError:
-        raise RowError(f"row {row}, field {name!r}: expected a number, "
-                       f"got {shown(value)}") from None
+        comma = isinstance(value, str) and re.fullmatch(r"\s*-?\d+,\d+\s*", value)
+        raise RowError(f"row {row}, field {name!r}: expected a number, got {shown(value)}"
+                       + (" (a decimal comma? write numbers with a decimal point)" if comma
+                          else "")) from None
     except OverflowError:
         raise RowError(f"row {row}, field {name!r}: {shown(value)} is beyond the range of "
                        f"a number") from None

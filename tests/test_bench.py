@@ -1,4 +1,6 @@
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +47,52 @@ def test_quality_figure_takes_protocols_benchmarked_with_different_methods(tmp_p
     fewer = {**full, "methods": {"vanilla": full["methods"]["vanilla"]}}
     summary = {"protocols": {"random": fewer, "temporal-pool": full}}
     assert quality_figure({"deepfm": summary}, tmp_path / "q.png").stat().st_size > 1000
+
+
+PARENT = """
+import sys, time
+from concurrent.futures import ProcessPoolExecutor
+import multiprocessing
+from elec.bench import exit_with_parent
+
+def pid_then_sleep(_):
+    import os
+    print(os.getpid(), flush=True)
+    time.sleep(120)
+
+if __name__ == "__main__":
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(1, mp_context=context, initializer=exit_with_parent,
+                               initargs=(0.1,))
+    pool.submit(pid_then_sleep, 0)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
+def test_bench_workers_exit_when_the_bench_is_killed(tmp_path):
+    """A killed `elec bench` leaves no worker training on as an orphan."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(parent.stdout.readline())
+    finally:
+        parent.kill()  # SIGKILL: no clean-up in the parent
+        parent.wait()
+    for _ in range(100):
+        try:
+            stat = Path(f"/proc/{worker}/stat").read_text()
+            state = stat.rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return
+        if state == "Z":  # exited, not yet reaped by whoever adopted it
+            return
+        time.sleep(0.1)
+    os.kill(worker, signal.SIGKILL)
+    pytest.fail("the worker outlived its parent by 10 s")

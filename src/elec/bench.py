@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import os
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -63,6 +65,20 @@ def summarise(per_seed: dict[int, dict]) -> dict:
     return {"seeds": seeds, "methods": methods, "deltas": deltas}
 
 
+def exit_with_parent(interval: float = 1.0) -> None:
+    """In a worker process: exit when the process that started it is gone (killed, or
+    stopped by a signal that skips clean-up), instead of training on as an orphan. Its
+    run resumes with the next `elec bench`."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
+
+
 def _one_run(job: tuple[RunConfig, Path, int]) -> tuple[int, dict]:
     cfg, out, threads = job
     if threads:
@@ -94,7 +110,8 @@ def quality(cfg: RunConfig, seeds: Sequence[int], protocols: Sequence[str], out:
             warm = False
         if jobs > 1 and runs:
             context = torch.multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+            with ProcessPoolExecutor(jobs, mp_context=context,
+                                     initializer=exit_with_parent) as pool:
                 per_seed.update(pool.map(_one_run, [(c, o, threads) for c, o, _ in runs]))
         else:
             per_seed.update(_one_run(r) for r in runs)

@@ -123,6 +123,9 @@ class DataConfig(Section):
 class TextConfig(Section):
     fields: list[str] | None = None  # order of sentences; default: fields with in_text
     max_chars: int = 200  # per-field budget for the default truncating summariser
+    # the item's own text (item-level methods): these fields rendered alone; default:
+    # the rendered fields that hold one value per item in the training rows
+    item_fields: list[str] | None = None
 
 
 class LLMConfig(Section):

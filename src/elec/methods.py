@@ -17,7 +17,7 @@ from elec.errors import ConfigError
 if TYPE_CHECKING:
     from elec.config import ModelConfig, RunConfig
 
-Build = Literal["stage1", "plain", "gain", "student"]
+Build = Literal["stage1", "plain", "gain", "item", "student"]
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,8 @@ class Method:
     name: str
     what: str
     # stage1: the adapted LM; plain: a backbone on labels alone; gain: the backbone with
-    # the LM vector as one more field; student: a backbone distilled from ``teacher``
+    # the LM vector as one more field; item: the backbone with the LM vector of the item's
+    # own text as one more field; student: a backbone distilled from ``teacher``
     build: Build
     teacher: str | None = None
     # student: the score target is distill.teacher_mix * teacher + (1 - teacher_mix) *
@@ -34,11 +35,13 @@ class Method:
     distill: dict[str, float] = field(default_factory=dict)  # overrides of DistillConfig
     cross: bool = False  # plain: the cross teacher's backbone instead of the run's
     serves_llm: bool = False
+    lookup: bool = False  # serving looks up a vector by item (bundles do not carry it yet)
 
     @property
     def servable(self) -> bool:
-        """What ``elec export`` accepts: a network that needs no LM at serving."""
-        return not self.serves_llm
+        """What ``elec export`` accepts: a network that needs no LM and no lookup table
+        at serving."""
+        return not self.serves_llm and not self.lookup
 
 
 TABLE = [
@@ -52,6 +55,8 @@ TABLE = [
            blend=True, distill={"beta": 0.0}),
     Method("vanilla_repr", "ELEC student, representation-level distillation only", "student",
            "gain", blend=True, distill={"alpha": 0.0}),
+    Method("item_lm", "backbone + the LM vector of the item's own text (text.item_fields), "
+           "one per item, known for a new item before its first row", "item", lookup=True),
     Method("self_distilled", "backbone distilled from a backbone teacher (no LM), same losses",
            "student", "backbone"),
     Method("cross_teacher", "a different backbone, no LM: the cross_distilled teacher", "plain",
@@ -95,7 +100,7 @@ def variant_of(of: str, name: str, **distill: float) -> Method:
 
 def reads_llm(method: Method) -> bool:
     """Whether ``method`` or a network it learns from reads LM vectors."""
-    if method.build in ("stage1", "gain"):
+    if method.build in ("stage1", "gain", "item"):
         return True
     return method.build == "student" and reads_llm(METHODS[method.teacher])
 
@@ -110,6 +115,10 @@ def check_run(cfg: RunConfig, sharded: bool, world: int) -> None:
     for method in (METHODS["backbone"], METHODS["cross_teacher"]):
         model = method_model(cfg, method)
         build_backbone(model.name, 2, model.embedding_dim, model.params)
+    item = [m for m in cfg.methods if METHODS[m].build == "item"]
+    if item and (sharded or world > 1):
+        raise ConfigError(f"{', '.join(item)} run on data in memory, in one process, for "
+                          f"now; leave them out of methods on shards or under torchrun")
     mode = cfg.adapter.mode
     if mode != "frozen" and (sharded or world > 1) and any(
             reads_llm(METHODS[m]) for m in cfg.methods):

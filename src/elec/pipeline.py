@@ -26,10 +26,11 @@ from elec.data.store import elec_home, write_json
 from elec.distill.networks import LLM_VECTOR, GainNetwork, PlainNetwork, VanillaNetwork
 from elec.distill.targets import distillation_rows
 from elec.environment import environment, resolve_device, seed_everything
-from elec.llm.stage1 import Stage1, cache_key, frozen_stage1
+from elec.llm.stage1 import Stage1, cache_key, encode_texts, frozen_stage1
 from elec.methods import METHODS, Method, check_run, dependencies, method_model, reads_llm
 from elec.report.plots import training_curves
 from elec.rundir import RunDir
+from elec.text.items import item_texts
 from elec.text.render import render_table
 from elec.train import distributed
 from elec.train.fit import fit_network
@@ -58,6 +59,7 @@ class Run:
         self.records: dict[str, dict] = {}
         self.networks: dict[str, nn.Module] = {}
         self._vectors: dict[str, Tensor | Path] | None = None
+        self._item_vectors: dict[str, Tensor] | None = None
 
     def _prepare(self, out: Path) -> Prepared:
         cfg = self.cfg
@@ -69,7 +71,8 @@ class Run:
             lm = any(reads_llm(METHODS[m]) for m in cfg.methods)
             return prepare_shards(cfg, out / "shards", self.device, self.reporter.every(),
                                   self.log, render if lm else None)
-        return prepare(cfg, render, self.device, self.log)
+        items = any(METHODS[m].build == "item" for m in cfg.methods)
+        return prepare(cfg, render, self.device, self.log, item_texts(cfg) if items else None)
 
     def method(self, method: str | Method) -> dict:
         """A method's record: from this process, from the run directory, or trained now.
@@ -107,10 +110,10 @@ class Run:
         generator = seed_everything(cfg.seed)
         trainer = Trainer(cfg.train, self.log, self.reporter.bar)
         columns, param_groups, served = data.columns, None, None
-        if method.build in ("plain", "gain"):
+        if method.build in ("plain", "gain", "item"):
             network = self._untrained(method)
-        if method.build == "gain":  # the LM field, regularised apart from the backbone
-            columns = self.gain_columns()
+        if method.build in ("gain", "item"):  # the LM field, regularised apart from the rest
+            columns = self.gain_columns() if method.build == "gain" else self.item_columns()
             projection = list(network.llm_projection.parameters())
             rest = [p for p in network.parameters() if all(p is not q for q in projection)]
             param_groups = [{"params": rest}, {
@@ -167,9 +170,10 @@ class Run:
 
     def _untrained(self, method: Method) -> nn.Module:
         """An untrained network of ``method`` (a student's needs its trained teacher)."""
-        if method.build == "gain":
-            return GainNetwork(self.data.schema, self.cfg.model, self.cfg.adapter.dim,
-                               self.cfg.gain)
+        if method.build in ("gain", "item"):
+            dim = (self.cfg.adapter.dim if method.build == "gain"
+                   else self.item_columns()["train"].extra[LLM_VECTOR].shape[1])
+            return GainNetwork(self.data.schema, self.cfg.model, dim, self.cfg.gain)
         if method.build == "student":
             return VanillaNetwork(self.data.schema, self.cfg.model,
                                   self.network(method.teacher).network.repr_dim,
@@ -185,6 +189,15 @@ class Run:
         return {s: self.data.columns[s].with_extra(**{LLM_VECTOR: self._vectors[s]})
                 for s in self.data.splits}
 
+    def item_columns(self) -> dict[str, Columns]:
+        """Every split with its rows' item vectors: the LM's pooled vector of the item's
+        own text (one per distinct text, through the vector cache)."""
+        if self._item_vectors is None:
+            self._item_vectors = encode_texts(self.data.item_texts, self.cfg, self.device,
+                                              self.reporter)
+        return {s: self.data.columns[s].with_extra(**{LLM_VECTOR: self._item_vectors[s]})
+                for s in self.data.splits}
+
     @property
     def vectors_dir(self) -> Path:
         """Where stage 1 writes v on shards: ``llm_vectors/<split>/part-NNNNN.npy``."""
@@ -193,7 +206,9 @@ class Run:
     def logits(self, name: str, split: str) -> np.ndarray:
         """A trained network's logits on one split (benchmarks compare them row by row)."""
         network = self.network(name)
-        columns = self.gain_columns() if METHODS[name].build == "gain" else self.data.columns
+        build = METHODS[name].build
+        columns = (self.gain_columns() if build == "gain" else self.item_columns()
+                   if build == "item" else self.data.columns)
         return predict_logits(network.logit, network, columns[split])
 
 

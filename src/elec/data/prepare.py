@@ -40,6 +40,7 @@ class Prepared:
     texts: dict[str, list[str]]  # the rendered sample of every row
     groups: dict[str, np.ndarray | None]  # user of every row, for gAUC
     stored_digest: str | None = None  # data encoded on disk: the digest written with it
+    item_texts: dict[str, list[str]] | None = None  # every row's item text (item methods)
 
     @property
     def splits(self) -> tuple[str, ...]:
@@ -86,6 +87,8 @@ def _encode(encoder: RowEncoder, table: pa.Table, source: str):
 
 
 Render = Callable[[pa.Table], Sequence[str]]
+# split -> its rows' item texts, from every split's rows
+RenderItems = Callable[[dict[str, pa.Table]], dict[str, list[str]]]
 
 
 def _given_splits(cfg: RunConfig) -> tuple[pa.Table, dict[str, np.ndarray]]:
@@ -99,9 +102,9 @@ def _given_splits(cfg: RunConfig) -> tuple[pa.Table, dict[str, np.ndarray]]:
 
 
 def prepare(cfg: RunConfig, render: Render, device: torch.device,
-            log: Callable[[str], None]) -> Prepared:
+            log: Callable[[str], None], render_items: RenderItems | None = None) -> Prepared:
     """Load, split, fit the schema on the training rows (and the pool's ids), encode and
-    ``render`` every split."""
+    ``render`` every split (and ``render_items`` its item texts)."""
     if cfg.data.split == "files":
         table, rows = _given_splits(cfg)
     else:
@@ -139,5 +142,8 @@ def prepare(cfg: RunConfig, render: Render, device: torch.device,
     log(f"data: {cfg.data.dataset}, {cfg.data.split} split: {sizes}{pool}; "
         f"{len(schema.fields)} tabular fields")
     log(f"example text: {texts['train'][0]}")
+    item_texts = render_items(parts) if render_items else None
+    if item_texts:
+        log(f"example item text: {item_texts['train'][0]}")
     return Prepared(schema, columns, {s: texts[s] for s in columns},
-                    {s: groups[s] for s in columns})
+                    {s: groups[s] for s in columns}, item_texts=item_texts)

@@ -56,22 +56,23 @@ class Stage1:
     # shards, written beside them
 
 
-def encode_texts(data: Prepared, cfg: RunConfig, device: torch.device,
+def encode_texts(texts: dict[str, list[str]], cfg: RunConfig, device: torch.device,
                  reporter: Reporter) -> dict[str, Tensor]:
-    """split -> pooled last hidden states h of every row's text, through the vector cache
-    (under torchrun every rank encodes its share of the missing texts)."""
+    """split -> pooled last hidden states h of every row's text in ``texts`` (split ->
+    texts), through the vector cache (under torchrun every rank encodes its share of the
+    missing texts)."""
     encoder = TextEncoder(cfg.llm, str(device) if device.type == "cuda" else None)
     cache = VectorCache(elec_home() / "vectors", encoder.fingerprint, reporter.log)
-    everything = [text for split in data.splits for text in data.texts[split]]
+    everything = [text for split in texts for text in texts[split]]
     advance = reporter.bar(f"LM encoding ({encoder.precision})", len(everything))
     vectors = torch.from_numpy(cache.vectors(
         everything, lambda chunk: encoder.encode(chunk, advance), cfg.llm.shard_size,
         distributed.rank(), distributed.world(), distributed.barrier))
     reporter.log(f"LM vectors: {cache.computed:,} texts encoded, {cache.reused:,} from the "
                  f"cache ({cache.dir})")
-    sizes = [len(data.texts[split]) for split in data.splits]
+    sizes = [len(texts[split]) for split in texts]
     return {split: part.to(device) for split, part in
-            zip(data.splits, torch.split(vectors, sizes), strict=True)}
+            zip(texts, torch.split(vectors, sizes), strict=True)}
 
 
 def adapter_trainer(cfg: RunConfig, reporter: Reporter, lm_in_the_loop: bool = False
@@ -130,7 +131,7 @@ def frozen_stage1(data: Prepared, cfg: RunConfig, device: torch.device, reporter
     on shards gets its cross-fitted vectors written shard by shard into ``vectors_dir``."""
     if isinstance(data.columns["train"], ShardedColumns):
         return sharded_stage1(data, cfg, device, reporter, vectors_dir)
-    vectors = encode_texts(data, cfg, device, reporter)
+    vectors = encode_texts({s: data.texts[s] for s in data.splits}, cfg, device, reporter)
     hidden = {s: data.columns[s].with_extra(**{LLM_HIDDEN: vectors[s]}) for s in data.splits}
     adapter = train_adapter("lm_only", hidden["train"], hidden["valid"], vectors["train"].shape[1],
                             device, cfg, reporter)

@@ -38,8 +38,10 @@ class BundleError(RuntimeError):
 def _network(run_dir: Path, method: str) -> tuple[CTRNetwork, FeatureSchema, ModelConfig]:
     servable = [name for name, m in METHODS.items() if m.servable]
     if method not in servable:
-        raise BundleError(f"method {method!r} cannot be served without a language model; "
-                          f"export one of: {', '.join(servable)}")
+        why = ("needs its item vectors, which bundles do not carry yet"
+               if method in METHODS and METHODS[method].lookup
+               else "cannot be served without a language model")
+        raise BundleError(f"method {method!r} {why}; export one of: {', '.join(servable)}")
     for path in (run_dir / "config.yaml", run_dir / "schema.json"):
         if not path.is_file():
             raise BundleError(f"{path} is missing: is {run_dir} an `elec run` directory?")

@@ -29,7 +29,8 @@ from elec.ui import Reporter
 
 PAIRS = [("vanilla", "backbone"), ("vanilla", "self_distilled"),
          ("vanilla", "cross_distilled"), ("vanilla", "ensemble_distilled"), ("gain", "backbone"),
-         ("ensemble_distilled", "self_distilled")]
+         ("ensemble_distilled", "self_distilled"), ("item_lm", "backbone"),
+         ("item_lm", "vanilla")]
 METRICS = ("auc", "logloss", "gauc")
 
 

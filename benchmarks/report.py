@@ -429,6 +429,11 @@ def not_current(quality: dict[str, dict]) -> list[str]:
     if earlier:
         out += ["Trained before the CPU dropout's new random draws (the same method, other "
                 "draws; to be measured again): " + ", ".join(earlier) + "."]
+    one_split = [f"{backbone} {protocol}" for backbone, summary in quality.items()
+                 for protocol in summary["protocols"] if protocol.startswith("cold-item")]
+    if one_split:  # which items are new moves cold-item deltas more than the training seed
+        out += ["On one split seed only (cold-item figures want 3 split seeds x 5 training "
+                "seeds): " + ", ".join(one_split) + "."]
     return out + [""] if out else []
 
 

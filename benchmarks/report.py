@@ -51,8 +51,8 @@ def committed(path: Path) -> str:
 # the commit from which the backbones' CPU dropout draws its masks from 16-bit random
 # numbers: AUCs trained on a CPU before it come from the same method with other draws
 NEW_DROPOUT_DRAWS = "cf66d6b"
-TRAINED = ("quality_", "zoo_", "fuxictr", "recipe_search", "ensemble_control", "variant_",
-           "synth_quality", "ddp")
+TRAINED = ("quality_", "lm_uses_", "zoo_", "fuxictr", "recipe_search", "ensemble_control",
+           "variant_", "synth_quality", "ddp")
 
 
 def before(commit: str, change: str) -> bool:
@@ -402,6 +402,40 @@ def per_method(quality: dict[str, dict]) -> list[str]:
     return parts
 
 
+def lm_uses() -> list[tuple[str, str, dict]]:
+    """(source, protocol, summary) of every benchmark of the other uses of the LM
+    (lm_uses_*.json: elec bench quality with item_lm beside the backbone)."""
+    out = []
+    for path in sorted(RESULTS.glob("lm_uses_*.json")):
+        summary = json.loads(path.read_text())
+        for protocol in summary["protocols"]:
+            out.append((source(path, summary["environment"]), protocol, summary))
+    return out
+
+
+def lm_uses_tables() -> list[str]:
+    parts = []
+    for where, protocol, summary in lm_uses():
+        n = len(summary["protocols"][protocol]["seeds"])
+        parts += [f"### {summary['backbone']}, {protocol} split, {n} seeds ({where})", "",
+                  methods_table(summary, protocol), "", deltas_table(summary, protocol), ""]
+    return (["## Other uses of the LM", "", "`item_lm`: the backbone with the LM vector of "
+             "the item's own text (its title, genres, ...) as one more field; a new item has "
+             "it from its text before its first row.", "", *parts]) if parts else []
+
+
+def lm_uses_summary() -> list[str]:
+    lines = []
+    for _, protocol, summary in lm_uses():
+        delta = summary["protocols"][protocol]["deltas"].get("item_lm - backbone")
+        if delta:
+            lines.append(f"- {summary['backbone']}, {protocol}: the item-level LM vectors "
+                         f"(`item_lm`) against the backbone {delta['mean']:+.4f} AUC "
+                         f"({delta['positive']}/{delta['seeds']} seeds; the aim is +0.005 in "
+                         f"every seed).")
+    return (["Other uses of the LM:", "", *lines, ""]) if lines else []
+
+
 def missing(quality: dict[str, dict]) -> list[str]:
     return [f"{b} {p}" for b, p in EXPECTED if p not in quality.get(b, {}).get("protocols", {})]
 
@@ -446,6 +480,7 @@ def results_page(quality: dict[str, dict]) -> str:
     parts += ["## Per method", "", *per_method(quality)]
     if quality:
         parts += ["![test AUC per method](../benchmarks/results/quality.png)", ""]
+    parts += lm_uses_tables()
     parts += ["## Serving, speed and other measurements", ""]
     latency_path = RESULTS / "latency.json"
     if latency_path.is_file():
@@ -474,7 +509,7 @@ def readme_section(quality: dict[str, dict]) -> str:
     parts += not_current(quality)
     if quality:
         parts += ["![test AUC per method](benchmarks/results/quality.png)", ""]
-    parts += scale_summary()
+    parts += lm_uses_summary() + scale_summary()
     parts.append(END)
     return "\n".join(parts)
 

@@ -9,12 +9,8 @@ from torch import Tensor, nn
 
 from elec.models.base import Backbone
 from elec.models.dnn import DNNParams
-from elec.models.layers import (
-    BilinearInteraction,
-    FieldLinear,
-    MultiLayerPerceptron,
-    SqueezeExcitation,
-)
+from elec.models.gating import BilinearInteraction, SqueezeExcitation
+from elec.models.layers import FieldLinear, MultiLayerPerceptron
 
 
 class FiBiNETParams(DNNParams):

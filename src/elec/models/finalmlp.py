@@ -8,7 +8,8 @@ import torch
 from torch import Tensor
 
 from elec.models.base import Backbone, BackboneParams
-from elec.models.layers import FeatureSelection, InteractionAggregation, MultiLayerPerceptron
+from elec.models.gating import FeatureSelection, InteractionAggregation
+from elec.models.layers import MultiLayerPerceptron
 
 
 class FinalMLPParams(BackboneParams):

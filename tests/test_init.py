@@ -3,6 +3,7 @@
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pytest
 import yaml
 from conftest import synthetic_table
 from typer.testing import CliRunner
@@ -10,6 +11,8 @@ from typer.testing import CliRunner
 from elec.cli import app
 from elec.config import load_config
 from elec.data.propose import propose, small_batch
+from elec.errors import ConfigError
+from elec.methods import check_run
 
 runner = CliRunner()
 
@@ -98,3 +101,8 @@ def test_a_criteo_style_table_keeps_opaque_codes_out_of_the_text(tmp_path):
     assert _kinds(text) == {**{f"I{k}": ("numeric", False, None) for k in range(1, 4)},
                             **{f"C{k}": ("categorical", False, None) for k in range(1, 4)}}
     assert "the LM has little to add" in text
+    # as proposed, the LM would read empty texts: refused before any work, with the way out
+    (tmp_path / "criteo.yaml").write_text(text)
+    with pytest.raises(ConfigError, match="no field is rendered into it"):
+        check_run(load_config(tmp_path / "criteo.yaml"), sharded=False, world=1)
+    check_run(load_config(tmp_path / "criteo.yaml", ["methods=[backbone]"]), False, 1)

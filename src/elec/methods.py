@@ -115,6 +115,13 @@ def check_run(cfg: RunConfig, sharded: bool, world: int) -> None:
     for method in (METHODS["backbone"], METHODS["cross_teacher"]):
         model = method_model(cfg, method)
         build_backbone(model.name, 2, model.embedding_dim, model.params)
+    from elec.text.render import text_fields
+
+    readers = [m for m in cfg.methods if reads_llm(METHODS[m])]
+    if readers and not text_fields(cfg.fields, cfg.text):
+        raise ConfigError(f"{', '.join(readers)} read the LM's text, but no field is rendered "
+                          f"into it (every field has in_text: false): set in_text on the "
+                          f"fields that carry words, or train methods=[backbone] alone")
     item = [m for m in cfg.methods if METHODS[m].build == "item"]
     if item and (sharded or world > 1):
         raise ConfigError(f"{', '.join(item)} run on data in memory, in one process, for "

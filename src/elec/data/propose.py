@@ -179,6 +179,8 @@ def propose(data: str | Path, label: str) -> str:
         f"{table.num_rows:,} rows.",
         "# Check every line (the comments say why), then: elec run -c THIS_FILE",
         "seed: 2024",
+        *([] if texts else ["methods: [backbone]       # no column reads as words: there is "
+                            "nothing for ELEC's LM to read"]),
         "data:",
         f"  dataset: {data}",
         f"  label: {label}",

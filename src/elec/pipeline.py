@@ -19,7 +19,7 @@ import numpy as np
 from torch import Tensor, nn
 
 from elec.config import DistillConfig, RunConfig
-from elec.data.batches import Columns
+from elec.data.batches import Columns, Rows
 from elec.data.prepare import Prepared, prepare
 from elec.data.shards import prepare_shards, sharded
 from elec.data.store import elec_home, write_json
@@ -113,7 +113,7 @@ class Run:
         if method.build in ("plain", "gain", "item"):
             network = self._untrained(method)
         if method.build in ("gain", "item"):  # the LM field, regularised apart from the rest
-            columns = self.gain_columns() if method.build == "gain" else self.item_columns()
+            columns = self.inputs(method.build)
             projection = list(network.llm_projection.parameters())
             rest = [p for p in network.parameters() if all(p is not q for q in projection)]
             param_groups = [{"params": rest}, {
@@ -122,7 +122,7 @@ class Run:
             distill = self.distill(method)
             teacher = self.network(method.teacher)
             blended = method.blend and distill.teacher_mix < 1.0
-            teacher_columns = self.gain_columns() if method.teacher == "gain" else columns
+            teacher_columns = self.inputs(METHODS[method.teacher].build)
             train = distillation_rows(teacher, teacher_columns, columns,
                                       self.network("backbone") if blended else None,
                                       distill.teacher_mix, self.dir.path / "targets" / method.name)
@@ -189,6 +189,12 @@ class Run:
         return {s: self.data.columns[s].with_extra(**{LLM_VECTOR: self._vectors[s]})
                 for s in self.data.splits}
 
+    def inputs(self, build: str) -> dict[str, Rows]:
+        """What a network of ``build`` reads: every split's rows, with v (gain) or the
+        item vectors (item) beside them."""
+        extra = {"gain": self.gain_columns, "item": self.item_columns}.get(build)
+        return extra() if extra else self.data.columns
+
     def item_columns(self) -> dict[str, Columns]:
         """Every split with its rows' item vectors: the LM's pooled vector of the item's
         own text (one per distinct text, through the vector cache)."""
@@ -206,10 +212,7 @@ class Run:
     def logits(self, name: str, split: str) -> np.ndarray:
         """A trained network's logits on one split (benchmarks compare them row by row)."""
         network = self.network(name)
-        build = METHODS[name].build
-        columns = (self.gain_columns() if build == "gain" else self.item_columns()
-                   if build == "item" else self.data.columns)
-        return predict_logits(network.logit, network, columns[split])
+        return predict_logits(network.logit, network, self.inputs(METHODS[name].build)[split])
 
 
 def run(cfg: RunConfig, out: Path, reporter: Reporter | None = None) -> dict:

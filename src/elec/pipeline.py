@@ -186,8 +186,7 @@ class Run:
         if self._vectors is None:  # on shards: where stage 1 wrote them
             self._vectors = ({s: self.vectors_dir / s for s in self.data.splits} if self.sharded
                              else self.dir.load("llm_vectors", str(self.device)))
-        return {s: self.data.columns[s].with_extra(**{LLM_VECTOR: self._vectors[s]})
-                for s in self.data.splits}
+        return self._beside(self._vectors)
 
     def inputs(self, build: str) -> dict[str, Rows]:
         """What a network of ``build`` reads: every split's rows, with v (gain) or the
@@ -201,7 +200,11 @@ class Run:
         if self._item_vectors is None:
             self._item_vectors = encode_texts(self.data.item_texts, self.cfg, self.device,
                                               self.reporter)
-        return {s: self.data.columns[s].with_extra(**{LLM_VECTOR: self._item_vectors[s]})
+        return self._beside(self._item_vectors)
+
+    def _beside(self, vectors: dict[str, Tensor | Path]) -> dict[str, Columns]:
+        """Every split's rows with ``vectors`` (split -> one per row) as the LM field."""
+        return {s: self.data.columns[s].with_extra(**{LLM_VECTOR: vectors[s]})
                 for s in self.data.splits}
 
     @property

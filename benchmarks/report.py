@@ -559,6 +559,28 @@ def scale_summary() -> list[str]:
     return (["At scale:", "", *lines, ""]) if lines else []
 
 
+EXAMPLE = re.compile(r"<!-- example:begin -->.*?<!-- example:end -->", re.S)
+
+
+def example_section() -> str:
+    """The README's worked example: the test AUCs of its one run (example_shop.json,
+    the results.json of `elec run -c shop.yaml --out runs/shop`)."""
+    path = RESULTS / "example_shop.json"
+    data = json.loads(path.read_text())
+    aucs = ", ".join(f"`{name}` {m['test']['auc']:.4f}" for name, m in data["methods"].items())
+    methods = data["methods"]
+    lm = methods["vanilla"]["test"]["auc"] - methods["self_distilled"]["test"]["auc"]
+    return (f"<!-- example:begin -->\n`elec run` ended, in one run with the config's seed "
+            f"({machine(data['environment'])}; `{path.name}`, commit {committed(path)}), "
+            f"with these test AUCs on 2,000 rows: {aucs}. The language model reads the "
+            f"product titles, whose words carry part of the click signal; the served "
+            f"`vanilla` network is {lm:+.4f} from the no-LM `self_distilled` control"
+            + (", within one seed's noise (about ±0.003): on this table the distillation, "
+               "not the LM, accounts for most of its gain over the backbone" if abs(lm) < 0.003
+               else " in this one run; `elec bench quality` tells whether it holds over seeds")
+            + ".\n<!-- example:end -->")
+
+
 def main() -> None:
     quality = merged_quality()
     if quality:
@@ -569,7 +591,8 @@ def main() -> None:
     if BEGIN not in text:
         raise SystemExit(f"README.md has no {BEGIN} ... {END} block")
     pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
-    readme.write_text(pattern.sub(lambda _: readme_section(quality), text))
+    text = pattern.sub(lambda _: readme_section(quality), text)
+    readme.write_text(EXAMPLE.sub(lambda _: example_section(), text))
     print(f"docs/results.md and the README's summary regenerated from {RESULTS}")
 
 

@@ -1,6 +1,7 @@
 """Where the LM pays on the synthetic table: overall, and on the rows of rare items.
 
     python benchmarks/synth_quality.py [--rows 200000] [--seeds 5] [--rare 10]
+        [--methods backbone,item_lm] [--results PATH]
 
 `elec data synth` plants part of the click signal in the item's title words, and its
 items follow a Zipf law: a frequent item's appeal can be learnt from its id, a rare
@@ -9,7 +10,8 @@ reading the title) trains the backbone, the no-LM controls (self_distilled,
 ensemble_distilled) and ELEC's gain and vanilla networks; then every network's test
 predictions are scored on all test rows and on the rows whose item has fewer than
 ``--rare`` training rows. Deltas are paired by seed. Writes
-benchmarks/results/synth_quality.json.
+benchmarks/results/synth_quality.json. ``--methods`` picks other rows of the method table
+(e.g. the item-level ``item_lm``, which reads one LM vector per item title).
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from elec.ui import Reporter
 RESULTS = Path(__file__).parent / "results"
 METHODS = ["backbone", "self_distilled", "ensemble_distilled", "gain", "vanilla"]
 DELTAS = [("vanilla", "self_distilled"), ("vanilla", "ensemble_distilled"),
-          ("vanilla", "backbone"), ("gain", "backbone")]
+          ("vanilla", "backbone"), ("gain", "backbone"), ("item_lm", "backbone"),
+          ("vanilla", "item_lm")]
 
 
 def main() -> None:
@@ -41,10 +44,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--rare", type=int, default=10)
+    parser.add_argument("--methods", default=",".join(METHODS),
+                        help="comma-separated; deltas between those present")
     parser.add_argument("--set", action="append", default=[], dest="overrides")
     parser.add_argument("--work", default="runs/synth-quality")
     parser.add_argument("--results", default=str(RESULTS / "synth_quality.json"))
     args = parser.parse_args()
+    methods = args.methods.split(",")
+    deltas = [(a, b) for a, b in DELTAS if a in methods and b in methods]
     work = Path(args.work)
     data = work / f"synth-{args.rows}"
     if not (data / "synth.json").is_file():
@@ -57,12 +64,12 @@ def main() -> None:
     per_seed = []
     for seed in range(args.seeds):
         cfg = load_config(data / "elec.yaml", ["data.storage=memory", f"seed={seed}",
-                                               f"methods={METHODS}", *args.overrides])
+                                               f"methods={methods}", *args.overrides])
         out = work / f"seed-{seed}"
         with Reporter(out / "log.txt", quiet=True) as reporter:
             run = Run(cfg, out, reporter)
             scores = {}
-            for method in METHODS:
+            for method in methods:
                 run.method(method)
                 p = sigmoid(run.logits(method, "test"))
                 scores[method] = {"all": evaluate(labels, p)["auc"],
@@ -72,8 +79,8 @@ def main() -> None:
                                            for m, s in scores.items()), flush=True)
     summary = {}
     for rows in ("all", "rare"):
-        part = {m: stats([s["auc"][m][rows] for s in per_seed]) for m in METHODS}
-        for a, b in DELTAS:
+        part = {m: stats([s["auc"][m][rows] for s in per_seed]) for m in methods}
+        for a, b in deltas:
             diff = stats([s["auc"][a][rows] - s["auc"][b][rows] for s in per_seed])
             part[f"{a} - {b}"] = {**diff, "positive": sum(d > 0 for d in diff["values"])}
         summary[rows] = part

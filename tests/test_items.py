@@ -42,3 +42,68 @@ def test_item_lm_reads_one_vector_per_item_known_for_new_items(tiny_config, elec
     assert all(np.array_equal(v[0], w) for v in vectors.values() for w in v)
     assert len(vectors) == len(set(texts["train"]) | set(texts["test"]))
     assert not METHODS["item_lm"].servable  # until bundles carry the item vectors
+
+
+def test_item_dropout_reads_a_fraction_of_training_ids_as_unseen():
+    import torch
+
+    from elec.data.batches import Columns
+    from elec.data.encoder import MISSING, OOV
+    from elec.train.trainer import id_dropout
+
+    single = torch.stack([torch.arange(20_000) % 7, torch.arange(20_000) % 50 + 2], dim=1)
+    single[::10, 1] = MISSING
+    batch = Columns(single=single, multi=[], label=torch.zeros(20_000))
+    dropped = id_dropout(1, 0.25, seed=3)(batch)
+    assert torch.equal(batch.single, single)  # the batch itself is not changed
+    assert torch.equal(dropped.single[:, 0], single[:, 0])  # other fields are untouched
+    changed = dropped.single[:, 1] != single[:, 1]
+    assert (dropped.single[changed, 1] == OOV).all()
+    assert (dropped.single[::10, 1] == MISSING).all()  # missing stays missing
+    present = single[:, 1] != MISSING
+    assert abs(changed[present].float().mean().item() - 0.25) < 0.02
+    again = id_dropout(1, 0.25, seed=3)
+    assert torch.equal(again(batch).single, dropped.single)  # seeded: paired across methods
+    assert not torch.equal(again(batch).single, dropped.single)  # new rows every batch
+
+
+def test_item_dropout_needs_the_item_column_as_a_vocabulary_field(tiny_config):
+    from elec.errors import ConfigError
+    from elec.methods import check_run
+
+    fields = [f.model_copy(update={"encoder": "hash"}) if f.name == "item_id" else f
+              for f in tiny_config.fields]
+    cfg = tiny_config.model_copy(update={
+        "fields": fields, "train": tiny_config.train.model_copy(update={"item_dropout": 0.2})})
+    with pytest.raises(ConfigError, match="train.item_dropout reads the item column"):
+        check_run(cfg, sharded=False, world=1)
+    check_run(tiny_config.model_copy(update={"train": cfg.train}), sharded=False, world=1)
+
+
+def test_the_trainer_augments_training_batches_and_never_evaluation(tiny_config):
+    import torch
+
+    from elec.data.batches import Columns
+    from elec.data.encoder import OOV
+    from elec.train.trainer import Trainer, id_dropout
+
+    ids = torch.arange(512).reshape(-1, 1) % 30 + 2
+    rows = Columns(single=ids, multi=[], label=(ids[:, 0] % 2).float())
+    model = torch.nn.Sequential(torch.nn.Embedding(32, 4), torch.nn.Flatten(),
+                                torch.nn.Linear(4, 1))
+    seen = {"train": [], "valid": []}
+
+    def loss(batch):
+        seen["train"].append(batch.single)
+        return torch.nn.functional.binary_cross_entropy_with_logits(
+            model(batch.single).squeeze(-1), batch.label)
+
+    def predict(batch):
+        seen["valid"].append(batch.single)
+        return model(batch.single).squeeze(-1)
+
+    trainer = Trainer(tiny_config.train.model_copy(update={"max_epochs": 2, "batch_size": 64}),
+                      log=lambda _: None, augment=id_dropout(0, 0.5, seed=0))
+    trainer.fit("dropout", model, loss, predict, rows, rows, torch.Generator().manual_seed(0))
+    assert (torch.cat(seen["train"]) == OOV).float().mean() > 0.4
+    assert not (torch.cat(seen["valid"]) == OOV).any()

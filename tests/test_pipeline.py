@@ -44,6 +44,12 @@ def test_tiny_end_to_end_run_and_resume(tiny_config, elec_home, tmp_path):
     new_log = (out / "log.txt").read_text()[log_size:]
     assert "resuming" in new_log and "epoch" not in new_log and "texts encoded" not in new_log
 
+    # another list of methods is the same run: what is finished is reported, not retrained
+    log_size = (out / "log.txt").stat().st_size
+    fewer = run(tiny_config.model_copy(update={"methods": ["backbone"]}), out)
+    assert fewer["methods"] == {"backbone": results["methods"]["backbone"]}
+    assert "epoch" not in (out / "log.txt").read_text()[log_size:]
+
     # a different config on the same directory is refused
     with pytest.raises(ConfigError, match="different configuration"):
         run(tiny_config.model_copy(update={"seed": 8}), out)

@@ -205,6 +205,11 @@ class TrainConfig(Section):
     # bf16: the training step's matmuls in bfloat16 (autocast); weights, embeddings, the
     # loss and every prediction stay float32
     precision: Literal["fp32", "bf16"] = "fp32"
+    # The fraction of training rows (drawn anew every batch) whose item id every network
+    # reads as an unseen item's, the out-of-vocabulary id: so that the networks learn to
+    # score a new item from its other fields (DropoutNet); validation and test rows are
+    # read as they are. Needs data.item_column as a vocab-encoded field.
+    item_dropout: Probability = 0.0
 
 
 class RunConfig(Section):

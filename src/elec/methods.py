@@ -122,6 +122,13 @@ def check_run(cfg: RunConfig, sharded: bool, world: int) -> None:
         raise ConfigError(f"{', '.join(readers)} read the LM's text, but no field is rendered "
                           f"into it (every field has in_text: false): set in_text on the "
                           f"fields that carry words, or train methods=[backbone] alone")
+    if cfg.train.item_dropout:
+        item_field = next((f for f in cfg.fields if f.name == cfg.data.item_column), None)
+        if item_field is None or item_field.kind != "categorical" or item_field.encoder != "vocab":
+            raise ConfigError(f"train.item_dropout reads the item column "
+                              f"{cfg.data.item_column!r} (data.item_column) as a categorical "
+                              f"field with encoder vocab; make it one, or set "
+                              f"train.item_dropout to 0")
     item = [m for m in cfg.methods if METHODS[m].build == "item"]
     if item and (sharded or world > 1):
         raise ConfigError(f"{', '.join(item)} run on data in memory, in one process, for "

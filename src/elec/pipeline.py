@@ -34,7 +34,7 @@ from elec.text.items import item_texts
 from elec.text.render import render_table
 from elec.train import distributed
 from elec.train.fit import fit_network
-from elec.train.trainer import Trainer, predict_logits
+from elec.train.trainer import Augment, Trainer, id_dropout, predict_logits
 from elec.ui import Reporter
 
 
@@ -108,7 +108,7 @@ class Run:
             vectors = {} if stage1.vectors is None else {"llm_vectors": stage1.vectors}
             return stage1.record, {"lm_only": stage1.weights, **vectors}
         generator = seed_everything(cfg.seed)
-        trainer = Trainer(cfg.train, self.log, self.reporter.bar)
+        trainer = Trainer(cfg.train, self.log, self.reporter.bar, augment=self._augment())
         columns, param_groups, served = data.columns, None, None
         if method.build in ("plain", "gain", "item"):
             network = self._untrained(method)
@@ -135,6 +135,13 @@ class Run:
                              param_groups, served)
         self.networks[method.name] = network  # teachers are read by their students
         return record, {method.name: network.state_dict()}
+
+    def _augment(self) -> Augment | None:
+        """train.item_dropout as a batch transform, a fresh one (same draws) per network."""
+        if not self.cfg.train.item_dropout:
+            return None
+        column = [f.name for f in self.data.schema.single].index(self.cfg.data.item_column)
+        return id_dropout(column, self.cfg.train.item_dropout, self.cfg.seed)
 
     def _stage1(self) -> Stage1:
         if self.cfg.adapter.mode == "frozen":

@@ -33,6 +33,10 @@ from elec.train import distributed
 START_OVER = "use another --out, or delete it to start over"
 
 
+def _but_methods(cfg: dict | None) -> dict | None:
+    return None if cfg is None else {k: v for k, v in cfg.items() if k != "methods"}
+
+
 class RunDir:
     def __init__(self, path: Path, log: Callable[[str], None] = print,
                  note: Callable[[str], None] | None = None):
@@ -53,8 +57,15 @@ class RunDir:
                               f"choose a directory you can write to") from None
         resolved = cfg.to_dict()
         path = self.path / "config.yaml"
-        if path.is_file() and yaml.safe_load(path.read_text()) == resolved:
+        recorded = yaml.safe_load(path.read_text()) if path.is_file() else None
+        if recorded == resolved:
             self.log(f"resuming the run in {self.path}")
+            return
+        if _but_methods(recorded) == _but_methods(resolved):
+            # a method trains the same whichever others run: another list adds or reports
+            # methods of the same run
+            self.log(f"resuming the run in {self.path} with methods {', '.join(cfg.methods)}")
+            write_atomic(path, yaml.safe_dump(resolved, sort_keys=False).encode())
             return
         if path.is_file() and self.any_finished():
             raise ConfigError(f"{self.path} holds a run with a different configuration; "

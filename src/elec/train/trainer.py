@@ -7,7 +7,7 @@ import copy
 import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -15,11 +15,30 @@ from torch import Tensor, nn
 
 from elec.config import TrainConfig
 from elec.data.batches import Columns, Rows, batches
+from elec.data.encoder import MISSING, OOV
 from elec.train import distributed
 from elec.train.metrics import evaluate
 
 LossFn = Callable[[Columns], Tensor]
 PredictFn = Callable[[Columns], Tensor]
+Augment = Callable[[Columns], Columns]
+
+
+def id_dropout(column: int, rate: float, seed: int) -> Augment:
+    """Training batches with the ids of single-valued field ``column`` read as an unseen
+    value's (the out-of-vocabulary id) in a fraction ``rate`` of the rows, drawn anew for
+    every batch from a generator of its own (the batch order does not change). Missing
+    values stay missing."""
+    generator = torch.Generator().manual_seed(seed + distributed.rank())
+
+    def augment(batch: Columns) -> Columns:
+        drop = torch.rand(len(batch), generator=generator).to(batch.single.device) < rate
+        single = batch.single.clone()
+        ids = single[:, column]
+        single[:, column] = torch.where(drop & (ids != MISSING), OOV, ids)
+        return replace(batch, single=single)
+
+    return augment
 
 
 @dataclass
@@ -61,11 +80,12 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
 class Trainer:
     def __init__(self, cfg: TrainConfig, log: Callable[[str], None] = print,
                  progress: Callable[[str, int], Callable[[], None]] | None = None,
-                 eval_batch_size: int = 8192):
+                 eval_batch_size: int = 8192, augment: Augment | None = None):
         self.cfg = cfg
         self.log = log
         self.progress = progress
         self.eval_batch_size = eval_batch_size
+        self.augment = augment  # applied to every training batch (not to evaluation)
 
     def epoch(self, module: nn.Module, loss_fn: LossFn, train: Rows,
               optimizer: torch.optim.Optimizer, generator: torch.Generator | None,
@@ -77,6 +97,8 @@ class Trainer:
         share = max(self.cfg.batch_size // distributed.world(), 1)
         device = next(module.parameters()).device.type
         for batch in batches(train, share, generator, distributed.rank(), distributed.world()):
+            if self.augment:
+                batch = self.augment(batch)
             with torch.autocast(device, torch.bfloat16, enabled=self.cfg.precision == "bf16"):
                 loss = loss_fn(batch)
             optimizer.zero_grad(set_to_none=True)

@@ -3,7 +3,7 @@ AUC per rate and split, paired by seed against the same method at rate 0.
 
     python benchmarks/item_dropout.py [-c configs/ml100k.yaml] [--rates 0,0.1,0.3,0.5]
         [--protocols cold-item,random,temporal] [--methods backbone] [--seeds 5]
-        [--jobs 2] [--work runs/item-dropout] [--set KEY=VALUE ...]
+        [--jobs 2] [--work runs/item-dropout] [--results PATH] [--set KEY=VALUE ...]
 
 On the cold-item split every test item is new, on random none, on temporal some: the
 three together show what a rate buys on new items and what it costs on known ones. Each
@@ -38,6 +38,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--work", default="runs/item-dropout")
+    parser.add_argument("--results", help="the JSON to write (default: "
+                        "benchmarks/results/item_dropout_<backbone>_<cpu|gpu>.json)")
     parser.add_argument("--set", action="append", default=[], dest="overrides")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
@@ -70,8 +72,10 @@ def main() -> None:
                                                     aucs(base, "backbone", "test")),
             } for method in methods if method in part["methods"]}
             for rate, part in parts.items()}
-        name = f"item_dropout_{cfg.model.name}_{'gpu' if environment()['gpu'] else 'cpu'}.json"
-        write_json(RESULTS / name, result)  # after every split: an interruption keeps them
+        device = "gpu" if result["environment"]["gpu"] else "cpu"
+        # after every split: an interruption keeps what was measured
+        write_json(args.results or RESULTS / f"item_dropout_{cfg.model.name}_{device}.json",
+                   result)
         for rate in rates[1:]:
             delta = result["protocols"][protocol][f"{rate:g}"]["backbone"]["test - rate 0"] \
                 if "backbone" in methods else None

@@ -107,3 +107,38 @@ def test_the_trainer_augments_training_batches_and_never_evaluation(tiny_config)
     trainer.fit("dropout", model, loss, predict, rows, rows, torch.Generator().manual_seed(0))
     assert (torch.cat(seen["train"]) == OOV).float().mean() > 0.4
     assert not (torch.cat(seen["valid"]) == OOV).any()
+
+
+def test_field_lm_reads_each_value_sentence_and_serves_as_a_backbone(tiny_config, elec_home,
+                                                                     tmp_path):
+    import torch
+
+    from elec.data.encoder import FIRST
+    from elec.serve import Predictor
+    from elec.serve.bundle import export
+    from elec.text.items import value_texts
+    from elec.train.trainer import sigmoid
+
+    cfg = tiny_config.model_copy(update={"methods": ["backbone", "field_lm"]})
+    summary = run(cfg, tmp_path / "run")
+    field = summary["methods"]["field_lm"]
+    assert 0.5 < field["test"]["auc"] <= 1
+    assert field["parameters"] == summary["methods"]["backbone"]["parameters"]
+    pipeline = Run(cfg, tmp_path / "run", Reporter(quiet=True))
+    schema = pipeline.data.schema
+    rows, texts = value_texts(schema, cfg.fields, cfg.text)
+    occupation = next(f for f in schema.single if f.name == "occupation")
+    assert f"Occupation is {occupation.vocab[0]}." in texts  # ids and numbers are not read
+    assert not any(t.startswith(("Age", "Movie title")) or "u1" in t for t in texts)
+    assert "Genres is Comedy." in texts and len(set(rows)) == len(rows)
+    offset = sum(f.size for f in schema.single[:schema.single.index(occupation)])
+    assert texts[rows.index(offset + FIRST)] == f"Occupation is {occupation.vocab[0]}."
+
+    # the bundle is a plain backbone with the LM's part folded in: the same scores
+    bundle = export(tmp_path / "run", tmp_path / "bundle", method="field_lm")
+    trained = sigmoid(pipeline.logits("field_lm", "test"))
+    served = Predictor.from_bundle(bundle)
+    columns = pipeline.data.columns["test"]
+    with torch.no_grad():
+        probabilities = served.module(columns.single, torch.cat(columns.multi, dim=1)).numpy()
+    np.testing.assert_allclose(probabilities, trained, rtol=1e-5, atol=1e-6)

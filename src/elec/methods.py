@@ -17,7 +17,7 @@ from elec.errors import ConfigError
 if TYPE_CHECKING:
     from elec.config import ModelConfig, RunConfig
 
-Build = Literal["stage1", "plain", "gain", "item", "student"]
+Build = Literal["stage1", "plain", "gain", "item", "field", "student"]
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,8 @@ class Method:
     what: str
     # stage1: the adapted LM; plain: a backbone on labels alone; gain: the backbone with
     # the LM vector as one more field; item: the backbone with the LM vector of the item's
-    # own text as one more field; student: a backbone distilled from ``teacher``
+    # own text as one more field; field: the backbone with the LM vector of each value's
+    # sentence added to the value's embedding; student: a backbone distilled from ``teacher``
     build: Build
     teacher: str | None = None
     # student: the score target is distill.teacher_mix * teacher + (1 - teacher_mix) *
@@ -57,6 +58,9 @@ TABLE = [
            "gain", blend=True, distill={"alpha": 0.0}),
     Method("item_lm", "backbone + the LM vector of the item's own text (text.item_fields), "
            "one per item, known for a new item before its first row", "item", lookup=True),
+    Method("field_lm", "backbone whose embedding of each value in the text (\"Occupation "
+           "is writer.\") adds the projected LM vector of that sentence; served as a backbone "
+           "(the sums folded into the embedding table)", "field"),
     Method("self_distilled", "backbone distilled from a backbone teacher (no LM), same losses",
            "student", "backbone"),
     Method("cross_teacher", "a different backbone, no LM: the cross_distilled teacher", "plain",
@@ -100,7 +104,7 @@ def variant_of(of: str, name: str, **distill: float) -> Method:
 
 def reads_llm(method: Method) -> bool:
     """Whether ``method`` or a network it learns from reads LM vectors."""
-    if method.build in ("stage1", "gain", "item"):
+    if method.build in ("stage1", "gain", "item", "field"):
         return True
     return method.build == "student" and reads_llm(METHODS[method.teacher])
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 from torch import Tensor, nn
 
 from elec.config import DistillConfig, RunConfig
@@ -23,14 +24,21 @@ from elec.data.batches import Columns, Rows
 from elec.data.prepare import Prepared, prepare
 from elec.data.shards import prepare_shards, sharded
 from elec.data.store import elec_home, write_json
-from elec.distill.networks import LLM_VECTOR, GainNetwork, PlainNetwork, VanillaNetwork
+from elec.distill.networks import (
+    LLM_VECTOR,
+    FieldNetwork,
+    GainNetwork,
+    PlainNetwork,
+    VanillaNetwork,
+)
 from elec.distill.targets import distillation_rows
 from elec.environment import environment, resolve_device, seed_everything
+from elec.errors import DataError
 from elec.llm.stage1 import Stage1, cache_key, encode_texts, frozen_stage1
 from elec.methods import METHODS, Method, check_run, dependencies, method_model, reads_llm
 from elec.report.plots import training_curves
 from elec.rundir import RunDir
-from elec.text.items import item_texts
+from elec.text.items import item_texts, value_texts
 from elec.text.render import render_table
 from elec.train import distributed
 from elec.train.fit import fit_network
@@ -60,6 +68,7 @@ class Run:
         self.networks: dict[str, nn.Module] = {}
         self._vectors: dict[str, Tensor | Path] | None = None
         self._item_vectors: dict[str, Tensor] | None = None
+        self._value_vectors: tuple[Tensor, Tensor] | None = None
 
     def _prepare(self, out: Path) -> Prepared:
         cfg = self.cfg
@@ -110,9 +119,11 @@ class Run:
         generator = seed_everything(cfg.seed)
         trainer = Trainer(cfg.train, self.log, self.reporter.bar, augment=self._augment())
         columns, param_groups, served = data.columns, None, None
-        if method.build in ("plain", "gain", "item"):
+        if method.build in ("plain", "gain", "item", "field"):
             network = self._untrained(method)
-        if method.build in ("gain", "item"):  # the LM field, regularised apart from the rest
+        if method.build == "field":
+            served = network.network
+        if method.build in ("gain", "item", "field"):  # the LM's projection, regularised apart
             columns = self.inputs(method.build)
             projection = list(network.llm_projection.parameters())
             rest = [p for p in network.parameters() if all(p is not q for q in projection)]
@@ -181,6 +192,8 @@ class Run:
             dim = (self.cfg.adapter.dim if method.build == "gain"
                    else self.item_columns()["train"].extra[LLM_VECTOR].shape[1])
             return GainNetwork(self.data.schema, self.cfg.model, dim, self.cfg.gain)
+        if method.build == "field":
+            return FieldNetwork(self.data.schema, self.cfg.model, *self.value_vectors())
         if method.build == "student":
             return VanillaNetwork(self.data.schema, self.cfg.model,
                                   self.network(method.teacher).network.repr_dim,
@@ -208,6 +221,19 @@ class Run:
             self._item_vectors = encode_texts(self.data.item_texts, self.cfg, self.device,
                                               self.reporter)
         return self._beside(self._item_vectors)
+
+    def value_vectors(self) -> tuple[Tensor, Tensor]:
+        """The embedding-table rows of the values the LM reads, and the LM's pooled vector
+        of each value's sentence (through the vector cache)."""
+        if self._value_vectors is None:
+            rows, texts = value_texts(self.data.schema, self.cfg.fields, self.cfg.text)
+            if not texts:
+                raise DataError("field_lm reads the values of categorical fields in the text; "
+                                "no such field has a vocabulary (hashed and numeric fields "
+                                "have none)")
+            vectors = encode_texts({"values": texts}, self.cfg, self.device, self.reporter)
+            self._value_vectors = torch.tensor(rows), vectors["values"]
+        return self._value_vectors
 
     def _beside(self, vectors: dict[str, Tensor | Path]) -> dict[str, Columns]:
         """Every split's rows with ``vectors`` (split -> one per row) as the LM field."""

@@ -43,6 +43,52 @@ class PlainNetwork(nn.Module):
         return self.network(batch)[0]
 
 
+class FieldNetwork(nn.Module):
+    """The backbone whose embedding of every value the LM reads ("Occupation is writer.")
+    is the value's own learnt vector plus the projected LM vector of that sentence:
+
+        e(value) = E[value] + W h(sentence(value))
+
+    It needs no LM at serving: ``folded`` writes the sums into the embedding table."""
+
+    def __init__(self, schema: FeatureSchema, model: ModelConfig, rows: Tensor,
+                 vectors: Tensor):
+        super().__init__()
+        self.network = CTRNetwork(schema, model)
+        # table row -> row of value_vectors; rows without a sentence point past the end
+        index = torch.full((self.network.embedding.table.num_embeddings,), len(rows))
+        index[rows] = torch.arange(len(rows))
+        self.register_buffer("value_index", index)
+        self.register_buffer("value_vectors", vectors.float())
+        self.llm_projection = nn.Linear(vectors.shape[1], model.embedding_dim)
+
+    def forward(self, batch: Columns) -> tuple[Tensor, Tensor]:
+        residual = _padded(self.llm_projection(self.value_vectors))
+        return self.network(batch, residual=lambda rows: residual[self.value_index[rows]])
+
+    def loss(self, batch: Columns) -> Tensor:
+        return F.binary_cross_entropy_with_logits(self(batch)[0], batch.label)
+
+    def logit(self, batch: Columns) -> Tensor:
+        return self(batch)[0]
+
+
+def _padded(projected: Tensor) -> Tensor:
+    """The projected vectors and one zero row: the residual of table rows without one."""
+    return torch.cat([projected, projected.new_zeros(1, projected.shape[1])])
+
+
+def folded(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """A FieldNetwork's checkpoint as its backbone's (``network.*``), the projected LM
+    vectors added into the embedding table: the same scores, served as a backbone."""
+    table = "network.embedding.table.weight"
+    projected = (state["value_vectors"] @ state["llm_projection.weight"].T
+                 + state["llm_projection.bias"])
+    served = {k: v for k, v in state.items() if k.startswith("network.")}
+    served[table] = served[table] + _padded(projected)[state["value_index"]]
+    return served
+
+
 class GainNetwork(nn.Module):
     """A backbone whose input has one more field: the projected LM vector."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -39,13 +39,18 @@ class FeaturesEmbedding(nn.Module):
         nn.init.normal_(self.table.weight, std=1e-4)
         self.num_fields = len(sizes)
 
-    def forward(self, single: Tensor, multi: Sequence[Tensor]) -> Tensor:
+    def forward(self, single: Tensor, multi: Sequence[Tensor],
+                residual: Callable[[Tensor], Tensor] | None = None) -> Tensor:
         """single: (batch, single fields); multi: (batch, max_len) each
-        -> (batch, fields, dim)."""
-        fields = [self.table(single + self.single_offsets)]
+        -> (batch, fields, dim). ``residual`` (table rows -> vectors) is added to the
+        table's vectors, before multi-valued fields are pooled."""
+        def lookup(rows: Tensor) -> Tensor:
+            return self.table(rows) if residual is None else self.table(rows) + residual(rows)
+
+        fields = [lookup(single + self.single_offsets)]
         for ids, offset in zip(multi, self.multi_offsets, strict=True):
             mask = (ids > 0).unsqueeze(-1).to(self.table.weight.dtype)
-            pooled = (self.table(ids + offset) * mask).sum(1) / mask.sum(1).clamp_min(1.0)
+            pooled = (lookup(ids + offset) * mask).sum(1) / mask.sum(1).clamp_min(1.0)
             fields.append(pooled.unsqueeze(1))
         return torch.cat(fields, dim=1)
 

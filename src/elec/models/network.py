@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -32,9 +34,11 @@ class CTRNetwork(nn.Module):
     def repr_dim(self) -> int:
         return self.backbone.repr_dim
 
-    def forward(self, batch: Columns, extra: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """extra: (batch, extra_fields, dim) or None -> logit (batch,), repr (batch, repr_dim)."""
-        fields = self.embedding(batch.single, batch.multi)
+    def forward(self, batch: Columns, extra: Tensor | None = None,
+                residual: Callable[[Tensor], Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        """extra: (batch, extra_fields, dim) or None; residual: added to the embedding
+        table's vectors (see FeaturesEmbedding) -> logit (batch,), repr (batch, repr_dim)."""
+        fields = self.embedding(batch.single, batch.multi, residual)
         if extra is not None:
             fields = torch.cat([fields, extra], dim=1)
         return self.backbone(fields)

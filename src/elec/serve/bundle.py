@@ -22,6 +22,7 @@ from elec import __version__
 from elec.config import ModelConfig, RunConfig
 from elec.data.schema import FeatureSchema
 from elec.data.store import atomic_dir, holds_only, sha256_file, write_json
+from elec.distill.networks import folded
 from elec.methods import METHODS, method_model
 from elec.models import CTRNetwork
 from elec.rundir import RunDir
@@ -58,8 +59,10 @@ def _network(run_dir: Path, method: str) -> tuple[CTRNetwork, FeatureSchema, Mod
                           f"`elec run ... --set methods=[{method}]` first")
     model = method_model(cfg, METHODS[method])
     schema = FeatureSchema.load(run_dir / "schema.json")
-    weights = {k.removeprefix(PREFIX): v for k, v in run.load(method).items()
-               if k.startswith(PREFIX)}
+    state = run.load(method)
+    if METHODS[method].build == "field":  # the LM's part folded into the embedding table
+        state = folded(state)
+    weights = {k.removeprefix(PREFIX): v for k, v in state.items() if k.startswith(PREFIX)}
     network = CTRNetwork(schema, model)
     network.load_state_dict(weights)
     return network.eval(), schema, model

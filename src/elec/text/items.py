@@ -1,6 +1,7 @@
-"""An item's own text: the fields that describe the item (its title, genres, ...)
-rendered alone, the same for every row of the item, and known for a new item before
-any row of it. The item-level methods read the LM's vector of it."""
+"""Texts smaller than a sample's: an item's own text (the fields that describe the item,
+its title, genres, ..., rendered alone, the same for every row of the item and known for
+a new item before any row of it), read by the item-level method; and each field value's
+sentence, read by the field-level method."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from collections.abc import Callable, Sequence
 import pyarrow as pa
 
 from elec.config import FieldSpec, RunConfig, TextConfig
+from elec.data.encoder import FIRST
+from elec.data.schema import FeatureSchema
 from elec.errors import DataError
-from elec.text.render import render_table, text_fields
+from elec.text.render import render_table, sentence, text_fields, truncate
 
 
 def item_fields(train: pa.Table, specs: Sequence[FieldSpec], cfg: TextConfig,
@@ -55,3 +58,24 @@ def item_texts(cfg: RunConfig) -> Callable[[dict[str, pa.Table]], dict[str, list
         return {split: render_items(part, fields, cfg.text) for split, part in parts.items()}
 
     return render
+
+
+def value_texts(schema: FeatureSchema, specs: Sequence[FieldSpec], cfg: TextConfig
+                ) -> tuple[list[int], list[str]]:
+    """Each value of every rendered vocabulary field as the sentence the sample text holds
+    for it ("Occupation is writer.", "Genres is Comedy."), with its row in the shared
+    embedding table (the tables' order: single-valued fields, then multi-valued). Hashed
+    and numeric fields have no value to read."""
+    rendered = {s.name: s for s in text_fields(specs, cfg)}
+    summarise = truncate(cfg.max_chars)
+    rows, texts, offset = [], [], 0
+    for fitted in schema.single + schema.multi:
+        spec = rendered.get(fitted.name)
+        if spec is not None and fitted.kind != "numeric" and fitted.vocab is not None:
+            for i, value in enumerate(fitted.vocab):
+                text = sentence(spec, [value] if fitted.kind == "multi" else value, summarise)
+                if text:
+                    rows.append(offset + FIRST + i)
+                    texts.append(text)
+        offset += fitted.size
+    return rows, texts

@@ -30,7 +30,7 @@ from elec.ui import Reporter
 PAIRS = [("vanilla", "backbone"), ("vanilla", "self_distilled"),
          ("vanilla", "cross_distilled"), ("vanilla", "ensemble_distilled"), ("gain", "backbone"),
          ("ensemble_distilled", "self_distilled"), ("item_lm", "backbone"),
-         ("item_lm", "vanilla")]
+         ("item_lm", "vanilla"), ("field_lm", "backbone"), ("field_lm", "vanilla")]
 METRICS = ("auc", "logloss", "gauc")
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch import Tensor, nn
 
 from elec.config import DistillConfig, RunConfig
@@ -30,19 +29,19 @@ from elec.distill.networks import (
     GainNetwork,
     PlainNetwork,
     VanillaNetwork,
+    projection_apart,
 )
 from elec.distill.targets import distillation_rows
 from elec.environment import environment, resolve_device, seed_everything
-from elec.errors import DataError
-from elec.llm.stage1 import Stage1, cache_key, encode_texts, frozen_stage1
+from elec.llm.stage1 import Stage1, cache_key, encode_texts, frozen_stage1, value_vectors
 from elec.methods import METHODS, Method, check_run, dependencies, method_model, reads_llm
 from elec.report.plots import training_curves
 from elec.rundir import RunDir
-from elec.text.items import item_texts, value_texts
+from elec.text.items import item_texts
 from elec.text.render import render_table
 from elec.train import distributed
 from elec.train.fit import fit_network
-from elec.train.trainer import Augment, Trainer, id_dropout, predict_logits
+from elec.train.trainer import Trainer, item_dropout, predict_logits
 from elec.ui import Reporter
 
 
@@ -117,7 +116,8 @@ class Run:
             vectors = {} if stage1.vectors is None else {"llm_vectors": stage1.vectors}
             return stage1.record, {"lm_only": stage1.weights, **vectors}
         generator = seed_everything(cfg.seed)
-        trainer = Trainer(cfg.train, self.log, self.reporter.bar, augment=self._augment())
+        trainer = Trainer(cfg.train, self.log, self.reporter.bar,
+                          augment=item_dropout(cfg, data.schema))
         columns, param_groups, served = data.columns, None, None
         if method.build in ("plain", "gain", "item", "field"):
             network = self._untrained(method)
@@ -125,10 +125,7 @@ class Run:
             served = network.network
         if method.build in ("gain", "item", "field"):  # the LM's projection, regularised apart
             columns = self.inputs(method.build)
-            projection = list(network.llm_projection.parameters())
-            rest = [p for p in network.parameters() if all(p is not q for q in projection)]
-            param_groups = [{"params": rest}, {
-                "params": projection, "weight_decay": cfg.gain.projection_weight_decay}]
+            param_groups = projection_apart(network, cfg.gain.projection_weight_decay)
         elif method.build == "student":  # a student of method.teacher
             distill = self.distill(method)
             teacher = self.network(method.teacher)
@@ -146,13 +143,6 @@ class Run:
                              param_groups, served)
         self.networks[method.name] = network  # teachers are read by their students
         return record, {method.name: network.state_dict()}
-
-    def _augment(self) -> Augment | None:
-        """train.item_dropout as a batch transform, a fresh one (same draws) per network."""
-        if not self.cfg.train.item_dropout:
-            return None
-        column = [f.name for f in self.data.schema.single].index(self.cfg.data.item_column)
-        return id_dropout(column, self.cfg.train.item_dropout, self.cfg.seed)
 
     def _stage1(self) -> Stage1:
         if self.cfg.adapter.mode == "frozen":
@@ -226,13 +216,8 @@ class Run:
         """The embedding-table rows of the values the LM reads, and the LM's pooled vector
         of each value's sentence (through the vector cache)."""
         if self._value_vectors is None:
-            rows, texts = value_texts(self.data.schema, self.cfg.fields, self.cfg.text)
-            if not texts:
-                raise DataError("field_lm reads the values of categorical fields in the text; "
-                                "no such field has a vocabulary (hashed and numeric fields "
-                                "have none)")
-            vectors = encode_texts({"values": texts}, self.cfg, self.device, self.reporter)
-            self._value_vectors = torch.tensor(rows), vectors["values"]
+            self._value_vectors = value_vectors(self.data.schema, self.cfg, self.device,
+                                                self.reporter)
         return self._value_vectors
 
     def _beside(self, vectors: dict[str, Tensor | Path]) -> dict[str, Columns]:

@@ -73,6 +73,14 @@ class FieldNetwork(nn.Module):
         return self(batch)[0]
 
 
+def projection_apart(network: nn.Module, weight_decay: float) -> list[dict]:
+    """The optimiser's parameter groups of a network that reads LM vectors: its
+    ``llm_projection`` with ``weight_decay`` of its own, apart from the rest."""
+    projection = list(network.llm_projection.parameters())
+    rest = [p for p in network.parameters() if all(p is not q for q in projection)]
+    return [{"params": rest}, {"params": projection, "weight_decay": weight_decay}]
+
+
 def _padded(projected: Tensor) -> Tensor:
     """The projected vectors and one zero row: the residual of table rows without one."""
     return torch.cat([projected, projected.new_zeros(1, projected.shape[1])])

@@ -24,12 +24,15 @@ from elec import __version__
 from elec.config import RunConfig, TrainConfig
 from elec.data.batches import Columns, Rows
 from elec.data.prepare import Prepared
+from elec.data.schema import FeatureSchema
 from elec.data.shards import ShardedColumns, part_file, save_array
 from elec.data.store import elec_home
 from elec.environment import seed_everything
+from elec.errors import DataError
 from elec.llm.adapter import LLM_HIDDEN, Adapter
 from elec.llm.cache import VectorCache
 from elec.llm.encoder import ENCODING_VERSION, INT8_SCHEME, TextEncoder, model_digest
+from elec.text.items import value_texts
 from elec.train import distributed
 from elec.train.fit import evaluate_splits, parameter_count
 from elec.train.trainer import Trainer
@@ -73,6 +76,17 @@ def encode_texts(texts: dict[str, list[str]], cfg: RunConfig, device: torch.devi
     sizes = [len(texts[split]) for split in texts]
     return {split: part.to(device) for split, part in
             zip(texts, torch.split(vectors, sizes), strict=True)}
+
+
+def value_vectors(schema: FeatureSchema, cfg: RunConfig, device: torch.device,
+                  reporter: Reporter) -> tuple[Tensor, Tensor]:
+    """The embedding-table rows of the values the LM reads and the LM's pooled vector of
+    each one's sentence (what the field-level method adds to their embeddings)."""
+    rows, texts = value_texts(schema, cfg.fields, cfg.text)
+    if not texts:
+        raise DataError("field_lm reads the values of categorical fields in the text; no "
+                        "such field has a vocabulary (hashed and numeric fields have none)")
+    return torch.tensor(rows), encode_texts({"values": texts}, cfg, device, reporter)["values"]
 
 
 def adapter_trainer(cfg: RunConfig, reporter: Reporter, lm_in_the_loop: bool = False

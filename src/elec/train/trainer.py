@@ -13,15 +13,25 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from elec.config import TrainConfig
+from elec.config import RunConfig, TrainConfig
 from elec.data.batches import Columns, Rows, batches
 from elec.data.encoder import MISSING, OOV
+from elec.data.schema import FeatureSchema
 from elec.train import distributed
 from elec.train.metrics import evaluate
 
 LossFn = Callable[[Columns], Tensor]
 PredictFn = Callable[[Columns], Tensor]
 Augment = Callable[[Columns], Columns]
+
+
+def item_dropout(cfg: RunConfig, schema: FeatureSchema) -> Augment | None:
+    """``train.item_dropout`` on the item column; None at rate 0 (nothing is drawn). A
+    fresh one for every network: each draws the same rows."""
+    if not cfg.train.item_dropout:
+        return None
+    column = [f.name for f in schema.single].index(cfg.data.item_column)
+    return id_dropout(column, cfg.train.item_dropout, cfg.seed)
 
 
 def id_dropout(column: int, rate: float, seed: int) -> Augment:

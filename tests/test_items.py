@@ -142,3 +142,15 @@ def test_field_lm_reads_each_value_sentence_and_serves_as_a_backbone(tiny_config
     with torch.no_grad():
         probabilities = served.module(columns.single, torch.cat(columns.multi, dim=1)).numpy()
     np.testing.assert_allclose(probabilities, trained, rtol=1e-5, atol=1e-6)
+
+
+def test_field_lm_needs_a_categorical_field_in_the_text(tiny_config):
+    from elec.errors import ConfigError
+    from elec.methods import check_run
+
+    fields = [f.model_copy(update={"in_text": False}) if f.kind in ("categorical", "multi")
+              else f for f in tiny_config.fields]
+    cfg = tiny_config.model_copy(update={"fields": fields, "methods": ["field_lm"]})
+    with pytest.raises(ConfigError, match="field_lm reads the values of the categorical"):
+        check_run(cfg, sharded=False, world=1)
+    check_run(tiny_config.model_copy(update={"methods": ["field_lm"]}), sharded=False, world=1)

@@ -122,10 +122,16 @@ def check_run(cfg: RunConfig, sharded: bool, world: int) -> None:
     from elec.text.render import text_fields
 
     readers = [m for m in cfg.methods if reads_llm(METHODS[m])]
-    if readers and not text_fields(cfg.fields, cfg.text):
+    rendered = text_fields(cfg.fields, cfg.text)
+    if readers and not rendered:
         raise ConfigError(f"{', '.join(readers)} read the LM's text, but no field is rendered "
                           f"into it (every field has in_text: false): set in_text on the "
                           f"fields that carry words, or train methods=[backbone] alone")
+    if "field_lm" in cfg.methods and not any(
+            f.kind in ("categorical", "multi") and f.encoder == "vocab" for f in rendered):
+        raise ConfigError("field_lm reads the values of the categorical fields in the text, "
+                          "and none is (hashed fields have no values to read): put one in "
+                          "the text, or leave field_lm out of methods")
     if cfg.train.item_dropout:
         item_field = next((f for f in cfg.fields if f.name == cfg.data.item_column), None)
         if item_field is None or item_field.kind != "categorical" or item_field.encoder != "vocab":

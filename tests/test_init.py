@@ -38,7 +38,9 @@ def test_a_movielens_like_table_gets_the_kinds_of_the_hand_written_config(tmp_pa
     data = yaml.safe_load(text)["data"]
     assert data["label_threshold"] == 4 and data["user_column"] == "user_id"
     assert data["item_column"] == "item_id" and data["time_column"] == "timestamp"
-    assert yaml.safe_load(text)["train"]["batch_size"] == 64  # the whole table is 2,000 rows
+    train = yaml.safe_load(text)["train"]
+    assert train["batch_size"] == 64  # the whole table is 2,000 rows
+    assert train["item_dropout"] == 0.2  # the item column is a vocabulary field
 
 
 def test_small_tables_get_batches_of_50_to_100_steps_an_epoch():

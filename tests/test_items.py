@@ -34,7 +34,7 @@ def test_item_lm_reads_one_vector_per_item_known_for_new_items(tiny_config, elec
     assert 0 < summary["methods"]["item_lm"]["test"]["auc"] <= 1
     pipeline = Run(cfg, tmp_path / "run", Reporter(quiet=True))
     assert pipeline.method("item_lm")["test"] == summary["methods"]["item_lm"]["test"]
-    columns = pipeline.item_columns()
+    columns = pipeline.lm.item_columns()
     texts, vectors = pipeline.data.item_texts, {}
     for split in ("train", "test"):  # test items never appear in training (cold-item)
         for text, vector in zip(texts[split], columns[split].extra["llm_vector"], strict=True):

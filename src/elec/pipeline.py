@@ -3,7 +3,8 @@
     data -> stage 1: LM vectors, adapter (lm_only), cross-fitted v
          -> stage 2: gain network (backbone + v)
          -> stage 3: vanilla network (backbone distilled from the gain network)
-         -> controls and ablations (rows of the method table) -> results.json
+         -> controls, ablations, the other uses of the LM (rows of the method
+            table: item_lm, field_lm) -> results.json
 
 A method trains after what it depends on, each from a generator seeded with the run
 seed, so its result does not depend on which methods ran before it (comparisons are
@@ -19,7 +20,6 @@ import numpy as np
 from torch import Tensor, nn
 
 from elec.config import DistillConfig, RunConfig
-from elec.data.batches import Columns, Rows
 from elec.data.prepare import Prepared, prepare
 from elec.data.shards import prepare_shards, sharded
 from elec.data.store import elec_home, write_json
@@ -33,7 +33,8 @@ from elec.distill.networks import (
 )
 from elec.distill.targets import distillation_rows
 from elec.environment import environment, resolve_device, seed_everything
-from elec.llm.stage1 import Stage1, cache_key, encode_texts, frozen_stage1, value_vectors
+from elec.llm.inputs import LMInputs
+from elec.llm.stage1 import Stage1, cache_key, frozen_stage1
 from elec.methods import METHODS, Method, check_run, dependencies, method_model, reads_llm
 from elec.report.plots import training_curves
 from elec.rundir import RunDir
@@ -65,9 +66,8 @@ class Run:
             self.data = self._prepare(out)
         self.records: dict[str, dict] = {}
         self.networks: dict[str, nn.Module] = {}
-        self._vectors: dict[str, Tensor | Path] | None = None
-        self._item_vectors: dict[str, Tensor] | None = None
-        self._value_vectors: tuple[Tensor, Tensor] | None = None
+        self.lm = LMInputs(cfg, self.data, self.dir, self.device, reporter,
+                           lambda: self.method("lm_only"), self.sharded)
 
     def _prepare(self, out: Path) -> Prepared:
         cfg = self.cfg
@@ -124,13 +124,13 @@ class Run:
         if method.build == "field":
             served = network.network
         if method.build in ("gain", "item", "field"):  # the LM's projection, regularised apart
-            columns = self.inputs(method.build)
+            columns = self.lm.rows(method.build)
             param_groups = projection_apart(network, cfg.gain.projection_weight_decay)
         elif method.build == "student":  # a student of method.teacher
             distill = self.distill(method)
             teacher = self.network(method.teacher)
             blended = method.blend and distill.teacher_mix < 1.0
-            teacher_columns = self.inputs(METHODS[method.teacher].build)
+            teacher_columns = self.lm.rows(METHODS[method.teacher].build)
             train = distillation_rows(teacher, teacher_columns, columns,
                                       self.network("backbone") if blended else None,
                                       distill.teacher_mix, self.dir.path / "targets" / method.name)
@@ -147,7 +147,7 @@ class Run:
     def _stage1(self) -> Stage1:
         if self.cfg.adapter.mode == "frozen":
             return frozen_stage1(self.data, self.cfg, self.device, self.reporter,
-                                 self.vectors_dir)
+                                 self.lm.vectors_dir)
         from elec.llm.finetune import finetuned_stage1
 
         return finetuned_stage1(self.data, self.cfg, self.device, self.reporter,
@@ -180,60 +180,20 @@ class Run:
         """An untrained network of ``method`` (a student's needs its trained teacher)."""
         if method.build in ("gain", "item"):
             dim = (self.cfg.adapter.dim if method.build == "gain"
-                   else self.item_columns()["train"].extra[LLM_VECTOR].shape[1])
+                   else self.lm.item_columns()["train"].extra[LLM_VECTOR].shape[1])
             return GainNetwork(self.data.schema, self.cfg.model, dim, self.cfg.gain)
         if method.build == "field":
-            return FieldNetwork(self.data.schema, self.cfg.model, *self.value_vectors())
+            return FieldNetwork(self.data.schema, self.cfg.model, *self.lm.values())
         if method.build == "student":
             return VanillaNetwork(self.data.schema, self.cfg.model,
                                   self.network(method.teacher).network.repr_dim,
                                   self.distill(method))
         return PlainNetwork(self.data.schema, method_model(self.cfg, method))
 
-    def gain_columns(self) -> dict[str, Columns]:
-        """Every split with its rows' LM vectors v: what the gain network reads."""
-        self.method("lm_only")
-        if self._vectors is None:  # on shards: where stage 1 wrote them
-            self._vectors = ({s: self.vectors_dir / s for s in self.data.splits} if self.sharded
-                             else self.dir.load("llm_vectors", str(self.device)))
-        return self._beside(self._vectors)
-
-    def inputs(self, build: str) -> dict[str, Rows]:
-        """What a network of ``build`` reads: every split's rows, with v (gain) or the
-        item vectors (item) beside them."""
-        extra = {"gain": self.gain_columns, "item": self.item_columns}.get(build)
-        return extra() if extra else self.data.columns
-
-    def item_columns(self) -> dict[str, Columns]:
-        """Every split with its rows' item vectors: the LM's pooled vector of the item's
-        own text (one per distinct text, through the vector cache)."""
-        if self._item_vectors is None:
-            self._item_vectors = encode_texts(self.data.item_texts, self.cfg, self.device,
-                                              self.reporter)
-        return self._beside(self._item_vectors)
-
-    def value_vectors(self) -> tuple[Tensor, Tensor]:
-        """The embedding-table rows of the values the LM reads, and the LM's pooled vector
-        of each value's sentence (through the vector cache)."""
-        if self._value_vectors is None:
-            self._value_vectors = value_vectors(self.data.schema, self.cfg, self.device,
-                                                self.reporter)
-        return self._value_vectors
-
-    def _beside(self, vectors: dict[str, Tensor | Path]) -> dict[str, Columns]:
-        """Every split's rows with ``vectors`` (split -> one per row) as the LM field."""
-        return {s: self.data.columns[s].with_extra(**{LLM_VECTOR: vectors[s]})
-                for s in self.data.splits}
-
-    @property
-    def vectors_dir(self) -> Path:
-        """Where stage 1 writes v on shards: ``llm_vectors/<split>/part-NNNNN.npy``."""
-        return self.dir.path / "llm_vectors"
-
     def logits(self, name: str, split: str) -> np.ndarray:
         """A trained network's logits on one split (benchmarks compare them row by row)."""
         network = self.network(name)
-        return predict_logits(network.logit, network, self.inputs(METHODS[name].build)[split])
+        return predict_logits(network.logit, network, self.lm.rows(METHODS[name].build)[split])
 
 
 def run(cfg: RunConfig, out: Path, reporter: Reporter | None = None) -> dict:

@@ -205,9 +205,13 @@ def propose(data: str | Path, label: str) -> str:
         lines.append("  # no column reads as words: the LM has little to add on this table")
     lines += ["llm:", "  name: minilm              # the bundled MiniLM; or a local path / "
               "Hugging Face id", "model:", "  name: deepfm", "  embedding_dim: 16"]
+    train = []
     if table.num_rows < SAMPLE_ROWS:  # the whole table: small data wants small batches
         batch = small_batch(table.num_rows)
         steps = -(-int(0.8 * table.num_rows) // batch)
-        lines += ["train:", f"  batch_size: {batch}          # {steps} steps an epoch on the "
-                  f"training 80% of {table.num_rows:,} rows"]
-    return "\n".join(lines) + "\n"
+        train.append(f"  batch_size: {batch}          # {steps} steps an epoch on the "
+                     f"training 80% of {table.num_rows:,} rows")
+    if item and any(f.name == item and f.kind == "categorical" for f in fields):
+        train.append(f"  item_dropout: 0.2        # {item} read as unknown in 20% of training "
+                     f"rows: new items are scored from their other fields (0: off)")
+    return "\n".join(lines + (["train:", *train] if train else [])) + "\n"

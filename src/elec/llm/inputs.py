@@ -1,0 +1,69 @@
+"""What the networks that read LM vectors find beside the tabular rows: stage 1's adapted
+vector v of every row (the gain network), the LM vector of every row's item text
+(``item_lm``) and of every field value's sentence (``field_lm``). Each is computed once
+per run, when a network first needs it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from elec.config import RunConfig
+from elec.data.batches import Columns, Rows
+from elec.data.prepare import Prepared
+from elec.distill.networks import LLM_VECTOR
+from elec.llm.stage1 import encode_texts, value_vectors
+from elec.rundir import RunDir
+from elec.ui import Reporter
+
+
+class LMInputs:
+    def __init__(self, cfg: RunConfig, data: Prepared, run_dir: RunDir, device: torch.device,
+                 reporter: Reporter, stage1: Callable[[], object], sharded: bool):
+        self.cfg, self.data, self.dir, self.device = cfg, data, run_dir, device
+        self.reporter, self.stage1, self.sharded = reporter, stage1, sharded
+        self._gain: dict[str, Tensor | Path] | None = None
+        self._items: dict[str, Tensor] | None = None
+        self._values: tuple[Tensor, Tensor] | None = None
+
+    @property
+    def vectors_dir(self) -> Path:
+        """Where stage 1 writes v on shards: ``llm_vectors/<split>/part-NNNNN.npy``."""
+        return self.dir.path / "llm_vectors"
+
+    def rows(self, build: str) -> dict[str, Rows]:
+        """What a network of ``build`` reads: every split's rows, with v (gain) or the
+        item vectors (item) beside them."""
+        extra = {"gain": self.gain_columns, "item": self.item_columns}.get(build)
+        return extra() if extra else self.data.columns
+
+    def gain_columns(self) -> dict[str, Columns]:
+        """Every split with its rows' LM vectors v: what the gain network reads."""
+        self.stage1()
+        if self._gain is None:  # on shards: where stage 1 wrote them
+            self._gain = ({s: self.vectors_dir / s for s in self.data.splits} if self.sharded
+                          else self.dir.load("llm_vectors", str(self.device)))
+        return self._beside(self._gain)
+
+    def item_columns(self) -> dict[str, Columns]:
+        """Every split with its rows' item vectors: the LM's pooled vector of the item's
+        own text (one per distinct text, through the vector cache)."""
+        if self._items is None:
+            self._items = encode_texts(self.data.item_texts, self.cfg, self.device,
+                                       self.reporter)
+        return self._beside(self._items)
+
+    def values(self) -> tuple[Tensor, Tensor]:
+        """The embedding-table rows of the values the LM reads, and the LM's pooled vector
+        of each value's sentence (through the vector cache)."""
+        if self._values is None:
+            self._values = value_vectors(self.data.schema, self.cfg, self.device, self.reporter)
+        return self._values
+
+    def _beside(self, vectors: dict[str, Tensor | Path]) -> dict[str, Columns]:
+        """Every split's rows with ``vectors`` (split -> one per row) as the LM field."""
+        return {s: self.data.columns[s].with_extra(**{LLM_VECTOR: vectors[s]})
+                for s in self.data.splits}

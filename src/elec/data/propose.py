@@ -213,5 +213,5 @@ def propose(data: str | Path, label: str) -> str:
                      f"training 80% of {table.num_rows:,} rows")
     if item and any(f.name == item and f.kind == "categorical" for f in fields):
         train.append(f"  item_dropout: 0.2        # {item} read as unknown in 20% of training "
-                     f"rows: new items are scored from their other fields (0: off)")
+                     f"rows: new items get scored by their other fields")
     return "\n".join(lines + (["train:", *train] if train else [])) + "\n"

@@ -505,6 +505,57 @@ def item_dropout_summary() -> list[str]:
              "", *lines, ""]) if lines else []
 
 
+USES = [("vanilla", "ELEC's vanilla network (the LM in training only)"),
+        ("item_lm", "`item_lm`: an LM vector per item, looked up at serving"),
+        ("field_lm", "`field_lm`: an LM vector per field value, folded into the embeddings"),
+        ("item_dropout 0.2", "no LM: `train.item_dropout: 0.2`")]
+
+
+def uses_cells(quality: dict[str, dict]) -> dict[tuple[str, str], dict[str, dict]]:
+    """(backbone, use) -> protocol -> the use's paired test-AUC difference from the backbone
+    trained beside it (same seeds, same file)."""
+    cells: dict[tuple[str, str], dict[str, dict]] = {}
+    for backbone, summary in quality.items():
+        for protocol, part in summary["protocols"].items():
+            if "vanilla - backbone" in part["deltas"]:
+                cells.setdefault((backbone, "vanilla"), {})[protocol] = \
+                    part["deltas"]["vanilla - backbone"]
+    for _, protocol, summary in lm_uses():
+        methods = summary["protocols"][protocol]["methods"]
+        for use in ("item_lm", "field_lm"):
+            if use in methods:
+                cells.setdefault((summary["backbone"], use), {})[protocol] = paired(
+                    methods[use]["test"]["auc"]["values"],
+                    methods["backbone"]["test"]["auc"]["values"])
+    for _, data in item_dropout_results():
+        for protocol, rates in data["protocols"].items():
+            if "0.2" in rates and "backbone" in rates["0.2"]:
+                cells.setdefault((data["backbone"], "item_dropout 0.2"), {})[protocol] = \
+                    rates["0.2"]["backbone"]["test - rate 0"]
+    return cells
+
+
+def uses_table(quality: dict[str, dict]) -> list[str]:
+    """Which use of the LM pays where: each served model against the backbone."""
+    cells = uses_cells(quality)
+    if not any(use != "vanilla" for _, use in cells):
+        return []
+    protocols = sorted({p for row in cells.values() for p in row}, key=protocol_key)
+    lines = ["| backbone | served model | " + " | ".join(protocols) + " |",
+             "|---" * (2 + len(protocols)) + "|"]
+    for backbone in sorted({b for b, _ in cells}):
+        for use, what in USES:
+            row = cells.get((backbone, use))
+            if row:
+                lines.append(f"| {backbone} | {what} | " + " | ".join(
+                    f"{row[p]['mean']:+.4f} ({row[p]['positive']}/{row[p]['seeds']})"
+                    if p in row else "" for p in protocols) + " |")
+    return ["Which use of the LM pays where (test AUC against the backbone trained beside it, "
+            "MovieLens-100K, mean over seeds and the seeds where higher; every figure's file "
+            "is in docs/results.md). The vanilla network's row includes what distillation "
+            "gives without any LM; the verdicts above separate the two:", "", *lines, ""]
+
+
 def missing(quality: dict[str, dict]) -> list[str]:
     return [f"{b} {p}" for b, p in EXPECTED if p not in quality.get(b, {}).get("protocols", {})]
 
@@ -549,7 +600,7 @@ def results_page(quality: dict[str, dict]) -> str:
     parts += ["## Per method", "", *per_method(quality)]
     if quality:
         parts += ["![test AUC per method](../benchmarks/results/quality.png)", ""]
-    parts += lm_uses_tables() + item_dropout_section()
+    parts += uses_table(quality) + lm_uses_tables() + item_dropout_section()
     parts += ["## Serving, speed and other measurements", ""]
     latency_path = RESULTS / "latency.json"
     if latency_path.is_file():
@@ -578,7 +629,7 @@ def readme_section(quality: dict[str, dict]) -> str:
     parts += not_current(quality)
     if quality:
         parts += ["![test AUC per method](benchmarks/results/quality.png)", ""]
-    parts += lm_uses_summary() + item_dropout_summary() + scale_summary()
+    parts += uses_table(quality) + lm_uses_summary() + item_dropout_summary() + scale_summary()
     parts.append(END)
     return "\n".join(parts)
 

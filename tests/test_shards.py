@@ -161,7 +161,8 @@ def test_every_method_trains_from_shards_with_the_lm_vectors_beside_them(tmp_pat
     overrides = ["data.storage=shards", "train.max_epochs=1", "model.params.hidden=[16]",
                  "train.batch_size=256", "distill.cross_teacher=dnn", f"llm.name={tiny_lm}",
                  "llm.precision=fp32", "adapter.max_epochs=1", "adapter.hidden=[16]",
-                 "adapter.folds=2", "model.params.batch_norm=false"]
+                 "adapter.folds=2", "model.params.batch_norm=false",
+                 "train.item_dropout=0.2"]  # ids read as unseen in shards' batches too
     methods = ["backbone", "ensemble_distilled", "lm_only", "gain", "vanilla"]
     cfg = load_config(tmp_path / "d" / "elec.yaml", [*overrides, f"methods={methods}"])
     summary = run(cfg, tmp_path / "run")

@@ -425,11 +425,40 @@ def lm_uses_tables() -> list[str]:
              "it from its text before its first row. `field_lm`: the backbone whose embedding "
              "of each value in the text adds the projected LM vector of the value's sentence "
              "(\"Occupation is writer.\"), served as a plain backbone. What was tried for new "
-             "items is in [new-items.md](new-items.md).", "", *parts]) if parts else []
+             "items is in [new-items.md](new-items.md).", "", *parts,
+             *(["Is `field_lm`'s gain the LM's? Against a twin whose values' LM vectors are "
+                "permuted (`python benchmarks/field_lm_control.py`):", "",
+                *field_control_lines(docs=True), ""] if field_controls() else [])]
+            ) if parts else []
 
 
 LM_USES = {"item_lm": "the item-level LM vectors (`item_lm`)",
            "field_lm": "the field-level LM vectors (`field_lm`)"}
+
+
+def field_controls() -> list[tuple[Path, dict]]:
+    return [(p, json.loads(p.read_text()))
+            for p in sorted(RESULTS.glob("field_lm_control_*.json"))]
+
+
+def field_control_lines(docs: bool) -> list[str]:
+    """field_lm against its twin whose values' LM vectors are permuted (no meaning)."""
+    lines = []
+    for path, data in field_controls():
+        d = data["deltas"]
+        where = f" ({source(path, data['environment'])})" if docs else ""
+        lines.append(
+            f"- {data['backbone']}, {data['protocol']}: `field_lm` - backbone "
+            f"{d['field_lm - backbone']['mean']:+.4f} "
+            f"({d['field_lm - backbone']['positive']}/{d['field_lm - backbone']['seeds']}); "
+            f"its twin with the values' LM vectors permuted - backbone "
+            f"{d['field_lm_shuffled - backbone']['mean']:+.4f} "
+            f"({d['field_lm_shuffled - backbone']['positive']}/"
+            f"{d['field_lm_shuffled - backbone']['seeds']}); the LM's meaning, `field_lm` - "
+            f"twin: {d['field_lm - field_lm_shuffled']['mean']:+.4f} "
+            f"({d['field_lm - field_lm_shuffled']['positive']}/"
+            f"{d['field_lm - field_lm_shuffled']['seeds']}){where}.")
+    return lines
 
 
 def lm_uses_summary() -> list[str]:
@@ -446,6 +475,7 @@ def lm_uses_summary() -> list[str]:
             lines.append(f"- {summary['backbone']}, {protocol}: {what} against the backbone "
                          f"{delta['mean']:+.4f} AUC ({delta['positive']}/{delta['seeds']} "
                          f"seeds{aim}).")
+    lines += field_control_lines(docs=False)
     return (["Other uses of the LM:", "", *lines, ""]) if lines else []
 
 

@@ -475,8 +475,24 @@ def lm_uses_summary() -> list[str]:
             lines.append(f"- {summary['backbone']}, {protocol}: {what} against the backbone "
                          f"{delta['mean']:+.4f} AUC ({delta['positive']}/{delta['seeds']} "
                          f"seeds{aim}).")
-    lines += field_control_lines(docs=False)
+    lines += field_control_lines(docs=False) + synth_item_lines()
     return (["Other uses of the LM:", "", *lines, ""]) if lines else []
+
+
+def synth_item_lines() -> list[str]:
+    """item_lm on the synthetic table, whose item titles carry part of the signal
+    (synth_item_lm.json: benchmarks/synth_quality.py --methods backbone,item_lm)."""
+    path = RESULTS / "synth_item_lm.json"
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text())
+    d = {rows: data["summary"][rows]["item_lm - backbone"] for rows in ("all", "rare")}
+    n = len(data["seeds"])
+    return [f"- On the synthetic table, whose item titles carry part of the click signal "
+            f"({data['rows']:,} rows, {n} seeds), `item_lm` against the backbone: all rows "
+            f"{d['all']['mean']:+.4f} ({d['all']['positive']}/{n}), rows of items with fewer "
+            f"than {data['rare_below_training_rows']} training rows {d['rare']['mean']:+.4f} "
+            f"({d['rare']['positive']}/{n})."]
 
 
 def item_dropout_results() -> list[tuple[Path, dict]]:

@@ -96,3 +96,16 @@ def test_bench_workers_exit_when_the_bench_is_killed(tmp_path):
         time.sleep(0.1)
     os.kill(worker, signal.SIGKILL)
     pytest.fail("the worker outlived its parent by 10 s")
+
+
+def test_bench_trains_by_default_the_methods_a_config_has_the_inputs_for(tiny_config):
+    from elec.methods import METHODS, trainable
+
+    assert trainable(tiny_config) == list(METHODS)
+    codes = tiny_config.model_copy(update={"fields": [
+        f.model_copy(update={"in_text": False}) for f in tiny_config.fields]})
+    assert trainable(codes) == ["backbone", "self_distilled", "cross_teacher",
+                                "cross_distilled", "ensemble_distilled"]
+    no_items = tiny_config.model_copy(update={"data": tiny_config.data.model_copy(
+        update={"item_column": "sku"})})
+    assert "item_lm" not in trainable(no_items) and "field_lm" in trainable(no_items)

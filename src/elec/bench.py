@@ -23,7 +23,7 @@ from elec.config import RunConfig
 from elec.data.splits import EVALUATED
 from elec.data.store import write_json
 from elec.environment import environment
-from elec.methods import METHODS, QUALITY
+from elec.methods import METHODS
 from elec.pipeline import run
 from elec.ui import Reporter
 
@@ -88,7 +88,7 @@ def _one_run(job: tuple[RunConfig, Path, int]) -> tuple[int, dict]:
 
 
 def quality(cfg: RunConfig, seeds: Sequence[int], protocols: Sequence[str], out: Path,
-            methods: Sequence[str] = QUALITY, jobs: int = 1, warm: bool = True,
+            methods: Sequence[str] = tuple(METHODS), jobs: int = 1, warm: bool = True,
             log: Callable[[str], None] = print) -> dict:
     """Run ``methods`` for every seed and protocol; write and return the summary.
 

@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from elec.config import load_config
 from elec.errors import ConfigError, DataError
-from elec.methods import QUALITY
+from elec.methods import trainable
 
 app = typer.Typer(help="LLM-empowered CTR prediction with LLM-free serving (ELEC).",
                   no_args_is_help=True, add_completion=False)
@@ -106,7 +106,9 @@ def bench_quality(
     seeds: Annotated[int, typer.Option(help="number of seeds (0, 1, ...)")] = 5,
     protocols: Annotated[str, typer.Option(
         help="comma-separated splits: random, temporal, cold-item")] = "random",
-    methods: Annotated[str, typer.Option(help="comma-separated methods")] = ",".join(QUALITY),
+    methods: Annotated[str | None, typer.Option(
+        help="comma-separated methods; default: every one the config has the inputs for "
+             "(elec methods lists them)")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a config key")] = None,
     jobs: Annotated[int, typer.Option(help="runs in parallel")] = 1,
     warm: Annotated[bool, typer.Option(
@@ -121,8 +123,9 @@ def bench_quality(
 
     try:
         cfg = load_config(config, set_ or [])
-        summary = quality(cfg, list(range(seeds)), protocols.split(","), out,
-                          methods.split(","), jobs, warm, log=console.print)
+        chosen = methods.split(",") if methods else trainable(cfg)
+        summary = quality(cfg, list(range(seeds)), protocols.split(","), out, chosen, jobs,
+                          warm, log=console.print)
     except (ConfigError, DataError, ModelNotFound) as error:
         _fail(error)
     text = markdown(summary)

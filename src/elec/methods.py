@@ -72,8 +72,6 @@ TABLE = [
 ]
 METHODS = {m.name: m for m in TABLE}
 DEFAULT = ["lm_only", "backbone", "self_distilled", "gain", "vanilla"]
-# what `elec bench quality` trains by default: every row
-QUALITY = list(METHODS)
 
 
 def dependencies(method: Method, teacher_mix: float) -> list[str]:
@@ -109,6 +107,26 @@ def reads_llm(method: Method) -> bool:
     return method.build == "student" and reads_llm(METHODS[method.teacher])
 
 
+def _values_in_text(rendered: list) -> bool:
+    """Whether a rendered field has values to read one by one (field_lm's input)."""
+    return any(f.kind in ("categorical", "multi") and f.encoder == "vocab" for f in rendered)
+
+
+def trainable(cfg: RunConfig) -> list[str]:
+    """The rows of the table ``cfg`` has the inputs for (what `elec bench quality` trains
+    by default): all of them, less the LM's methods when no field is in the text,
+    ``field_lm`` when no vocabulary field is, ``item_lm`` when the item column is not a
+    field."""
+    from elec.text.render import text_fields
+
+    rendered = text_fields(cfg.fields, cfg.text)
+    names = {f.name for f in cfg.fields}
+    return [m.name for m in TABLE
+            if not (reads_llm(m) and not rendered)
+            and not (m.build == "field" and not _values_in_text(rendered))
+            and not (m.build == "item" and cfg.data.item_column not in names)]
+
+
 def check_run(cfg: RunConfig, sharded: bool, world: int) -> None:
     """Refuse, before any stage runs, what would fail later: an unknown backbone or
     hyper-parameter (the run's and the cross teacher's), and LoRA / full fine-tuning on
@@ -127,8 +145,7 @@ def check_run(cfg: RunConfig, sharded: bool, world: int) -> None:
         raise ConfigError(f"{', '.join(readers)} read the LM's text, but no field is rendered "
                           f"into it (every field has in_text: false): set in_text on the "
                           f"fields that carry words, or train methods=[backbone] alone")
-    if "field_lm" in cfg.methods and not any(
-            f.kind in ("categorical", "multi") and f.encoder == "vocab" for f in rendered):
+    if "field_lm" in cfg.methods and not _values_in_text(rendered):
         raise ConfigError("field_lm reads the values of the categorical fields in the text, "
                           "and none is (hashed fields have no values to read): put one in "
                           "the text, or leave field_lm out of methods")

@@ -44,9 +44,8 @@ class FeaturesEmbedding(nn.Module):
         """single: (batch, single fields); multi: (batch, max_len) each
         -> (batch, fields, dim). ``residual`` (table rows -> vectors) is added to the
         table's vectors, before multi-valued fields are pooled."""
-        def lookup(rows: Tensor) -> Tensor:
-            return self.table(rows) if residual is None else self.table(rows) + residual(rows)
-
+        lookup = self.table if residual is None else (
+            lambda rows: self.table(rows) + residual(rows))
         fields = [lookup(single + self.single_offsets)]
         for ids, offset in zip(multi, self.multi_offsets, strict=True):
             mask = (ids > 0).unsqueeze(-1).to(self.table.weight.dtype)

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from elec.config import DistillConfig, RunConfig
 from elec.data.prepare import Prepared, prepare
 from elec.data.shards import prepare_shards, sharded
-from elec.data.store import elec_home, write_json
+from elec.data.store import write_json
 from elec.distill.networks import (
     LLM_VECTOR,
     FieldNetwork,
@@ -34,7 +34,7 @@ from elec.distill.networks import (
 from elec.distill.targets import distillation_rows
 from elec.environment import environment, resolve_device, seed_everything
 from elec.llm.inputs import LMInputs
-from elec.llm.stage1 import Stage1, cache_key, frozen_stage1
+from elec.llm.stage1 import shared_dir, train_stage1
 from elec.methods import METHODS, Method, check_run, dependencies, method_model, reads_llm
 from elec.report.plots import training_curves
 from elec.rundir import RunDir
@@ -98,7 +98,7 @@ class Run:
                 self.dir.save(method.name, record, checkpoints)
             distributed.barrier()
             if method.build == "stage1" and not self.sharded:
-                self.dir.share(self._shared_stage1(), method.name)
+                self.dir.share(shared_dir(self.cfg, self.data.digest), method.name)
             test = record["test"]
             self.log(f"{method.name}: test AUC {test['auc']:.4f}  logloss {test['logloss']:.4f}")
         self.records[method.name] = record
@@ -111,8 +111,9 @@ class Run:
     def train(self, method: Method) -> tuple[dict, dict[str, dict[str, Tensor]]]:
         """Train one method; its record and checkpoints (name -> tensors)."""
         cfg, data = self.cfg, self.data
-        if method.build == "stage1":
-            stage1 = self._stage1()  # on shards, v is written beside them, not checkpointed
+        if method.build == "stage1":  # on shards, v is written beside them, not checkpointed
+            stage1 = train_stage1(data, cfg, self.device, self.reporter, self.lm.vectors_dir,
+                                  self.dir.path / "checkpoints")
             vectors = {} if stage1.vectors is None else {"llm_vectors": stage1.vectors}
             return stage1.record, {"lm_only": stage1.weights, **vectors}
         generator = seed_everything(cfg.seed)
@@ -144,26 +145,14 @@ class Run:
         self.networks[method.name] = network  # teachers are read by their students
         return record, {method.name: network.state_dict()}
 
-    def _stage1(self) -> Stage1:
-        if self.cfg.adapter.mode == "frozen":
-            return frozen_stage1(self.data, self.cfg, self.device, self.reporter,
-                                 self.lm.vectors_dir)
-        from elec.llm.finetune import finetuned_stage1
-
-        return finetuned_stage1(self.data, self.cfg, self.device, self.reporter,
-                                self.dir.path / "checkpoints")
-
     def _finished(self, method: Method) -> dict | None:
         """A finished method's record; stage 1 (in memory) may come from the shared cache
         of runs that differ only downstream of it."""
         record = self.dir.finished(method.name)
         if record is None and method.build == "stage1" and not self.sharded:
             # the key hashes the LM's files: only when it may pay
-            record = self.dir.take_shared(self._shared_stage1(), method.name)
+            record = self.dir.take_shared(shared_dir(self.cfg, self.data.digest), method.name)
         return record
-
-    def _shared_stage1(self) -> Path:
-        return elec_home() / "stage1" / cache_key(self.cfg, self.data.digest)
 
     # ------------------------------------------------------------------ trained networks
     def network(self, name: str) -> nn.Module:

@@ -51,6 +51,11 @@ def cache_key(cfg: RunConfig, data_digest: str) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
 
 
+def shared_dir(cfg: RunConfig, data_digest: str) -> Path:
+    """Where a trained stage 1 is kept for every run directory that can reuse it."""
+    return elec_home() / "stage1" / cache_key(cfg, data_digest)
+
+
 @dataclass
 class Stage1:
     record: dict  # lm_only's metrics
@@ -137,6 +142,18 @@ def cross_fitted_vectors(full: Adapter, data: Prepared, hidden: dict[str, Column
             rows = torch.nonzero(fold_of[split] == fold).squeeze(1)
             out[split][rows] = adapter.vectors(hidden[split].extra[LLM_HIDDEN][rows])
     return out
+
+
+def train_stage1(data: Prepared, cfg: RunConfig, device: torch.device, reporter: Reporter,
+                 vectors_dir: Path, lm_dir: Path) -> Stage1:
+    """Stage 1 as ``adapter.mode`` asks: the LM frozen (its vectors cached; on shards, v
+    written into ``vectors_dir``) or in the loop (lora/full: the adapted LMs saved in
+    ``lm_dir``)."""
+    if cfg.adapter.mode == "frozen":
+        return frozen_stage1(data, cfg, device, reporter, vectors_dir)
+    from elec.llm.finetune import finetuned_stage1  # it builds on this module
+
+    return finetuned_stage1(data, cfg, device, reporter, lm_dir)
 
 
 def frozen_stage1(data: Prepared, cfg: RunConfig, device: torch.device, reporter: Reporter,

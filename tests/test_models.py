@@ -79,6 +79,28 @@ def test_dropout_keeps_one_minus_p_of_the_values_scaled_and_is_the_identity_in_e
     assert layer.eval()(x) is x and Dropout(0.0).train()(x) is x
 
 
+def test_the_tables_gradient_is_torchs_embedding_gradient_bit_for_bit():
+    from elec.models.layers import FeaturesEmbedding
+
+    torch.manual_seed(0)
+    embedding = FeaturesEmbedding([50, 7], [30], 4)
+    single = torch.randint(0, 7, (600, 2))  # many rows share a value
+    multi = [torch.randint(0, 30, (600, 3))]  # 0 is padding
+    weights = torch.randn(600, 3, 4)
+    (embedding(single, multi) * weights).sum().backward()
+    ours = embedding.table.weight.grad
+    reference = embedding.table.weight.detach().clone().requires_grad_()
+    looked_up = [torch.nn.functional.embedding(single + embedding.single_offsets, reference)]
+    mask = (multi[0] > 0).unsqueeze(-1).float()
+    pooled = (torch.nn.functional.embedding(multi[0] + 57, reference) * mask).sum(1)
+    looked_up.append((pooled / mask.sum(1).clamp_min(1.0)).unsqueeze(1))
+    (torch.cat(looked_up, 1) * weights).sum().backward()
+    assert torch.equal(ours, reference.grad) and ours.abs().sum() > 0
+    assert torch.equal(embedding(single, multi), torch.cat(looked_up, 1))
+    embedding.eval()  # evaluation and export trace torch's own lookup
+    assert torch.equal(embedding(single, multi), torch.cat(looked_up, 1))
+
+
 def test_bf16_training_trains_and_predicts_in_float32():
     from elec.config import TrainConfig
     from elec.data.batches import Columns

@@ -16,7 +16,8 @@ epochs alternate (elec fp32, elec bf16, FuxiCTR, elec fp32, ...), each timed fro
 first batch read to the last optimizer step, without validation. The figure is
 training samples per second; the ratio is the median over the rounds. After the race
 each network's validation AUC is measured (the same epochs each: a check that bf16
-did not cost quality). Writes benchmarks/results/throughput.json.
+did not cost quality). Writes benchmarks/results/throughput.json (keep one file per machine,
+throughput_<machine>.json: report.py shows every throughput*.json).
 """
 
 from __future__ import annotations

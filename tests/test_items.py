@@ -1,14 +1,19 @@
 """The item-level method: one LM vector per item, from the item's own text."""
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+import torch
 from conftest import FIELDS, synthetic_table
 
 from elec.config import TextConfig
 from elec.errors import DataError
-from elec.methods import METHODS
 from elec.pipeline import Run, run
+from elec.serve import Predictor
+from elec.serve.bundle import export
 from elec.text.items import item_fields, render_items
+from elec.train.trainer import sigmoid
 from elec.ui import Reporter
 
 
@@ -35,13 +40,55 @@ def test_item_lm_reads_one_vector_per_item_known_for_new_items(tiny_config, elec
     pipeline = Run(cfg, tmp_path / "run", Reporter(quiet=True))
     assert pipeline.method("item_lm")["test"] == summary["methods"]["item_lm"]["test"]
     columns = pipeline.lm.item_columns()
-    texts, vectors = pipeline.data.item_texts, {}
+    texts, vectors = pipeline.data.item_texts.texts, {}
     for split in ("train", "test"):  # test items never appear in training (cold-item)
         for text, vector in zip(texts[split], columns[split].extra["llm_vector"], strict=True):
             vectors.setdefault(text, []).append(vector.cpu().numpy())
     assert all(np.array_equal(v[0], w) for v in vectors.values() for w in v)
     assert len(vectors) == len(set(texts["train"]) | set(texts["test"]))
-    assert not METHODS["item_lm"].servable  # until bundles carry the item vectors
+
+    # the bundle carries the table of every item text the run saw, new items' included
+    bundle = export(tmp_path / "run", tmp_path / "bundle", method="item_lm",
+                    formats=("torchscript", "onnx"))
+    trained = sigmoid(pipeline.logits("item_lm", "test"))
+    for runtime in ("eager", "torchscript"):
+        served = Predictor.from_bundle(bundle, runtime=runtime)
+        assert set(served.items.index) == {t for split in texts.values() for t in split}
+        test = pipeline.data.columns["test"]
+        rows = torch.tensor([served.items.index[t] for t in texts["test"]])
+        with torch.no_grad():
+            probabilities = served.module(test.single, torch.cat(test.multi, dim=1), rows)
+        np.testing.assert_allclose(probabilities.numpy(), trained, rtol=1e-5, atol=1e-6)
+    import onnxruntime
+
+    (graph,) = onnxruntime.InferenceSession(str(bundle / "model.onnx")).run(None, {
+        "single": test.single.numpy(), "multi": torch.cat(test.multi, dim=1).numpy(),
+        "item": rows.numpy()})
+    np.testing.assert_allclose(graph, trained, rtol=1e-5, atol=1e-6)
+    # raw rows find their item by its text, rendered from the same fields as in training
+    assert served.manifest["item_lookup"]["items"] == len(served.items.index)
+    row = pq.read_table(cfg.data.dataset).slice(0, 1).to_pylist()[0]
+    fields = [f for f in FIELDS if f.name in pipeline.data.item_texts.fields]
+    assert [f.name for f in fields] == ["title", "genres"]
+    text = render_items(pa.Table.from_pylist([row]), fields, cfg.text)[0]
+    assert served.items.rows([row])[0] == served.items.index[text]
+    new = {**row, "title": "A film nobody has seen"}
+    assert served.items.unknown == 0
+    known, unseen = served.predict_proba([row, new])
+    assert served.items.unknown == 1  # not in the table: the new title's LM field is zero
+    assert known != unseen
+    assert known == pytest.approx(served.predict_table(pa.Table.from_pylist([row]))[0])
+
+    from fastapi.testclient import TestClient
+
+    from elec.serve.app import create_app
+
+    with TestClient(create_app(Predictor.from_bundle(bundle))) as client:
+        answer = client.post("/predict", json={"rows": [row, new]}).json()
+        assert answer["probabilities"] == pytest.approx([known, unseen], abs=1e-6)
+        assert answer["ignored_fields"] == ["click", "timestamp"]  # the title is read
+        assert client.get("/metadata").json()["items"] == {
+            "in_table": len(served.items.index), "rows_with_an_item_not_in_the_table": 1}
 
 
 def test_item_dropout_reads_a_fraction_of_training_ids_as_unseen():

@@ -36,13 +36,12 @@ class Method:
     distill: dict[str, float] = field(default_factory=dict)  # overrides of DistillConfig
     cross: bool = False  # plain: the cross teacher's backbone instead of the run's
     serves_llm: bool = False
-    lookup: bool = False  # serving looks up a vector by item (bundles do not carry it yet)
+    lookup: bool = False  # serving looks up a vector by item: the bundle carries the table
 
     @property
     def servable(self) -> bool:
-        """What ``elec export`` accepts: a network that needs no LM and no lookup table
-        at serving."""
-        return not self.serves_llm and not self.lookup
+        """What ``elec export`` accepts: a network that needs no LM at serving."""
+        return not self.serves_llm
 
 
 TABLE = [

@@ -38,7 +38,7 @@ from elec.llm.stage1 import shared_dir, train_stage1
 from elec.methods import METHODS, Method, check_run, dependencies, method_model, reads_llm
 from elec.report.plots import training_curves
 from elec.rundir import RunDir
-from elec.text.items import item_texts
+from elec.text.items import ITEMS, item_checkpoint, item_texts
 from elec.text.render import render_table
 from elec.train import distributed
 from elec.train.fit import fit_network
@@ -143,7 +143,12 @@ class Run:
         record = fit_network(method.name, network, columns, data.groups, trainer, generator,
                              param_groups, served)
         self.networks[method.name] = network  # teachers are read by their students
-        return record, {method.name: network.state_dict()}
+        checkpoints = {method.name: network.state_dict()}
+        if method.build == "item":  # what its bundle looks up
+            texts, vectors = self.lm.item_table()
+            checkpoints[ITEMS.format(method.name)] = item_checkpoint(
+                texts, data.item_texts.fields, vectors)
+        return record, checkpoints
 
     def _finished(self, method: Method) -> dict | None:
         """A finished method's record; stage 1 (in memory) may come from the shared cache

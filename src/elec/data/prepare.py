@@ -9,6 +9,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +32,9 @@ from elec.data.splits import POOL, SPLITS, split_indices
 from elec.data.values import RowError
 from elec.errors import DataError
 
+if TYPE_CHECKING:
+    from elec.text.items import ItemTexts
+
 
 @dataclass
 class Prepared:
@@ -40,7 +44,7 @@ class Prepared:
     texts: dict[str, list[str]]  # the rendered sample of every row
     groups: dict[str, np.ndarray | None]  # user of every row, for gAUC
     stored_digest: str | None = None  # data encoded on disk: the digest written with it
-    item_texts: dict[str, list[str]] | None = None  # every row's item text (item methods)
+    item_texts: ItemTexts | None = None  # every row's item text (item methods)
 
     @property
     def splits(self) -> tuple[str, ...]:
@@ -88,7 +92,7 @@ def _encode(encoder: RowEncoder, table: pa.Table, source: str):
 
 Render = Callable[[pa.Table], Sequence[str]]
 # split -> its rows' item texts, from every split's rows
-RenderItems = Callable[[dict[str, pa.Table]], dict[str, list[str]]]
+RenderItems = Callable[[dict[str, pa.Table]], "ItemTexts"]
 
 
 def _given_splits(cfg: RunConfig) -> tuple[pa.Table, dict[str, np.ndarray]]:
@@ -144,6 +148,6 @@ def prepare(cfg: RunConfig, render: Render, device: torch.device,
     log(f"example text: {texts['train'][0]}")
     item_texts = render_items(parts) if render_items else None
     if item_texts:
-        log(f"example item text: {item_texts['train'][0]}")
+        log(f"example item text: {item_texts.texts['train'][0]}")
     return Prepared(schema, columns, {s: texts[s] for s in columns},
                     {s: groups[s] for s in columns}, item_texts=item_texts)

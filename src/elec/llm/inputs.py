@@ -52,9 +52,19 @@ class LMInputs:
         """Every split with its rows' item vectors: the LM's pooled vector of the item's
         own text (one per distinct text, through the vector cache)."""
         if self._items is None:
-            self._items = encode_texts(self.data.item_texts, self.cfg, self.device,
+            self._items = encode_texts(self.data.item_texts.texts, self.cfg, self.device,
                                        self.reporter)
         return self._beside(self._items)
+
+    def item_table(self) -> tuple[list[str], Tensor]:
+        """Every distinct item text of the run's rows (every split: an item's text is
+        known before its first label) and its LM vector: what a bundle looks up."""
+        self.item_columns()
+        first: dict[str, tuple[str, int]] = {}
+        for split, texts in self.data.item_texts.texts.items():
+            for row, text in enumerate(texts):
+                first.setdefault(text, (split, row))
+        return list(first), torch.stack([self._items[s][r] for s, r in first.values()])
 
     def values(self) -> tuple[Tensor, Tensor]:
         """The embedding-table rows of the values the LM reads, and the LM's pooled vector

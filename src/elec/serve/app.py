@@ -87,7 +87,8 @@ def create_app(predictor: Predictor, max_rows: int = 4096,
     app = FastAPI(title="elec", version=__version__,
                   description="Click probabilities from the ELEC vanilla network.")
     app.add_middleware(BodyLimit, limit=max_body_bytes)
-    known = set(predictor.schema.names)
+    known = set(predictor.schema.names) | (  # and the fields an item's text is read from
+        {f.name for f in predictor.items.fields} if predictor.items else set())
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_, error: RequestValidationError):
@@ -129,7 +130,10 @@ def create_app(predictor: Predictor, max_rows: int = 4096,
         return {"method": manifest["method"], "model": manifest["model"],
                 "fields": [{"name": f.name, "kind": f.kind} for f in predictor.schema.fields],
                 "test_metrics": manifest.get("test_metrics"), "versions": manifest["versions"],
-                "max_rows": max_rows}
+                "max_rows": max_rows, **({"items": {
+                    "in_table": len(predictor.items.index),
+                    "rows_with_an_item_not_in_the_table": predictor.items.unknown}}
+                    if predictor.items else {})}
 
     return app
 

@@ -26,7 +26,8 @@ from elec.distill.networks import folded
 from elec.methods import METHODS, method_model
 from elec.models import CTRNetwork
 from elec.rundir import RunDir
-from elec.serve.module import ServingModule
+from elec.serve.module import ItemServingModule, ServingModule
+from elec.text.items import ITEMS, read_item_checkpoint
 
 FORMAT = "elec.bundle/1"
 PREFIX = "network."  # of the served backbone's weights in every exportable checkpoint
@@ -36,13 +37,15 @@ class BundleError(RuntimeError):
     pass
 
 
-def _network(run_dir: Path, method: str) -> tuple[CTRNetwork, FeatureSchema, ModelConfig]:
+def _network(run_dir: Path, method: str
+             ) -> tuple[CTRNetwork, FeatureSchema, ModelConfig, RunConfig, dict | None]:
+    """The served network of ``method``, its encoders, model and run configuration, and
+    for a method that looks up item vectors its item table (``item_checkpoint``'s
+    tensors, the vectors projected, with the projection to add new items)."""
     servable = [name for name, m in METHODS.items() if m.servable]
     if method not in servable:
-        why = ("needs its item vectors, which bundles do not carry yet"
-               if method in METHODS and METHODS[method].lookup
-               else "cannot be served without a language model")
-        raise BundleError(f"method {method!r} {why}; export one of: {', '.join(servable)}")
+        raise BundleError(f"method {method!r} cannot be served without a language model; "
+                          f"export one of: {', '.join(servable)}")
     for path in (run_dir / "config.yaml", run_dir / "schema.json"):
         if not path.is_file():
             raise BundleError(f"{path} is missing: is {run_dir} an `elec run` directory?")
@@ -62,16 +65,32 @@ def _network(run_dir: Path, method: str) -> tuple[CTRNetwork, FeatureSchema, Mod
     state = run.load(method)
     if METHODS[method].build == "field":  # the LM's part folded into the embedding table
         state = folded(state)
+    items = None
+    if METHODS[method].lookup:
+        items = run.load(ITEMS.format(method))
+        projection = {k: state[f"llm_projection.{k}"] for k in ("weight", "bias")}
+        items["vectors"] = items["vectors"].float() @ projection["weight"].T + projection["bias"]
+        items.update({f"projection.{k}": v for k, v in projection.items()})
     weights = {k.removeprefix(PREFIX): v for k, v in state.items() if k.startswith(PREFIX)}
-    network = CTRNetwork(schema, model)
+    network = CTRNetwork(schema, model, extra_fields=int(items is not None))
     network.load_state_dict(weights)
-    return network.eval(), schema, model
+    return network.eval(), schema, model, cfg, items
 
 
-def example_inputs(schema: FeatureSchema, batch: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+def example_inputs(schema: FeatureSchema, items: bool = False, batch: int = 2
+                   ) -> tuple[torch.Tensor, ...]:
     single = torch.zeros(batch, len(schema.single), dtype=torch.long)
     multi = torch.zeros(batch, sum(f.max_len for f in schema.multi), dtype=torch.long)
-    return single, multi
+    return (single, multi, torch.zeros(batch, dtype=torch.long)) if items else (single, multi)
+
+
+def serving_module(network: CTRNetwork, schema: FeatureSchema, items: dict | None
+                   ) -> ServingModule:
+    """The served module: the network alone, or with its item table looked up."""
+    widths = [f.max_len for f in schema.multi]
+    if items is None:
+        return ServingModule(network, widths)
+    return ItemServingModule(network, widths, items["vectors"])
 
 
 def is_bundle(path: Path) -> bool:
@@ -106,13 +125,23 @@ def export(run_dir: str | Path, out: str | Path, method: str = "vanilla",
     if unknown:
         raise BundleError(f"unknown export format(s) {sorted(unknown)}; use torchscript, onnx")
     _check_out(out, force)
-    network, schema, model = _network(run_dir, method)
-    module = ServingModule(network, [f.max_len for f in schema.multi]).eval()
-    inputs = example_inputs(schema)
+    network, schema, model, cfg, items = _network(run_dir, method)
+    module = serving_module(network, schema, items).eval()
+    inputs = example_inputs(schema, items is not None)
     with atomic_dir(out, is_bundle) as staging:
         save_file({k: v.contiguous() for k, v in network.state_dict().items()},
                   str(staging / "model.safetensors"))
         schema.save(staging / "schema.json")
+        lookup = None
+        if items is not None:
+            save_file({k: v.contiguous() for k, v in items.items()},
+                      str(staging / "items.safetensors"))
+            _, fields, _ = read_item_checkpoint(items)
+            specs = {f.name: f for f in cfg.fields}
+            lookup = {"items": len(items["vectors"]),
+                      "fields": [specs[f].model_dump(mode="json") for f in fields],
+                      "text": cfg.text.model_dump(mode="json"),
+                      "llm": cfg.llm.model_dump(mode="json")}
         if "torchscript" in formats:
             with torch.no_grad():
                 torch.jit.trace(module, inputs).save(str(staging / "model.torchscript"))
@@ -123,7 +152,7 @@ def export(run_dir: str | Path, out: str | Path, method: str = "vanilla",
                    if results.is_file() else None)
         write_json(staging / "manifest.json", {
             "format": FORMAT, "method": method, "model": model.model_dump(mode="json"),
-            "fields": schema.names, "test_metrics": metrics,
+            "fields": schema.names, "test_metrics": metrics, "item_lookup": lookup,
             "versions": {"elec": __version__, "torch": torch.__version__},
             "sha256": {p.name: sha256_file(p) for p in sorted(staging.iterdir())},
         })
@@ -136,9 +165,10 @@ def _export_onnx(module: ServingModule, inputs: tuple, path: Path) -> None:
     except ImportError:
         raise BundleError("ONNX export needs the onnx extra: pip install 'elec[onnx]'") from None
     batch = torch.export.Dim("batch", min=1)
-    program = torch.onnx.export(module, inputs, dynamo=True, input_names=["single", "multi"],
+    program = torch.onnx.export(module, inputs, dynamo=True,
+                                input_names=["single", "multi", "item"][:len(inputs)],
                                 output_names=["probability"],
-                                dynamic_shapes=({0: batch}, {0: batch}))
+                                dynamic_shapes=tuple({0: batch} for _ in inputs))
     program.save(str(path))
 
 

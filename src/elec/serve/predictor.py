@@ -10,12 +10,13 @@ import pyarrow as pa
 import torch
 from safetensors.torch import load_file
 
-from elec.config import ModelConfig
+from elec.config import FieldSpec, ModelConfig, TextConfig
 from elec.data.encoder import EncodedFeatures, RowEncoder
 from elec.data.schema import FeatureSchema
 from elec.models import CTRNetwork
-from elec.serve.bundle import BundleError, read_manifest
-from elec.serve.module import ServingModule
+from elec.serve.bundle import BundleError, read_manifest, serving_module
+from elec.text.items import read_item_checkpoint, render_items
+from elec.text.render import render_rows, truncate
 
 RUNTIMES = ("eager", "torchscript")
 
@@ -23,11 +24,14 @@ RUNTIMES = ("eager", "torchscript")
 class Predictor:
     """``Predictor.from_bundle(path).predict_proba(rows)``."""
 
-    def __init__(self, module: torch.nn.Module, schema: FeatureSchema, manifest: dict):
+    def __init__(self, module: torch.nn.Module, schema: FeatureSchema, manifest: dict,
+                 item_texts: list[str] | None = None):
         self.module = module.eval()
         self.schema = schema
         self.manifest = manifest
         self.encoder = RowEncoder(schema)
+        self.items = None if item_texts is None else ItemLookup(manifest["item_lookup"],
+                                                                item_texts)
 
     @classmethod
     def from_bundle(cls, bundle: str | Path, runtime: str = "eager") -> Predictor:
@@ -41,27 +45,64 @@ class Predictor:
                               f"`elec export RUN --out {bundle} --format torchscript --force`, "
                               f"or serve with --runtime eager")
         schema = FeatureSchema.load(bundle / "schema.json")
+        items = (load_file(str(bundle / "items.safetensors"))
+                 if manifest.get("item_lookup") else None)
         if runtime == "torchscript":
             module = torch.jit.load(str(bundle / "model.torchscript"))
         else:
-            network = CTRNetwork(schema, ModelConfig.model_validate(manifest["model"]))
+            network = CTRNetwork(schema, ModelConfig.model_validate(manifest["model"]),
+                                 extra_fields=int(items is not None))
             network.load_state_dict(load_file(str(bundle / "model.safetensors")))
-            module = ServingModule(network, [f.max_len for f in schema.multi])
-        return cls(module, schema, manifest)
+            module = serving_module(network, schema, items)
+        return cls(module, schema, manifest,
+                   None if items is None else read_item_checkpoint(items)[0])
 
     def predict_proba(self, rows: Sequence[dict]) -> np.ndarray:
         """Probabilities of a click, float32 (len(rows),)."""
         if not rows:
             return np.zeros(0, dtype=np.float32)
-        return self._probabilities(self.encoder.encode_rows(rows))
+        items = None if self.items is None else self.items.rows(rows)
+        return self._probabilities(self.encoder.encode_rows(rows), items)
 
     def predict_table(self, table: pa.Table | pa.RecordBatch) -> np.ndarray:
         """``predict_proba`` of a table's rows (column by column: the same encodings)."""
         if not table.num_rows:
             return np.zeros(0, dtype=np.float32)
-        return self._probabilities(self.encoder.encode_table(table))
+        items = None if self.items is None else self.items.table_rows(table)
+        return self._probabilities(self.encoder.encode_table(table), items)
 
     @torch.inference_mode()
-    def _probabilities(self, features: EncodedFeatures) -> np.ndarray:
-        return self.module(torch.from_numpy(features.single),
-                           torch.from_numpy(features.multi_matrix())).numpy()
+    def _probabilities(self, features: EncodedFeatures, items: np.ndarray | None
+                       ) -> np.ndarray:
+        inputs = [torch.from_numpy(features.single), torch.from_numpy(features.multi_matrix())]
+        if items is not None:
+            inputs.append(torch.from_numpy(items))
+        return self.module(*inputs).numpy()
+
+
+class ItemLookup:
+    """Each row's row of the bundle's item table, found by its item text (the item fields
+    rendered alone, as in training); an item the table lacks gets the row past its end."""
+
+    def __init__(self, lookup: dict, texts: list[str]):
+        self.fields = [FieldSpec.model_validate(f) for f in lookup["fields"]]
+        self.text = TextConfig.model_validate(lookup["text"])
+        self.index = {text: row for row, text in enumerate(texts)}
+        self.unknown = 0  # rows whose item the table lacked, since the predictor was made
+
+    def _rows(self, texts: list[str]) -> np.ndarray:
+        rows = np.fromiter((self.index.get(t, len(self.index)) for t in texts), np.int64,
+                           len(texts))
+        self.unknown += int((rows == len(self.index)).sum())
+        return rows
+
+    def rows(self, rows: Sequence[dict]) -> np.ndarray:
+        return self._rows(render_rows(rows, self.fields, truncate(self.text.max_chars)))
+
+    def table_rows(self, table: pa.Table | pa.RecordBatch) -> np.ndarray:
+        missing = [f.name for f in self.fields if f.name not in table.schema.names]
+        if missing:
+            raise BundleError(f"the rows lack the item fields {missing} this bundle renders "
+                              f"an item's text from")
+        return self._rows(render_items(pa.table(table) if isinstance(table, pa.RecordBatch)
+                                       else table, self.fields, self.text))

@@ -5,9 +5,13 @@ sentence, read by the field-level method."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import pyarrow as pa
+import torch
+from torch import Tensor
 
 from elec.config import FieldSpec, RunConfig, TextConfig
 from elec.data.encoder import FIRST
@@ -50,12 +54,36 @@ def render_items(table: pa.Table, fields: Sequence[FieldSpec], cfg: TextConfig) 
                                                                          fields]}))
 
 
-def item_texts(cfg: RunConfig) -> Callable[[dict[str, pa.Table]], dict[str, list[str]]]:
+ITEMS = "{}.items"  # the checkpoint of an item method's item table
+
+
+def item_checkpoint(texts: list[str], fields: list[str], vectors: Tensor) -> dict[str, Tensor]:
+    """An item table as checkpoint tensors: the texts and their fields as UTF-8 JSON bytes
+    beside the vectors, so one checksummed file holds it."""
+    words = json.dumps({"texts": texts, "fields": fields}).encode()
+    return {"vectors": vectors,
+            "texts_json": torch.frombuffer(bytearray(words), dtype=torch.uint8)}
+
+
+def read_item_checkpoint(tensors: dict[str, Tensor]) -> tuple[list[str], list[str], Tensor]:
+    """texts, fields, vectors of ``item_checkpoint``."""
+    words = json.loads(bytes(tensors["texts_json"].numpy()).decode())
+    return words["texts"], words["fields"], tensors["vectors"]
+
+
+@dataclass
+class ItemTexts:
+    fields: list[str]  # the fields an item's text is rendered from, in order
+    texts: dict[str, list[str]]  # split -> every row's item text
+
+
+def item_texts(cfg: RunConfig) -> Callable[[dict[str, pa.Table]], ItemTexts]:
     """What ``prepare`` calls for the item texts of every split (split -> rows): the item
     fields found in the training rows, rendered alone."""
-    def render(parts: dict[str, pa.Table]) -> dict[str, list[str]]:
+    def render(parts: dict[str, pa.Table]) -> ItemTexts:
         fields = item_fields(parts["train"], cfg.fields, cfg.text, cfg.data.item_column)
-        return {split: render_items(part, fields, cfg.text) for split, part in parts.items()}
+        return ItemTexts([f.name for f in fields], {
+            split: render_items(part, fields, cfg.text) for split, part in parts.items()})
 
     return render
 

@@ -55,7 +55,7 @@ def test_item_lm_reads_one_vector_per_item_known_for_new_items(tiny_config, elec
         served = Predictor.from_bundle(bundle, runtime=runtime)
         assert set(served.items.index) == {t for split in texts.values() for t in split}
         test = pipeline.data.columns["test"]
-        rows = torch.tensor([served.items.index[t] for t in texts["test"]])
+        rows = served.items.vectors[[served.items.index[t] for t in texts["test"]]]
         with torch.no_grad():
             probabilities = served.module(test.single, torch.cat(test.multi, dim=1), rows)
         np.testing.assert_allclose(probabilities.numpy(), trained, rtol=1e-5, atol=1e-6)

@@ -4,6 +4,8 @@
       manifest.json       format, model config, versions, metrics, sha256 of every file
       schema.json         the fitted encoders (vocabularies, buckets)
       model.safetensors   the network's weights
+      items.safetensors   item_lm only: each item text's projected LM vector (the graphs
+                          read a row's vector as a third input), and the projection
       model.torchscript   optional (--format torchscript)
       model.onnx          optional (--format onnx; needs the onnx extra)
 """
@@ -77,20 +79,17 @@ def _network(run_dir: Path, method: str
     return network.eval(), schema, model, cfg, items
 
 
-def example_inputs(schema: FeatureSchema, items: bool = False, batch: int = 2
+def example_inputs(schema: FeatureSchema, item_dim: int = 0, batch: int = 2
                    ) -> tuple[torch.Tensor, ...]:
     single = torch.zeros(batch, len(schema.single), dtype=torch.long)
     multi = torch.zeros(batch, sum(f.max_len for f in schema.multi), dtype=torch.long)
-    return (single, multi, torch.zeros(batch, dtype=torch.long)) if items else (single, multi)
+    return (single, multi, torch.zeros(batch, item_dim)) if item_dim else (single, multi)
 
 
-def serving_module(network: CTRNetwork, schema: FeatureSchema, items: dict | None
-                   ) -> ServingModule:
-    """The served module: the network alone, or with its item table looked up."""
+def serving_module(network: CTRNetwork, schema: FeatureSchema, items: bool) -> ServingModule:
+    """The served module: the network alone, or reading its item vectors as an input."""
     widths = [f.max_len for f in schema.multi]
-    if items is None:
-        return ServingModule(network, widths)
-    return ItemServingModule(network, widths, items["vectors"])
+    return (ItemServingModule if items else ServingModule)(network, widths)
 
 
 def is_bundle(path: Path) -> bool:
@@ -126,8 +125,8 @@ def export(run_dir: str | Path, out: str | Path, method: str = "vanilla",
         raise BundleError(f"unknown export format(s) {sorted(unknown)}; use torchscript, onnx")
     _check_out(out, force)
     network, schema, model, cfg, items = _network(run_dir, method)
-    module = serving_module(network, schema, items).eval()
-    inputs = example_inputs(schema, items is not None)
+    module = serving_module(network, schema, items is not None).eval()
+    inputs = example_inputs(schema, 0 if items is None else model.embedding_dim)
     with atomic_dir(out, is_bundle) as staging:
         save_file({k: v.contiguous() for k, v in network.state_dict().items()},
                   str(staging / "model.safetensors"))

@@ -29,18 +29,13 @@ class ServingModule(nn.Module):
 
 
 class ItemServingModule(ServingModule):
-    """(single ids, multi ids, item rows) -> click probabilities, for a network whose last
-    field is its item's projected LM vector, looked up here by row of the item table. The
-    row past the end, for an item the table lacks, is zeros: what the network read in
-    training for the rows whose LM field was dropped (gain.field_dropout)."""
-
-    def __init__(self, network: CTRNetwork, multi_widths: list[int], vectors: Tensor):
-        super().__init__(network, multi_widths)
-        self.register_buffer("items", torch.cat([vectors, vectors.new_zeros(1, vectors.shape[1])]))
+    """(single ids, multi ids, item vectors) -> click probabilities, for a network whose
+    last field is its item's projected LM vector. The vectors come from the bundle's item
+    table, looked up outside the graph, so adding items never changes the graph."""
 
     def forward(self, single: Tensor, multi: Tensor, item: Tensor) -> Tensor:
-        """item: (batch,) rows of the item table; len(table) for an unknown item."""
+        """item: (batch, embedding dim) float32, each row's item vector."""
         parts = list(torch.split(multi, self.multi_widths, dim=1)) if self.multi_widths else []
-        fields = torch.cat([self.embedding(single, parts), self.items[item].unsqueeze(1)], 1)
+        fields = torch.cat([self.embedding(single, parts), item.unsqueeze(1)], dim=1)
         logit, _ = self.backbone(fields)
         return torch.sigmoid(logit)

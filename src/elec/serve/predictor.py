@@ -25,13 +25,12 @@ class Predictor:
     """``Predictor.from_bundle(path).predict_proba(rows)``."""
 
     def __init__(self, module: torch.nn.Module, schema: FeatureSchema, manifest: dict,
-                 item_texts: list[str] | None = None):
+                 items: dict[str, torch.Tensor] | None = None):
         self.module = module.eval()
         self.schema = schema
         self.manifest = manifest
         self.encoder = RowEncoder(schema)
-        self.items = None if item_texts is None else ItemLookup(manifest["item_lookup"],
-                                                                item_texts)
+        self.items = None if items is None else ItemLookup(manifest["item_lookup"], items)
 
     @classmethod
     def from_bundle(cls, bundle: str | Path, runtime: str = "eager") -> Predictor:
@@ -53,9 +52,8 @@ class Predictor:
             network = CTRNetwork(schema, ModelConfig.model_validate(manifest["model"]),
                                  extra_fields=int(items is not None))
             network.load_state_dict(load_file(str(bundle / "model.safetensors")))
-            module = serving_module(network, schema, items)
-        return cls(module, schema, manifest,
-                   None if items is None else read_item_checkpoint(items)[0])
+            module = serving_module(network, schema, items is not None)
+        return cls(module, schema, manifest, items)
 
     def predict_proba(self, rows: Sequence[dict]) -> np.ndarray:
         """Probabilities of a click, float32 (len(rows),)."""
@@ -76,18 +74,22 @@ class Predictor:
                        ) -> np.ndarray:
         inputs = [torch.from_numpy(features.single), torch.from_numpy(features.multi_matrix())]
         if items is not None:
-            inputs.append(torch.from_numpy(items))
+            inputs.append(self.items.vectors[torch.from_numpy(items)])
         return self.module(*inputs).numpy()
 
 
 class ItemLookup:
     """Each row's row of the bundle's item table, found by its item text (the item fields
-    rendered alone, as in training); an item the table lacks gets the row past its end."""
+    rendered alone, as in training). An item the table lacks gets the row past its end,
+    zeros: what the network read in training for the rows whose LM field was dropped
+    (gain.field_dropout)."""
 
-    def __init__(self, lookup: dict, texts: list[str]):
+    def __init__(self, lookup: dict, items: dict[str, torch.Tensor]):
         self.fields = [FieldSpec.model_validate(f) for f in lookup["fields"]]
         self.text = TextConfig.model_validate(lookup["text"])
+        texts, _, vectors = read_item_checkpoint(items)
         self.index = {text: row for row, text in enumerate(texts)}
+        self.vectors = torch.cat([vectors, vectors.new_zeros(1, vectors.shape[1])])
         self.unknown = 0  # rows whose item the table lacked, since the predictor was made
 
     def _rows(self, texts: list[str]) -> np.ndarray:

@@ -90,6 +90,35 @@ def test_item_lm_reads_one_vector_per_item_known_for_new_items(tiny_config, elec
         assert client.get("/metadata").json()["items"] == {
             "in_table": len(served.items.index), "rows_with_an_item_not_in_the_table": 1}
 
+    # a new item joins the table without retraining: its text through the LM, projected
+    from typer.testing import CliRunner
+
+    from elec.cli import app
+    from elec.llm.stage1 import encode_texts
+
+    graph = (bundle / "model.torchscript").read_bytes()
+    pq.write_table(pa.Table.from_pylist([new, row]), tmp_path / "items.parquet")
+    added = CliRunner().invoke(app, ["items", "add", str(bundle), str(tmp_path / "items.parquet")])
+    assert added.exit_code == 0 and "1 items added" in added.output
+    again = CliRunner().invoke(app, ["items", "add", str(bundle), str(tmp_path / "items.parquet")])
+    assert "0 items added" in again.output and "2 were in its table already" in " ".join(
+        again.output.split())
+    assert (bundle / "model.torchscript").read_bytes() == graph
+    grown = Predictor.from_bundle(bundle)
+    new_text = render_items(pa.Table.from_pylist([new]), fields, cfg.text)[0]
+    hidden = encode_texts({"new": [new_text]}, cfg.llm, torch.device("cpu"),
+                          Reporter(quiet=True))["new"]
+    state = pipeline.dir.load("item_lm")
+    expected = hidden @ state["llm_projection.weight"].T + state["llm_projection.bias"]
+    torch.testing.assert_close(grown.items.vectors[grown.items.index[new_text]], expected[0])
+    assert grown.predict_proba([row])[0] == pytest.approx(known)
+    scored = grown.predict_proba([new])[0]
+    assert grown.items.unknown == 0 and scored != pytest.approx(unseen)
+    scripted = Predictor.from_bundle(bundle, runtime="torchscript").predict_proba([new])[0]
+    assert scripted == pytest.approx(scored, abs=1e-6)
+    wrong = CliRunner().invoke(app, ["items", "add", str(bundle), str(tmp_path / "x.parquet")])
+    assert wrong.exit_code != 0
+
 
 def test_item_dropout_reads_a_fraction_of_training_ids_as_unseen():
     import torch

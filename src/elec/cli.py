@@ -20,6 +20,8 @@ app.add_typer(data_app, name="data")
 bench_app = typer.Typer(help="Benchmarks that write JSON, Markdown and plots.",
                         no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+items_app = typer.Typer(help="The item table of an item_lm bundle.", no_args_is_help=True)
+app.add_typer(items_app, name="items")
 console = Console()
 
 
@@ -203,6 +205,28 @@ def init(
     write_atomic(out, text.encode())
     typer.echo(text)
     console.print(f"config written to {out}; check it, then: elec run -c {out}")
+
+
+@items_app.command("add")
+def items_add(
+    bundle: Annotated[Path, typer.Argument(help="a bundle of item_lm from `elec export`")],
+    data: Annotated[str, typer.Argument(help="Parquet / CSV file, directory or glob of items: "
+                                              "rows with the item fields")],
+) -> None:
+    """Add new items to a bundle's item table (their text through the bundle's LM, once);
+    no retraining, and the served graphs stay as they are."""
+    from elec.data.files import read_table
+    from elec.llm.encoder import ModelNotFound
+    from elec.serve.bundle import BundleError
+    from elec.serve.items import add_items
+    from elec.ui import Reporter
+
+    try:
+        with Reporter() as reporter:
+            added, known = add_items(bundle, read_table(data), reporter)
+    except (BundleError, DataError, ModelNotFound) as error:
+        _fail(error)
+    console.print(f"{added:,} items added to {bundle}; {known:,} were in its table already")
 
 
 @app.command()

@@ -52,7 +52,7 @@ class LMInputs:
         """Every split with its rows' item vectors: the LM's pooled vector of the item's
         own text (one per distinct text, through the vector cache)."""
         if self._items is None:
-            self._items = encode_texts(self.data.item_texts.texts, self.cfg, self.device,
+            self._items = encode_texts(self.data.item_texts.texts, self.cfg.llm, self.device,
                                        self.reporter)
         return self._beside(self._items)
 

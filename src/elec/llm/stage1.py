@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from elec import __version__
-from elec.config import RunConfig, TrainConfig
+from elec.config import LLMConfig, RunConfig, TrainConfig
 from elec.data.batches import Columns, Rows
 from elec.data.prepare import Prepared
 from elec.data.schema import FeatureSchema
@@ -64,17 +64,17 @@ class Stage1:
     # shards, written beside them
 
 
-def encode_texts(texts: dict[str, list[str]], cfg: RunConfig, device: torch.device,
+def encode_texts(texts: dict[str, list[str]], llm: LLMConfig, device: torch.device,
                  reporter: Reporter) -> dict[str, Tensor]:
     """split -> pooled last hidden states h of every row's text in ``texts`` (split ->
     texts), through the vector cache (under torchrun every rank encodes its share of the
     missing texts)."""
-    encoder = TextEncoder(cfg.llm, str(device) if device.type == "cuda" else None)
+    encoder = TextEncoder(llm, str(device) if device.type == "cuda" else None)
     cache = VectorCache(elec_home() / "vectors", encoder.fingerprint, reporter.log)
     everything = [text for split in texts for text in texts[split]]
     advance = reporter.bar(f"LM encoding ({encoder.precision})", len(everything))
     vectors = torch.from_numpy(cache.vectors(
-        everything, lambda chunk: encoder.encode(chunk, advance), cfg.llm.shard_size,
+        everything, lambda chunk: encoder.encode(chunk, advance), llm.shard_size,
         distributed.rank(), distributed.world(), distributed.barrier))
     reporter.log(f"LM vectors: {cache.computed:,} texts encoded, {cache.reused:,} from the "
                  f"cache ({cache.dir})")
@@ -91,7 +91,7 @@ def value_vectors(schema: FeatureSchema, cfg: RunConfig, device: torch.device,
     if not texts:
         raise DataError("field_lm reads the values of categorical fields in the text; no "
                         "such field has a vocabulary (hashed and numeric fields have none)")
-    return torch.tensor(rows), encode_texts({"values": texts}, cfg, device, reporter)["values"]
+    return torch.tensor(rows), encode_texts({"values": texts}, cfg.llm, device, reporter)["values"]
 
 
 def adapter_trainer(cfg: RunConfig, reporter: Reporter, lm_in_the_loop: bool = False
@@ -162,7 +162,7 @@ def frozen_stage1(data: Prepared, cfg: RunConfig, device: torch.device, reporter
     on shards gets its cross-fitted vectors written shard by shard into ``vectors_dir``."""
     if isinstance(data.columns["train"], ShardedColumns):
         return sharded_stage1(data, cfg, device, reporter, vectors_dir)
-    vectors = encode_texts({s: data.texts[s] for s in data.splits}, cfg, device, reporter)
+    vectors = encode_texts({s: data.texts[s] for s in data.splits}, cfg.llm, device, reporter)
     hidden = {s: data.columns[s].with_extra(**{LLM_HIDDEN: vectors[s]}) for s in data.splits}
     adapter = train_adapter("lm_only", hidden["train"], hidden["valid"], vectors["train"].shape[1],
                             device, cfg, reporter)

@@ -32,6 +32,7 @@ from elec.serve.module import ItemServingModule, ServingModule
 from elec.text.items import ITEMS, read_item_checkpoint
 
 FORMAT = "elec.bundle/1"
+ITEMS_FILE = "items.safetensors"  # item_lm's table
 PREFIX = "network."  # of the served backbone's weights in every exportable checkpoint
 
 
@@ -134,7 +135,7 @@ def export(run_dir: str | Path, out: str | Path, method: str = "vanilla",
         lookup = None
         if items is not None:
             save_file({k: v.contiguous() for k, v in items.items()},
-                      str(staging / "items.safetensors"))
+                      str(staging / ITEMS_FILE))
             _, fields, _ = read_item_checkpoint(items)
             specs = {f.name: f for f in cfg.fields}
             lookup = {"items": len(items["vectors"]),

@@ -14,7 +14,7 @@ from elec.config import FieldSpec, ModelConfig, TextConfig
 from elec.data.encoder import EncodedFeatures, RowEncoder
 from elec.data.schema import FeatureSchema
 from elec.models import CTRNetwork
-from elec.serve.bundle import BundleError, read_manifest, serving_module
+from elec.serve.bundle import ITEMS_FILE, BundleError, read_manifest, serving_module
 from elec.text.items import read_item_checkpoint, render_items
 from elec.text.render import render_rows, truncate
 
@@ -44,7 +44,7 @@ class Predictor:
                               f"`elec export RUN --out {bundle} --format torchscript --force`, "
                               f"or serve with --runtime eager")
         schema = FeatureSchema.load(bundle / "schema.json")
-        items = (load_file(str(bundle / "items.safetensors"))
+        items = (load_file(str(bundle / ITEMS_FILE))
                  if manifest.get("item_lookup") else None)
         if runtime == "torchscript":
             module = torch.jit.load(str(bundle / "model.torchscript"))

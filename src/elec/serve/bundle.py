@@ -70,6 +70,10 @@ def _network(run_dir: Path, method: str
         state = folded(state)
     items = None
     if METHODS[method].lookup:
+        if not run.checkpoint(ITEMS.format(method)).is_file():
+            raise BundleError(f"{run_dir} holds a {method} trained by an elec that did not "
+                              f"record its item table; train it again (delete "
+                              f"{run.stage_path(method)} and rerun, or run into a new --out)")
         items = run.load(ITEMS.format(method))
         projection = {k: state[f"llm_projection.{k}"] for k in ("weight", "bias")}
         items["vectors"] = items["vectors"].float() @ projection["weight"].T + projection["bias"]

@@ -33,7 +33,7 @@ def test_the_fields_that_describe_an_item_are_found_in_the_training_rows():
 def test_item_lm_reads_one_vector_per_item_known_for_new_items(tiny_config, elec_home,
                                                                tmp_path):
     cfg = tiny_config.model_copy(update={
-        "methods": ["backbone", "item_lm"],
+        "methods": ["backbone", "item_lm", "vanilla_item"],
         "data": tiny_config.data.model_copy(update={"split": "cold-item"})})
     summary = run(cfg, tmp_path / "run")
     assert 0 < summary["methods"]["item_lm"]["test"]["auc"] <= 1
@@ -118,6 +118,19 @@ def test_item_lm_reads_one_vector_per_item_known_for_new_items(tiny_config, elec
     assert scripted == pytest.approx(scored, abs=1e-6)
     wrong = CliRunner().invoke(app, ["items", "add", str(bundle), str(tmp_path / "x.parquet")])
     assert wrong.exit_code != 0
+
+    # ELEC's student with the item field: distilled from the gain network, served the same way
+    student = summary["methods"]["vanilla_item"]
+    assert 0 < student["test"]["auc"] <= 1 and not student["serves_llm"]
+    assert student["parameters"] == summary["methods"]["item_lm"]["parameters"] - sum(
+        p.numel() for p in pipeline.network("item_lm").llm_projection.parameters())
+    served = Predictor.from_bundle(export(tmp_path / "run", tmp_path / "student",
+                                          method="vanilla_item"))
+    rows = served.items.vectors[[served.items.index[t] for t in texts["test"]]]
+    with torch.no_grad():
+        probabilities = served.module(test.single, torch.cat(test.multi, dim=1), rows)
+    np.testing.assert_allclose(probabilities.numpy(), sigmoid(pipeline.logits(
+        "vanilla_item", "test")), rtol=1e-5, atol=1e-6)
 
 
 def test_item_dropout_reads_a_fraction_of_training_ids_as_unseen():

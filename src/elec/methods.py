@@ -51,6 +51,9 @@ TABLE = [
     Method("gain", "backbone + injected LM vector (teacher)", "gain", serves_llm=True),
     Method("vanilla", "ELEC student: backbone distilled from the gain network (score target "
            "blended with the backbone's by distill.teacher_mix)", "student", "gain", blend=True),
+    Method("vanilla_item", "ELEC student that also reads its item's LM vector (item_lm's "
+           "field), distilled from the gain network as vanilla is; served with the item "
+           "table", "student", "gain", blend=True, lookup=True),
     Method("vanilla_score", "ELEC student, score-level distillation only", "student", "gain",
            blend=True, distill={"beta": 0.0}),
     Method("vanilla_repr", "ELEC student, representation-level distillation only", "student",
@@ -123,7 +126,7 @@ def trainable(cfg: RunConfig) -> list[str]:
     return [m.name for m in TABLE
             if not (reads_llm(m) and not rendered)
             and not (m.build == "field" and not _values_in_text(rendered))
-            and not (m.build == "item" and cfg.data.item_column not in names)]
+            and not (m.lookup and cfg.data.item_column not in names)]
 
 
 def check_run(cfg: RunConfig, sharded: bool, world: int) -> None:
@@ -155,7 +158,7 @@ def check_run(cfg: RunConfig, sharded: bool, world: int) -> None:
                               f"{cfg.data.item_column!r} (data.item_column) as a categorical "
                               f"field with encoder vocab; make it one, or set "
                               f"train.item_dropout to 0")
-    item = [m for m in cfg.methods if METHODS[m].build == "item"]
+    item = [m for m in cfg.methods if METHODS[m].lookup]
     if item and (sharded or world > 1):
         raise ConfigError(f"{', '.join(item)} run on data in memory, in one process, for "
                           f"now; leave them out of methods on shards or under torchrun")

@@ -79,7 +79,7 @@ class Run:
             lm = any(reads_llm(METHODS[m]) for m in cfg.methods)
             return prepare_shards(cfg, out / "shards", self.device, self.reporter.every(),
                                   self.log, render if lm else None)
-        items = any(METHODS[m].build == "item" for m in cfg.methods)
+        items = any(METHODS[m].lookup for m in cfg.methods)
         return prepare(cfg, render, self.device, self.log, item_texts(cfg) if items else None)
 
     def method(self, method: str | Method) -> dict:
@@ -119,32 +119,28 @@ class Run:
         generator = seed_everything(cfg.seed)
         trainer = Trainer(cfg.train, self.log, self.reporter.bar,
                           augment=item_dropout(cfg, data.schema))
-        columns, param_groups, served = data.columns, None, None
-        if method.build in ("plain", "gain", "item", "field"):
-            network = self._untrained(method)
-        if method.build == "field":
-            served = network.network
-        if method.build in ("gain", "item", "field"):  # the LM's projection, regularised apart
-            columns = self.lm.rows(method.build)
-            param_groups = projection_apart(network, cfg.gain.projection_weight_decay)
-        elif method.build == "student":  # a student of method.teacher
+        columns, param_groups, served = self.lm.rows(method), None, None
+        if method.build == "student":  # a student of method.teacher, on its targets
             distill = self.distill(method)
-            teacher = self.network(method.teacher)
             blended = method.blend and distill.teacher_mix < 1.0
-            teacher_columns = self.lm.rows(METHODS[method.teacher].build)
-            train = distillation_rows(teacher, teacher_columns, columns,
+            train = distillation_rows(self.network(method.teacher),
+                                      self.lm.rows(METHODS[method.teacher]), columns,
                                       self.network("backbone") if blended else None,
                                       distill.teacher_mix, self.dir.path / "targets" / method.name)
             columns = {**columns, "train": train}
             generator = seed_everything(cfg.seed)
-            network = self._untrained(method)
+        network = self._untrained(method)
+        if method.build in ("field", "student"):
             served = network.network
+        if method.build in ("gain", "item", "field") or method.lookup:
+            # the LM's projection, regularised apart
+            param_groups = projection_apart(network, cfg.gain.projection_weight_decay)
         network.to(self.device)
         record = fit_network(method.name, network, columns, data.groups, trainer, generator,
                              param_groups, served)
         self.networks[method.name] = network  # teachers are read by their students
         checkpoints = {method.name: network.state_dict()}
-        if method.build == "item":  # what its bundle looks up
+        if method.lookup:  # what its bundle looks up
             texts, vectors = self.lm.item_table()
             checkpoints[ITEMS.format(method.name)] = item_checkpoint(
                 texts, data.item_texts.fields, vectors)
@@ -172,22 +168,24 @@ class Run:
 
     def _untrained(self, method: Method) -> nn.Module:
         """An untrained network of ``method`` (a student's needs its trained teacher)."""
+        item_dim = (self.lm.item_columns()["train"].extra[LLM_VECTOR].shape[1]
+                    if method.lookup else 0)
         if method.build in ("gain", "item"):
-            dim = (self.cfg.adapter.dim if method.build == "gain"
-                   else self.lm.item_columns()["train"].extra[LLM_VECTOR].shape[1])
+            dim = self.cfg.adapter.dim if method.build == "gain" else item_dim
             return GainNetwork(self.data.schema, self.cfg.model, dim, self.cfg.gain)
         if method.build == "field":
             return FieldNetwork(self.data.schema, self.cfg.model, *self.lm.values())
         if method.build == "student":
             return VanillaNetwork(self.data.schema, self.cfg.model,
                                   self.network(method.teacher).network.repr_dim,
-                                  self.distill(method))
+                                  self.distill(method),
+                                  (item_dim, self.cfg.gain) if method.lookup else None)
         return PlainNetwork(self.data.schema, method_model(self.cfg, method))
 
     def logits(self, name: str, split: str) -> np.ndarray:
         """A trained network's logits on one split (benchmarks compare them row by row)."""
         network = self.network(name)
-        return predict_logits(network.logit, network, self.lm.rows(METHODS[name].build)[split])
+        return predict_logits(network.logit, network, self.lm.rows(METHODS[name])[split])
 
 
 def run(cfg: RunConfig, out: Path, reporter: Reporter | None = None) -> dict:

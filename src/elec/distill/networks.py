@@ -97,6 +97,18 @@ def folded(state: dict[str, Tensor]) -> dict[str, Tensor]:
     return served
 
 
+def lm_field(network: nn.Module, batch: Columns) -> Tensor:
+    """The projected LM vector of every row, (batch, 1, dim): the extra field. In training
+    the whole field is zero for a ``field_dropout`` fraction of rows, so the backbone
+    cannot lean on the vector alone and keeps learning from the tabular fields (and an
+    item served without a vector reads a field it has seen)."""
+    field = network.llm_projection(batch.extra[LLM_VECTOR])
+    if network.training and network.field_dropout > 0:
+        keep = torch.rand(field.shape[0], 1, device=field.device) >= network.field_dropout
+        field = field * keep
+    return field.unsqueeze(1)
+
+
 class GainNetwork(nn.Module):
     """A backbone whose input has one more field: the projected LM vector."""
 
@@ -107,13 +119,7 @@ class GainNetwork(nn.Module):
         self.field_dropout = cfg.field_dropout
 
     def forward(self, batch: Columns) -> tuple[Tensor, Tensor]:
-        llm_field = self.llm_projection(batch.extra[LLM_VECTOR])
-        if self.training and self.field_dropout > 0:
-            # Drop the whole LM field for some rows, so the backbone cannot lean on the
-            # per-sample vector alone and keeps learning from the tabular fields.
-            keep = torch.rand(llm_field.shape[0], 1, device=llm_field.device) >= self.field_dropout
-            llm_field = llm_field * keep
-        return self.network(batch, extra=llm_field.unsqueeze(1))
+        return self.network(batch, extra=lm_field(self, batch))
 
     def loss(self, batch: Columns) -> Tensor:
         return F.binary_cross_entropy_with_logits(self(batch)[0], batch.label)
@@ -134,9 +140,11 @@ class VanillaNetwork(nn.Module):
     """
 
     def __init__(self, schema: FeatureSchema, model: ModelConfig, teacher_repr_dim: int,
-                 cfg: DistillConfig):
+                 cfg: DistillConfig, item: tuple[int, GainConfig] | None = None):
+        """``item``: (the item vectors' size, the gain settings): the student also reads
+        its item's LM vector as one more field, as item_lm does (served by lookup)."""
         super().__init__()
-        self.network = CTRNetwork(schema, model)
+        self.network = CTRNetwork(schema, model, extra_fields=int(item is not None))
         # The alignment map's size depends on the teacher; drawing its initial weights from
         # a forked random stream leaves the global one (dropout, later on) where the
         # network left it, so students of different teachers stay paired.
@@ -146,14 +154,19 @@ class VanillaNetwork(nn.Module):
         if not cfg.beta:  # unused: nothing to train (and DDP wants every trained weight used)
             self.distillation.requires_grad_(False)
         self.cfg = cfg
+        if item is not None:
+            self.llm_projection = nn.Linear(item[0], model.embedding_dim)
+            self.field_dropout = item[1].field_dropout
 
     def forward(self, batch: Columns) -> tuple[Tensor, Tensor]:
+        if hasattr(self, "llm_projection"):
+            return self.network(batch, extra=lm_field(self, batch))
         return self.network(batch)
 
     def loss(self, batch: Columns) -> Tensor:
         """Labelled rows: BCE + alpha * score KD + beta * representation KD. Unlabeled rows
         (LABELED = 0): the two distillation terms only, weighted by unlabeled_weight."""
-        logit, representation = self.network(batch)
+        logit, representation = self(batch)
         labeled = batch.extra.get(LABELED)
         if labeled is None:
             labeled = torch.ones_like(batch.label)
@@ -169,4 +182,4 @@ class VanillaNetwork(nn.Module):
         return loss
 
     def logit(self, batch: Columns) -> Tensor:
-        return self.network(batch)[0]
+        return self(batch)[0]

@@ -16,6 +16,7 @@ from elec.data.batches import Columns, Rows
 from elec.data.prepare import Prepared
 from elec.distill.networks import LLM_VECTOR
 from elec.llm.stage1 import encode_texts, value_vectors
+from elec.methods import Method
 from elec.rundir import RunDir
 from elec.ui import Reporter
 
@@ -34,11 +35,12 @@ class LMInputs:
         """Where stage 1 writes v on shards: ``llm_vectors/<split>/part-NNNNN.npy``."""
         return self.dir.path / "llm_vectors"
 
-    def rows(self, build: str) -> dict[str, Rows]:
-        """What a network of ``build`` reads: every split's rows, with v (gain) or the
-        item vectors (item) beside them."""
-        extra = {"gain": self.gain_columns, "item": self.item_columns}.get(build)
-        return extra() if extra else self.data.columns
+    def rows(self, method: Method) -> dict[str, Rows]:
+        """What ``method``'s network reads: every split's rows, with v beside them (the
+        gain network) or the item vectors (the methods served with an item lookup)."""
+        if method.build == "gain":
+            return self.gain_columns()
+        return self.item_columns() if method.lookup else self.data.columns
 
     def gain_columns(self) -> dict[str, Columns]:
         """Every split with its rows' LM vectors v: what the gain network reads."""

@@ -216,17 +216,23 @@ def items_add(
     """Add new items to a bundle's item table (their text through the bundle's LM, once);
     no retraining, and the served graphs stay as they are."""
     from elec.data.files import read_table
+    from elec.environment import resolve_device
     from elec.llm.encoder import ModelNotFound
+    from elec.llm.stage1 import encode_texts
     from elec.serve.bundle import BundleError
-    from elec.serve.items import add_items
+    from elec.serve.items import add_items, new_items
     from elec.ui import Reporter
 
     try:
-        with Reporter() as reporter:
-            added, known = add_items(bundle, read_table(data), reporter)
+        texts, known, llm = new_items(bundle, read_table(data))
+        if texts:
+            with Reporter() as reporter:
+                hidden = encode_texts({"items": texts}, llm, resolve_device("auto"), reporter)
+            add_items(bundle, texts, hidden["items"].cpu())
     except (BundleError, DataError, ModelNotFound) as error:
         _fail(error)
-    console.print(f"{added:,} items added to {bundle}; {known:,} were in its table already")
+    console.print(f"{len(texts):,} items added to {bundle}; {known:,} were in its table "
+                  f"already")
 
 
 @app.command()

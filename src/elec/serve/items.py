@@ -1,9 +1,9 @@
-"""``elec items add``: new items into a bundle's item table, without retraining.
+"""A bundle's item table grown without retraining (``elec items add``).
 
-Each new item's text is rendered from the bundle's item fields as in training, encoded
-once by the bundle's LM (through the vector cache) and projected by the trained
-projection; the served graphs read item vectors as an input, so they stay as they are.
-Only this command runs the LM: serving itself never does.
+Each new item's text is rendered from the bundle's item fields as in training; the
+command puts it through the bundle's LM once and this module projects it by the trained
+projection into the table. The served graphs read item vectors as an input, so they
+stay as they are; serving itself never runs the LM.
 """
 
 from __future__ import annotations
@@ -17,45 +17,44 @@ from safetensors.torch import load_file, save_file
 
 from elec.config import FieldSpec, LLMConfig, TextConfig
 from elec.data.store import atomic_dir, sha256_file, write_json
-from elec.environment import resolve_device
 from elec.serve.bundle import ITEMS_FILE, BundleError, is_bundle, read_manifest
 from elec.text.items import item_checkpoint, read_item_checkpoint, render_items
-from elec.ui import Reporter
 
 
-def add_items(bundle: str | Path, table: pa.Table, reporter: Reporter) -> tuple[int, int]:
-    """Add the items of ``table``'s rows the bundle's table lacks; (added, already there).
-    The bundle is rewritten whole or not at all."""
-    bundle = Path(bundle)
+def new_items(bundle: str | Path, table: pa.Table) -> tuple[list[str], int, LLMConfig]:
+    """The item texts of ``table``'s rows that ``bundle``'s table lacks, how many it has
+    already, and the LM that turns texts into the vectors it holds."""
     manifest = read_manifest(bundle)
     lookup = manifest.get("item_lookup")
     if not lookup:
         raise BundleError(f"{bundle} serves {manifest['method']!r}, which looks up no item "
-                          f"vectors; export an item_lm network to add items to")
+                          f"vectors; export item_lm or vanilla_item to add items to")
     fields = [FieldSpec.model_validate(f) for f in lookup["fields"]]
     missing = [f.name for f in fields if f.name not in table.column_names]
     if missing:
         raise BundleError(f"the items lack the fields {missing} an item's text is rendered "
                           f"from (this bundle reads {[f.name for f in fields]})")
-    items = load_file(str(bundle / ITEMS_FILE))
-    texts, names, vectors = read_item_checkpoint(items)
-    known = set(texts)
-    rendered = render_items(table, fields, TextConfig.model_validate(lookup["text"]))
-    new = [t for t in dict.fromkeys(rendered) if t not in known]
-    if not new:
-        return 0, len(set(rendered))
-    from elec.llm.stage1 import encode_texts  # the LM, for this command only
+    known = set(read_item_checkpoint(load_file(str(Path(bundle) / ITEMS_FILE)))[0])
+    rendered = dict.fromkeys(render_items(table, fields,
+                                          TextConfig.model_validate(lookup["text"])))
+    new = [t for t in rendered if t not in known]
+    return new, len(rendered) - len(new), LLMConfig.model_validate(lookup["llm"])
 
-    hidden = encode_texts({"items": new}, LLMConfig.model_validate(lookup["llm"]),
-                          resolve_device("auto"), reporter)["items"].cpu()
-    projected = hidden @ items["projection.weight"].T + items["projection.bias"]
-    items.update(item_checkpoint(texts + new, names, torch.cat([vectors, projected])))
+
+def add_items(bundle: str | Path, texts: list[str], hidden: torch.Tensor) -> None:
+    """Put ``texts`` with their LM vectors ``hidden`` into the bundle's item table,
+    projected by the trained projection; the bundle is rewritten whole or not at all."""
+    bundle = Path(bundle)
+    manifest = read_manifest(bundle)
+    items = load_file(str(bundle / ITEMS_FILE))
+    known, fields, vectors = read_item_checkpoint(items)
+    projected = hidden.float() @ items["projection.weight"].T + items["projection.bias"]
+    items.update(item_checkpoint(known + texts, fields, torch.cat([vectors, projected])))
     with atomic_dir(bundle, is_bundle) as staging:
         for name in manifest["sha256"]:
             if name != ITEMS_FILE:
                 shutil.copyfile(bundle / name, staging / name)
         save_file({k: v.contiguous() for k, v in items.items()}, str(staging / ITEMS_FILE))
-        manifest["item_lookup"]["items"] = len(texts) + len(new)
+        manifest["item_lookup"]["items"] = len(known) + len(texts)
         manifest["sha256"][ITEMS_FILE] = sha256_file(staging / ITEMS_FILE)
         write_json(staging / "manifest.json", manifest)
-    return len(new), len(set(rendered)) - len(new)

@@ -553,6 +553,7 @@ def item_dropout_summary() -> list[str]:
 USES = [("vanilla", "ELEC's vanilla network (the LM in training only)"),
         ("item_lm", "`item_lm`: an LM vector per item, looked up at serving"),
         ("field_lm", "`field_lm`: an LM vector per field value, folded into the embeddings"),
+        ("vanilla_item", "`vanilla_item`: ELEC's student with the item's LM vector, looked up"),
         ("item_dropout 0.2", "no LM: `train.item_dropout: 0.2`")]
 
 
@@ -567,7 +568,7 @@ def uses_cells(quality: dict[str, dict]) -> dict[tuple[str, str], dict[str, dict
                     part["deltas"]["vanilla - backbone"]
     for _, protocol, summary in lm_uses():
         methods = summary["protocols"][protocol]["methods"]
-        for use in ("item_lm", "field_lm"):
+        for use in ("item_lm", "field_lm", "vanilla_item"):
             if use in methods:
                 cells.setdefault((summary["backbone"], use), {})[protocol] = paired(
                     methods[use]["test"]["auc"]["values"],

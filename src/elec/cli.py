@@ -210,11 +210,9 @@ def init(
 @items_app.command("add")
 def items_add(
     bundle: Annotated[Path, typer.Argument(help="a bundle of item_lm from `elec export`")],
-    data: Annotated[str, typer.Argument(help="Parquet / CSV file, directory or glob of items: "
-                                              "rows with the item fields")],
+    data: Annotated[str, typer.Argument(help="items (rows with the item fields): file or glob")],
 ) -> None:
-    """Add new items to a bundle's item table (their text through the bundle's LM, once);
-    no retraining, and the served graphs stay as they are."""
+    """Add new items to a bundle's item table, their text through its LM once; no retraining."""
     from elec.data.files import read_table
     from elec.environment import resolve_device
     from elec.llm.encoder import ModelNotFound
@@ -231,8 +229,7 @@ def items_add(
             add_items(bundle, texts, hidden["items"].cpu())
     except (BundleError, DataError, ModelNotFound) as error:
         _fail(error)
-    console.print(f"{len(texts):,} items added to {bundle}; {known:,} were in its table "
-                  f"already")
+    console.print(f"{len(texts):,} items added to {bundle}; {known:,} were in its table already")
 
 
 @app.command()
@@ -289,9 +286,8 @@ def models() -> None:
     from elec.models import BACKBONES
 
     table = Table(title="backbones")
-    table.add_column("name")
-    table.add_column("paper")
-    table.add_column("parameters (defaults)")
+    for column in ("name", "paper", "parameters (defaults)"):
+        table.add_column(column)
     for name, cls in BACKBONES.items():
         module = __import__(cls.__module__, fromlist=["__doc__"])
         paper = (module.__doc__ or "").split(":", 1)[-1].strip().split("\n")[0]

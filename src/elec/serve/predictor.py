@@ -19,6 +19,7 @@ from elec.text.items import read_item_checkpoint, render_items
 from elec.text.render import render_rows, truncate
 
 RUNTIMES = ("eager", "torchscript")
+MEMO = 100_000  # item texts an ItemLookup remembers by their fields' values
 
 
 class Predictor:
@@ -91,6 +92,8 @@ class ItemLookup:
         self.index = {text: row for row, text in enumerate(texts)}
         self.vectors = torch.cat([vectors, vectors.new_zeros(1, vectors.shape[1])])
         self.unknown = 0  # rows whose item the table lacked, since the predictor was made
+        self.summarise = truncate(self.text.max_chars)
+        self._texts: dict[tuple, str] = {}  # the item fields' values -> the item's text
 
     def _rows(self, texts: list[str]) -> np.ndarray:
         rows = np.fromiter((self.index.get(t, len(self.index)) for t in texts), np.int64,
@@ -99,7 +102,21 @@ class ItemLookup:
         return rows
 
     def rows(self, rows: Sequence[dict]) -> np.ndarray:
-        return self._rows(render_rows(rows, self.fields, truncate(self.text.max_chars)))
+        """A request's rows: each item's text rendered once, then remembered by its
+        fields' values (up to MEMO of them)."""
+        texts = []
+        for row in rows:
+            try:
+                key = tuple(_frozen(row.get(f.name)) for f in self.fields)
+                text = self._texts.get(key)
+            except TypeError:  # a value that cannot be a key: rendered every time
+                key, text = None, None
+            if text is None:
+                text = render_rows([row], self.fields, self.summarise)[0]
+                if key is not None and len(self._texts) < MEMO:
+                    self._texts[key] = text
+            texts.append(text)
+        return self._rows(texts)
 
     def table_rows(self, table: pa.Table | pa.RecordBatch) -> np.ndarray:
         missing = [f.name for f in self.fields if f.name not in table.schema.names]
@@ -108,3 +125,13 @@ class ItemLookup:
                               f"an item's text from")
         return self._rows(render_items(pa.table(table) if isinstance(table, pa.RecordBatch)
                                        else table, self.fields, self.text))
+
+
+def _frozen(value: object) -> object:
+    """``value`` as a key, lists as tuples, and its type beside it (1 and 1.0 and True
+    are one key to a dict, and may render apart)."""
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    if value != value:  # NaN equals nothing, itself included: one key for every NaN
+        return (float, "nan")
+    return (type(value), value)

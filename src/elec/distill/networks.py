@@ -90,8 +90,8 @@ def folded(state: dict[str, Tensor]) -> dict[str, Tensor]:
     """A FieldNetwork's checkpoint as its backbone's (``network.*``), the projected LM
     vectors added into the embedding table: the same scores, served as a backbone."""
     table = "network.embedding.table.weight"
-    projected = (state["value_vectors"] @ state["llm_projection.weight"].T
-                 + state["llm_projection.bias"])
+    projected = F.linear(state["value_vectors"], state["llm_projection.weight"],
+                         state["llm_projection.bias"])
     served = {k: v for k, v in state.items() if k.startswith("network.")}
     served[table] = served[table] + _padded(projected)[state["value_index"]]
     return served

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 import yaml
 from pydantic import ValidationError
 from safetensors.torch import save_file
@@ -76,7 +77,8 @@ def _network(run_dir: Path, method: str
                               f"{run.stage_path(method)} and rerun, or run into a new --out)")
         items = run.load(ITEMS.format(method))
         projection = {k: state[f"llm_projection.{k}"] for k in ("weight", "bias")}
-        items["vectors"] = items["vectors"].float() @ projection["weight"].T + projection["bias"]
+        items["vectors"] = F.linear(items["vectors"].float(), projection["weight"],
+                                    projection["bias"])  # the trained nn.Linear's own op
         items.update({f"projection.{k}": v for k, v in projection.items()})
     weights = {k.removeprefix(PREFIX): v for k, v in state.items() if k.startswith(PREFIX)}
     network = CTRNetwork(schema, model, extra_fields=int(items is not None))

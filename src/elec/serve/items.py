@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from elec.config import FieldSpec, LLMConfig, TextConfig
@@ -48,7 +49,7 @@ def add_items(bundle: str | Path, texts: list[str], hidden: torch.Tensor) -> Non
     manifest = read_manifest(bundle)
     items = load_file(str(bundle / ITEMS_FILE))
     known, fields, vectors = read_item_checkpoint(items)
-    projected = hidden.float() @ items["projection.weight"].T + items["projection.bias"]
+    projected = F.linear(hidden.float(), items["projection.weight"], items["projection.bias"])
     items.update(item_checkpoint(known + texts, fields, torch.cat([vectors, projected])))
     with atomic_dir(bundle, is_bundle) as staging:
         for name in manifest["sha256"]:

@@ -23,9 +23,13 @@ class ServingModule(nn.Module):
 
     def forward(self, single: Tensor, multi: Tensor) -> Tensor:
         """single: (batch, single fields); multi: (batch, sum of widths) -> (batch,)."""
-        parts = list(torch.split(multi, self.multi_widths, dim=1)) if self.multi_widths else []
-        logit, _ = self.backbone(self.embedding(single, parts))
+        logit, _ = self.backbone(self.fields(single, multi))
         return torch.sigmoid(logit)
+
+    def fields(self, single: Tensor, multi: Tensor) -> Tensor:
+        """The tabular fields' embeddings, (batch, fields, dim)."""
+        parts = list(torch.split(multi, self.multi_widths, dim=1)) if self.multi_widths else []
+        return self.embedding(single, parts)
 
 
 class ItemServingModule(ServingModule):
@@ -35,7 +39,5 @@ class ItemServingModule(ServingModule):
 
     def forward(self, single: Tensor, multi: Tensor, item: Tensor) -> Tensor:
         """item: (batch, embedding dim) float32, each row's item vector."""
-        parts = list(torch.split(multi, self.multi_widths, dim=1)) if self.multi_widths else []
-        fields = torch.cat([self.embedding(single, parts), item.unsqueeze(1)], dim=1)
-        logit, _ = self.backbone(fields)
+        logit, _ = self.backbone(torch.cat([self.fields(single, multi), item.unsqueeze(1)], 1))
         return torch.sigmoid(logit)

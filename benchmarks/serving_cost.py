@@ -1,6 +1,8 @@
 """What each servable method costs at serving: the bundle's bytes (weights, the item
 table) and the latency of raw rows to probabilities through the Predictor (encoding,
-an item's text rendered and looked up, the network), at batch 1 and 1024.
+an item's text rendered and looked up, the network), at batch 1 and 1024; and for a
+bundle with an item table, how long taking in new items takes (``POST /items``: their
+texts through the LM, the bundle rewritten), 1 and 100 at a time.
 
     python benchmarks/serving_cost.py --run RUN [--requests 300] [--threads 2]
 
@@ -15,6 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+import time
+import uuid
 from pathlib import Path
 
 import torch
@@ -25,13 +29,37 @@ from elec.config import RunConfig
 from elec.data.sources import load_table
 from elec.data.splits import split_indices
 from elec.environment import environment
+from elec.llm.stage1 import text_encoder
 from elec.methods import METHODS
 from elec.rundir import RunDir
 from elec.serve import Predictor
 from elec.serve.bundle import ITEMS_FILE, export
+from elec.serve.items import ItemAdder, item_llm
+from elec.ui import Reporter
 
 RESULTS = Path(__file__).parent / "results"
 BATCHES = (1, 1024)
+NEW_ITEMS = (1, 100)
+
+
+def adding_items(bundle: Path, predictor: Predictor, row: dict, repeats: int = 3) -> dict:
+    """Seconds to take in new items (titles never seen, so none is in the vector cache),
+    the LM loaded once beforehand: median and every repeat, per number of items."""
+    started = time.perf_counter()
+    adder = ItemAdder(bundle, predictor.items, text_encoder(item_llm(bundle),
+                                                            Reporter(quiet=True)))
+    out = {"lm_load_s": time.perf_counter() - started}
+    for count in NEW_ITEMS:
+        times = []
+        for _ in range(repeats):
+            tag = uuid.uuid4().hex[:8]
+            rows = [{**row, "title": f"Unreleased film {tag} number {i}"} for i in range(count)]
+            started = time.perf_counter()
+            assert adder(rows)["added"] == count
+            times.append(time.perf_counter() - started)
+        out[str(count)] = {"median_s": sorted(times)[len(times) // 2], "seconds": times}
+        print(f"adding {count} items: {out[str(count)]['median_s']:.3f} s", flush=True)
+    return out
 
 
 def main() -> None:
@@ -69,6 +97,10 @@ def main() -> None:
             print(f"batch {batch}: " + ", ".join(
                 f"{m} p50 {v['p50_ms']:.3f} ms" for m, v in result["latency"][str(batch)].items()),
                 flush=True)
+        for method, predictor in predictors.items():  # after the latencies: the table grows
+            if predictor.items is not None:
+                result["methods"][method]["adding_items"] = adding_items(
+                    Path(tmp) / method, predictor, rows[0])
     result["config"] = {"run": str(run), "model": cfg.model.model_dump(mode="json"),
                         "threads": args.threads, "requests": args.requests}
     result["environment"] = environment()

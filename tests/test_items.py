@@ -55,7 +55,7 @@ def test_item_lm_reads_one_vector_per_item_known_for_new_items(tiny_config, elec
         served = Predictor.from_bundle(bundle, runtime=runtime)
         assert set(served.items.index) == {t for split in texts.values() for t in split}
         test = pipeline.data.columns["test"]
-        rows = served.items.vectors[[served.items.index[t] for t in texts["test"]]]
+        rows = served.items.lookup(texts["test"])
         with torch.no_grad():
             probabilities = served.module(test.single, torch.cat(test.multi, dim=1), rows)
         np.testing.assert_allclose(probabilities.numpy(), trained, rtol=1e-5, atol=1e-6)
@@ -71,7 +71,8 @@ def test_item_lm_reads_one_vector_per_item_known_for_new_items(tiny_config, elec
     fields = [f for f in FIELDS if f.name in pipeline.data.item_texts.fields]
     assert [f.name for f in fields] == ["title", "genres"]
     text = render_items(pa.Table.from_pylist([row]), fields, cfg.text)[0]
-    assert served.items.rows([row])[0] == served.items.index[text]
+    assert torch.equal(served.items.rows([row])[0], served.items.lookup([text])[0])
+    assert text in served.items.index
     new = {**row, "title": "A film nobody has seen"}
     assert served.items.unknown == 0
     known, unseen = served.predict_proba([row, new])
@@ -110,7 +111,7 @@ def test_item_lm_reads_one_vector_per_item_known_for_new_items(tiny_config, elec
                           Reporter(quiet=True))["new"]
     state = pipeline.dir.load("item_lm")
     expected = hidden @ state["llm_projection.weight"].T + state["llm_projection.bias"]
-    torch.testing.assert_close(grown.items.vectors[grown.items.index[new_text]], expected[0])
+    torch.testing.assert_close(grown.items.lookup([new_text])[0], expected[0])
     assert grown.predict_proba([row])[0] == pytest.approx(known)
     scored = grown.predict_proba([new])[0]
     assert grown.items.unknown == 0 and scored != pytest.approx(unseen)
@@ -119,6 +120,27 @@ def test_item_lm_reads_one_vector_per_item_known_for_new_items(tiny_config, elec
     wrong = CliRunner().invoke(app, ["items", "add", str(bundle), str(tmp_path / "x.parquet")])
     assert wrong.exit_code != 0
 
+    # or over HTTP (elec serve --add-items): into the serving table and the bundle at once
+    from elec.llm.stage1 import text_encoder
+    from elec.serve.items import ItemAdder, item_llm
+
+    serving = Predictor.from_bundle(bundle)
+    adder = ItemAdder(bundle, serving.items, text_encoder(item_llm(bundle), Reporter(quiet=True)))
+    later = {**row, "title": "A film released later"}
+    with TestClient(create_app(serving, add_items=adder)) as client:
+        before = client.post("/predict", json={"rows": [later]}).json()["probabilities"][0]
+        assert client.post("/items", json={"rows": [later, later, new]}).json() == {
+            "added": 1, "in_table_already": 1, "in_table": len(grown.items.index) + 1}
+        after = client.post("/predict", json={"rows": [later]}).json()["probabilities"][0]
+        lacking = client.post("/items", json={"rows": [{"title": "No genres"}]})
+        assert lacking.status_code == 422 and "genres" in lacking.json()["detail"]
+    assert after != pytest.approx(before, abs=1e-6)
+    reread = Predictor.from_bundle(bundle)  # the bundle holds it: kept across restarts
+    assert reread.predict_proba([later])[0] == pytest.approx(after, abs=1e-6)
+    assert reread.items.unknown == 0
+    with TestClient(create_app(reread)) as client:  # without --add-items: no such endpoint
+        assert client.post("/items", json={"rows": [later]}).status_code in (404, 405)
+
     # ELEC's student with the item field: distilled from the gain network, served the same way
     student = summary["methods"]["vanilla_item"]
     assert 0 < student["test"]["auc"] <= 1 and not student["serves_llm"]
@@ -126,7 +148,7 @@ def test_item_lm_reads_one_vector_per_item_known_for_new_items(tiny_config, elec
         p.numel() for p in pipeline.network("item_lm").llm_projection.parameters())
     served = Predictor.from_bundle(export(tmp_path / "run", tmp_path / "student",
                                           method="vanilla_item"))
-    rows = served.items.vectors[[served.items.index[t] for t in texts["test"]]]
+    rows = served.items.lookup(texts["test"])
     with torch.no_grad():
         probabilities = served.module(test.single, torch.cat(test.multi, dim=1), rows)
     np.testing.assert_allclose(probabilities.numpy(), sigmoid(pipeline.logits(

@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from elec.config import LLMConfig
+from elec.errors import ModelNotFound
 from elec.llm.cache import VectorCache
-from elec.llm.encoder import ModelNotFound, TextEncoder, last_token_pool, mean_pool
+from elec.llm.encoder import TextEncoder, last_token_pool, mean_pool
 
 TEXTS = ["Age is 24. Gender is female.", "Movie title is Heat (1995). Genres are Action, Crime.",
          "Occupation is writer."]

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from elec.config import load_config
-from elec.errors import ConfigError, DataError
+from elec.errors import ConfigError, DataError, ModelNotFound
 from elec.methods import trainable
 
 app = typer.Typer(help="LLM-empowered CTR prediction with LLM-free serving (ELEC).",
@@ -34,12 +34,10 @@ def _fail(error: Exception) -> None:
 def data_fetch(name: Annotated[str, typer.Argument(help="dataset name")] = "ml-100k",
                force: Annotated[bool, typer.Option(help="download again")] = False) -> None:
     """Download and verify a built-in dataset into $ELEC_HOME (default ~/.cache/elec)."""
-    from elec.data.sources import BUILTIN
+    from elec.data.sources import fetch
 
-    if name not in BUILTIN:
-        _fail(DataError(f"unknown dataset {name!r}; built in: {', '.join(BUILTIN)}"))
     try:
-        BUILTIN[name].fetch(force=force, log=console.print)
+        fetch(name, force, console.print)
     except DataError as error:
         _fail(error)
 
@@ -76,7 +74,6 @@ def run(
         min=1, help="processes on this machine: >1 runs it under torchrun (DDP)")] = 1,
 ) -> None:
     """Run ELEC end to end: LM adapter, backbone, controls, gain and vanilla networks."""
-    from elec.llm.encoder import ModelNotFound
     from elec.pipeline import run as run_pipeline
     from elec.report.table import rich_table
     from elec.train import distributed
@@ -119,7 +116,6 @@ def bench_quality(
 ) -> None:
     """Every method over several seeds and protocols: mean ± std and paired deltas."""
     from elec.bench import quality
-    from elec.llm.encoder import ModelNotFound
     from elec.report.plots import quality_figure
     from elec.report.quality import markdown
 
@@ -164,6 +160,7 @@ def serve(
     port: Annotated[int, typer.Option()] = 8000,
     max_rows: Annotated[int, typer.Option(help="most rows in one request")] = 4096,
     runtime: Annotated[str, typer.Option(help="eager or torchscript")] = "eager",
+    add_items: Annotated[bool, typer.Option(help="POST /items: new items through the LM")] = False,
 ) -> None:
     """Serve click probabilities over HTTP (POST /predict, GET /healthz, GET /metadata)."""
     import sys
@@ -172,16 +169,25 @@ def serve(
 
     from elec.serve.app import create_app
     from elec.serve.bundle import BundleError
+    from elec.serve.items import ItemAdder, item_llm
     from elec.serve.predictor import Predictor
+    from elec.ui import Reporter
 
     try:
         predictor = Predictor.from_bundle(bundle, runtime)
-    except BundleError as error:
+        adder = None
+        if add_items:  # the LM is loaded for this only
+            from elec.llm.stage1 import text_encoder
+
+            encode = text_encoder(item_llm(bundle), Reporter(quiet=True))
+            adder = ItemAdder(bundle, predictor.items, encode)
+    except (BundleError, ModelNotFound) as error:
         _fail(error)
     # hand the interpreter to the event loop often, so a large request scored in a worker
     # thread does not hold up small ones for the default 5 ms at a time
     sys.setswitchinterval(0.001)
-    uvicorn.run(create_app(predictor, max_rows), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(predictor, max_rows, add_items=adder), host=host, port=port,
+                log_level="warning")
 
 
 @app.command()
@@ -214,19 +220,16 @@ def items_add(
 ) -> None:
     """Add new items to a bundle's item table, their text through its LM once; no retraining."""
     from elec.data.files import read_table
-    from elec.environment import resolve_device
-    from elec.llm.encoder import ModelNotFound
-    from elec.llm.stage1 import encode_texts
+    from elec.llm.stage1 import text_encoder
     from elec.serve.bundle import BundleError
-    from elec.serve.items import add_items, new_items
+    from elec.serve.items import add_items, item_llm, new_items
     from elec.ui import Reporter
 
     try:
-        texts, known, llm = new_items(bundle, read_table(data))
+        texts, known = new_items(bundle, read_table(data))
         if texts:
             with Reporter() as reporter:
-                hidden = encode_texts({"items": texts}, llm, resolve_device("auto"), reporter)
-            add_items(bundle, texts, hidden["items"].cpu())
+                add_items(bundle, texts, text_encoder(item_llm(bundle), reporter)(texts))
     except (BundleError, DataError, ModelNotFound) as error:
         _fail(error)
     console.print(f"{len(texts):,} items added to {bundle}; {known:,} were in its table already")
@@ -266,13 +269,10 @@ def methods() -> None:
 
     from elec.methods import DEFAULT, TABLE
 
-    table = Table(title="methods (`--set methods=[...]`; * = default)")
-    for column in ("name", "what it is", "teacher", "serves an LM?"):
-        table.add_column(column)
+    table = Table("name", "what it is", "teacher", "serves an LM?",
+                  title="methods (`--set methods=[...]`; * = default)")
     for m in TABLE:
-        teacher = m.teacher or ""
-        if m.blend:
-            teacher += " blended with backbone"
+        teacher = (m.teacher or "") + (" blended with backbone" if m.blend else "")
         table.add_row(m.name + (" *" if m.name in DEFAULT else ""), m.what, teacher,
                       "yes" if m.serves_llm else "no")
     console.print(table)
@@ -285,9 +285,7 @@ def models() -> None:
 
     from elec.models import BACKBONES
 
-    table = Table(title="backbones")
-    for column in ("name", "paper", "parameters (defaults)"):
-        table.add_column(column)
+    table = Table("name", "paper", "parameters (defaults)", title="backbones")
     for name, cls in BACKBONES.items():
         module = __import__(cls.__module__, fromlist=["__doc__"])
         paper = (module.__doc__ or "").split(":", 1)[-1].strip().split("\n")[0]

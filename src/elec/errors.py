@@ -11,6 +11,11 @@ class DataError(RuntimeError):
     column, and what to do."""
 
 
+class ModelNotFound(RuntimeError):
+    """A language model that is neither a local directory, nor bundled, nor in the
+    Hugging Face cache, while the hub cannot be reached."""
+
+
 def clip(text: str, limit: int = 60) -> str:
     """At most ``limit`` characters of ``text``, saying how long it was: never megabytes
     of a request in a message."""

@@ -18,6 +18,13 @@ from elec.errors import DataError
 BUILTIN = {movielens.NAME: movielens}
 
 
+def fetch(name: str, force: bool = False, log: Callable[[str], None] = print) -> Path:
+    """Download and verify the built-in dataset ``name`` (``elec data fetch``)."""
+    if name not in BUILTIN:
+        raise DataError(f"unknown dataset {name!r}; built in: {', '.join(BUILTIN)}")
+    return BUILTIN[name].fetch(force=force, log=log)
+
+
 def load_table(cfg: DataConfig, log: Callable[[str], None] = print) -> pa.Table:
     """All samples of the configured dataset, one row each (not yet split)."""
     if cfg.dataset in BUILTIN and cfg.loader == "table":

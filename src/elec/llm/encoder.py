@@ -19,14 +19,11 @@ from torch import Tensor
 
 from elec.config import LLMConfig
 from elec.data.store import sha256_file
+from elec.errors import ModelNotFound
 
 BUNDLED = "minilm"
 # Part of every cache key: bump it when a change to encoding changes the vectors.
 ENCODING_VERSION = 2
-
-
-class ModelNotFound(RuntimeError):
-    pass
 
 
 def resolve_name(name: str) -> str:

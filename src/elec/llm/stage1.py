@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from elec.data.prepare import Prepared
 from elec.data.schema import FeatureSchema
 from elec.data.shards import ShardedColumns, part_file, save_array
 from elec.data.store import elec_home
-from elec.environment import seed_everything
+from elec.environment import resolve_device, seed_everything
 from elec.errors import DataError
 from elec.llm.adapter import LLM_HIDDEN, Adapter
 from elec.llm.cache import VectorCache
@@ -81,6 +82,17 @@ def encode_texts(texts: dict[str, list[str]], llm: LLMConfig, device: torch.devi
     sizes = [len(texts[split]) for split in texts]
     return {split: part.to(device) for split, part in
             zip(texts, torch.split(vectors, sizes), strict=True)}
+
+
+def text_encoder(llm: LLMConfig, reporter: Reporter) -> Callable[[list[str]], Tensor]:
+    """The LM loaded once, on the GPU if there is one: texts -> their pooled vectors on
+    the CPU (new items for a bundle's item table). Not through the vector cache: reading
+    it costs time in proportion to all it holds, and a new item's text is one that
+    training never encoded."""
+    device = resolve_device("auto")
+    encoder = TextEncoder(llm, str(device) if device.type == "cuda" else None)
+    return lambda texts: torch.from_numpy(encoder.encode(texts, reporter.bar(
+        f"LM encoding ({encoder.precision})", len(texts))))
 
 
 def value_vectors(schema: FeatureSchema, cfg: RunConfig, device: torch.device,

@@ -1,4 +1,5 @@
-"""HTTP service: ``POST /predict``, ``GET /healthz``, ``GET /metadata``.
+"""HTTP service: ``POST /predict``, ``GET /healthz``, ``GET /metadata``, and for a bundle
+with an item table served with an LM at hand, ``POST /items``.
 
 Bad input always gets a 4xx whose message says what was wrong (and quotes at most a
 few dozen characters of it); a 5xx would be a bug. The body limit holds however the
@@ -8,6 +9,7 @@ large request does not hold up the event loop that answers the small ones.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -83,7 +85,10 @@ def invalid(errors: list[dict]) -> JSONResponse:
 
 
 def create_app(predictor: Predictor, max_rows: int = 4096,
-               max_body_bytes: int = 8 * 1024 * 1024) -> FastAPI:
+               max_body_bytes: int = 8 * 1024 * 1024,
+               add_items: Callable[[list[dict]], dict] | None = None) -> FastAPI:
+    """``add_items`` (an ``elec.serve.items.ItemAdder``): rows of new items in, counts out;
+    given, ``POST /items`` takes new items into the table."""
     app = FastAPI(title="elec", version=__version__,
                   description="Click probabilities from the ELEC vanilla network.")
     app.add_middleware(BodyLimit, limit=max_body_bytes)
@@ -119,6 +124,24 @@ def create_app(predictor: Predictor, max_rows: int = 4096,
         ignored = sorted({name for row in body.rows for name in row} - known)
         return {"probabilities": probabilities.tolist(),
                 "ignored_fields": [clip(name) for name in ignored[:50]] or None}
+
+    if add_items is not None:
+        @app.post("/items", openapi_extra=request_schema)
+        async def items(request: Request):
+            """New items (rows with the item fields): their texts through the LM once, into
+            the table and the bundle; scored from the next request on."""
+            try:
+                body = PredictRequest.model_validate_json(await request.body())
+            except ValidationError as error:
+                return invalid(error.errors())
+            if len(body.rows) > max_rows:
+                return JSONResponse(status_code=413, content={
+                    "detail": f"{len(body.rows):,} items in one request; the maximum is "
+                              f"{max_rows:,}"})
+            try:  # the LM runs in a worker thread: /predict keeps answering meanwhile
+                return await run_in_threadpool(add_items, body.rows)
+            except RowError as error:
+                return JSONResponse(status_code=422, content={"detail": str(error)})
 
     @app.get("/healthz")
     async def healthz():

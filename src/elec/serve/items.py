@@ -1,14 +1,18 @@
-"""A bundle's item table grown without retraining (``elec items add``).
+"""A bundle's item table grown without retraining (``elec items add``, and ``POST /items``
+of ``elec serve --add-items``).
 
 Each new item's text is rendered from the bundle's item fields as in training; the
-command puts it through the bundle's LM once and this module projects it by the trained
+caller puts it through the bundle's LM once (this package never imports the LM: the
+command hands in the encoding function) and this module projects it by the trained
 projection into the table. The served graphs read item vectors as an input, so they
-stay as they are; serving itself never runs the LM.
+stay as they are.
 """
 
 from __future__ import annotations
 
 import shutil
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,18 +22,30 @@ from safetensors.torch import load_file, save_file
 
 from elec.config import FieldSpec, LLMConfig, TextConfig
 from elec.data.store import atomic_dir, sha256_file, write_json
+from elec.data.values import RowError
 from elec.serve.bundle import ITEMS_FILE, BundleError, is_bundle, read_manifest
+from elec.serve.predictor import ItemLookup
 from elec.text.items import item_checkpoint, read_item_checkpoint, render_items
 
 
-def new_items(bundle: str | Path, table: pa.Table) -> tuple[list[str], int, LLMConfig]:
-    """The item texts of ``table``'s rows that ``bundle``'s table lacks, how many it has
-    already, and the LM that turns texts into the vectors it holds."""
+def item_lookup(bundle: str | Path) -> dict:
+    """The manifest's account of the bundle's item table (its fields, text and LM)."""
     manifest = read_manifest(bundle)
-    lookup = manifest.get("item_lookup")
-    if not lookup:
+    if not manifest.get("item_lookup"):
         raise BundleError(f"{bundle} serves {manifest['method']!r}, which looks up no item "
                           f"vectors; export item_lm or vanilla_item to add items to")
+    return manifest["item_lookup"]
+
+
+def item_llm(bundle: str | Path) -> LLMConfig:
+    """The LM whose vectors the bundle's item table holds (projected)."""
+    return LLMConfig.model_validate(item_lookup(bundle)["llm"])
+
+
+def new_items(bundle: str | Path, table: pa.Table) -> tuple[list[str], int]:
+    """The item texts of ``table``'s rows that ``bundle``'s table lacks, and how many it
+    has already."""
+    lookup = item_lookup(bundle)
     fields = [FieldSpec.model_validate(f) for f in lookup["fields"]]
     missing = [f.name for f in fields if f.name not in table.column_names]
     if missing:
@@ -39,12 +55,13 @@ def new_items(bundle: str | Path, table: pa.Table) -> tuple[list[str], int, LLMC
     rendered = dict.fromkeys(render_items(table, fields,
                                           TextConfig.model_validate(lookup["text"])))
     new = [t for t in rendered if t not in known]
-    return new, len(rendered) - len(new), LLMConfig.model_validate(lookup["llm"])
+    return new, len(rendered) - len(new)
 
 
-def add_items(bundle: str | Path, texts: list[str], hidden: torch.Tensor) -> None:
+def add_items(bundle: str | Path, texts: list[str], hidden: torch.Tensor) -> torch.Tensor:
     """Put ``texts`` with their LM vectors ``hidden`` into the bundle's item table,
-    projected by the trained projection; the bundle is rewritten whole or not at all."""
+    projected by the trained projection; the bundle is rewritten whole or not at all.
+    Returns the projected vectors."""
     bundle = Path(bundle)
     manifest = read_manifest(bundle)
     items = load_file(str(bundle / ITEMS_FILE))
@@ -59,3 +76,28 @@ def add_items(bundle: str | Path, texts: list[str], hidden: torch.Tensor) -> Non
         manifest["item_lookup"]["items"] = len(known) + len(texts)
         manifest["sha256"][ITEMS_FILE] = sha256_file(staging / ITEMS_FILE)
         write_json(staging / "manifest.json", manifest)
+    return projected
+
+
+class ItemAdder:
+    """``POST /items``: new items' rows in, their texts through the LM (``encode``: texts
+    -> pooled vectors), into the bundle on disk (kept across restarts) and the serving
+    table (scored from the next request on). One request at a time."""
+
+    def __init__(self, bundle: Path, lookup: ItemLookup,
+                 encode: Callable[[list[str]], torch.Tensor]):
+        self.bundle, self.items, self.encode = bundle, lookup, encode
+        self._one_at_a_time = threading.Lock()
+
+    def __call__(self, rows: list[dict]) -> dict:
+        missing = sorted({f.name for f in self.items.fields for row in rows if f.name not in row})
+        if missing:
+            raise RowError(f"the items lack the fields {missing} an item's text is rendered "
+                           f"from (this bundle reads {[f.name for f in self.items.fields]})")
+        with self._one_at_a_time:
+            texts = list(dict.fromkeys(self.items.texts(rows)))  # rendered as /predict does
+            new = [t for t in texts if t not in self.items.index]
+            if new:
+                self.items.extend(new, add_items(self.bundle, new, self.encode(new)))
+        return {"added": len(new), "in_table_already": len(texts) - len(new),
+                "in_table": len(self.items.index)}

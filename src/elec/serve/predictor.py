@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -71,39 +72,52 @@ class Predictor:
         return self._probabilities(self.encoder.encode_table(table), items)
 
     @torch.inference_mode()
-    def _probabilities(self, features: EncodedFeatures, items: np.ndarray | None
+    def _probabilities(self, features: EncodedFeatures, items: torch.Tensor | None
                        ) -> np.ndarray:
         inputs = [torch.from_numpy(features.single), torch.from_numpy(features.multi_matrix())]
-        if items is not None:
-            inputs.append(self.items.vectors[torch.from_numpy(items)])
-        return self.module(*inputs).numpy()
+        return self.module(*inputs, *([] if items is None else [items])).numpy()
 
 
 class ItemLookup:
-    """Each row's row of the bundle's item table, found by its item text (the item fields
-    rendered alone, as in training). An item the table lacks gets the row past its end,
-    zeros: what the network read in training for the rows whose LM field was dropped
-    (gain.field_dropout)."""
+    """Each row's vector of the bundle's item table, found by its item text (the item
+    fields rendered alone, as in training). An item the table lacks reads zeros: what the
+    network read in training for the rows whose LM field was dropped (gain.field_dropout).
+
+    The table can grow while requests are scored (``extend``): a lookup reads the index
+    and the vectors from one snapshot."""
 
     def __init__(self, lookup: dict, items: dict[str, torch.Tensor]):
         self.fields = [FieldSpec.model_validate(f) for f in lookup["fields"]]
         self.text = TextConfig.model_validate(lookup["text"])
         texts, _, vectors = read_item_checkpoint(items)
-        self.index = {text: row for row, text in enumerate(texts)}
-        self.vectors = torch.cat([vectors, vectors.new_zeros(1, vectors.shape[1])])
+        self._table = ({text: row for row, text in enumerate(texts)},
+                       torch.cat([vectors, vectors.new_zeros(1, vectors.shape[1])]))
         self.unknown = 0  # rows whose item the table lacked, since the predictor was made
+        self._counting = threading.Lock()
         self.summarise = truncate(self.text.max_chars)
         self._texts: dict[tuple, str] = {}  # the item fields' values -> the item's text
 
-    def _rows(self, texts: list[str]) -> np.ndarray:
-        rows = np.fromiter((self.index.get(t, len(self.index)) for t in texts), np.int64,
-                           len(texts))
-        self.unknown += int((rows == len(self.index)).sum())
-        return rows
+    @property
+    def index(self) -> dict[str, int]:
+        return self._table[0]
 
-    def rows(self, rows: Sequence[dict]) -> np.ndarray:
-        """A request's rows: each item's text rendered once, then remembered by its
-        fields' values (up to MEMO of them)."""
+    def extend(self, texts: list[str], vectors: torch.Tensor) -> None:
+        """New items' texts and their projected vectors (texts the table lacks)."""
+        index, table = self._table
+        grown = {**index, **{text: len(index) + i for i, text in enumerate(texts)}}
+        self._table = (grown, torch.cat([table[:-1], vectors.to(table.dtype), table[-1:]]))
+
+    def lookup(self, texts: list[str]) -> torch.Tensor:
+        """The vector of each item text; zeros for a text the table lacks."""
+        index, table = self._table
+        rows = np.fromiter((index.get(t, len(index)) for t in texts), np.int64, len(texts))
+        with self._counting:
+            self.unknown += int((rows == len(index)).sum())
+        return table[torch.from_numpy(rows)]
+
+    def texts(self, rows: Sequence[dict]) -> list[str]:
+        """Each row's item text: rendered once, then remembered by the item fields' values
+        (up to MEMO of them)."""
         texts = []
         for row in rows:
             try:
@@ -116,15 +130,19 @@ class ItemLookup:
                 if key is not None and len(self._texts) < MEMO:
                     self._texts[key] = text
             texts.append(text)
-        return self._rows(texts)
+        return texts
 
-    def table_rows(self, table: pa.Table | pa.RecordBatch) -> np.ndarray:
+    def rows(self, rows: Sequence[dict]) -> torch.Tensor:
+        """The item vector of each of a request's rows."""
+        return self.lookup(self.texts(rows))
+
+    def table_rows(self, table: pa.Table | pa.RecordBatch) -> torch.Tensor:
         missing = [f.name for f in self.fields if f.name not in table.schema.names]
         if missing:
             raise BundleError(f"the rows lack the item fields {missing} this bundle renders "
                               f"an item's text from")
-        return self._rows(render_items(pa.table(table) if isinstance(table, pa.RecordBatch)
-                                       else table, self.fields, self.text))
+        return self.lookup(render_items(pa.table(table) if isinstance(table, pa.RecordBatch)
+                                          else table, self.fields, self.text))
 
 
 def _frozen(value: object) -> object:

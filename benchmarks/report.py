@@ -655,6 +655,14 @@ def serving_cost_section() -> list[str]:
         out.append(f"| {method} | {cost['bytes'] / 2**20:.2f} MiB | {table} | "
                    f"{latency['1'][method]['p50_ms']:.2f} ms | "
                    f"{latency['1024'][method]['p50_ms']:.1f} ms |")
+    adding = [(method, cost["adding_items"]) for method, cost in data["methods"].items()
+              if "adding_items" in cost]
+    out += ["", *(f"New items into {method}'s table (`POST /items` of `elec serve --add-items`, "
+                  f"or `elec items add`: texts through the LM, the bundle rewritten; the LM "
+                  f"loaded once, {cost['lm_load_s']:.1f} s): " + ", ".join(
+                      f"{n} at a time {cost[n]['median_s'] * 1000:,.0f} ms"
+                      for n in cost if n != "lm_load_s") + " (median of 3)."
+                  for method, cost in adding)]
     return [*out, ""]
 
 

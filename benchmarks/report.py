@@ -432,7 +432,8 @@ def lm_uses_tables() -> list[str]:
 
 
 LM_USES = {"item_lm": "the item-level LM vectors (`item_lm`)",
-           "field_lm": "the field-level LM vectors (`field_lm`)"}
+           "field_lm": "the field-level LM vectors (`field_lm`)",
+           "vanilla_item": "ELEC's student with the item-level LM vectors (`vanilla_item`)"}
 
 
 def field_controls() -> list[tuple[Path, dict]]:
@@ -460,20 +461,27 @@ def field_control_lines(docs: bool) -> list[str]:
     return lines
 
 
-def lm_uses_summary() -> list[str]:
+def lm_uses_summary(quality: dict[str, dict]) -> list[str]:
+    """Each other use of the LM against the backbone and, where trained beside it, against
+    ELEC's vanilla network."""
     lines = []
-    for _, protocol, summary in lm_uses():
-        part = summary["protocols"][protocol]
-        for method, what in LM_USES.items():
-            if method not in part["methods"]:
-                continue
-            delta = paired(part["methods"][method]["test"]["auc"]["values"],
-                           part["methods"]["backbone"]["test"]["auc"]["values"])
+    cells = uses_cells(quality)
+    for backbone, use in sorted(cells, key=lambda key: (key[0], list(LM_USES).index(key[1])
+                                                        if key[1] in LM_USES else -1)):
+        row = cells[backbone, use]
+        if use not in LM_USES:
+            continue
+        for protocol, delta in sorted(row.items(), key=lambda kv: protocol_key(kv[0])):
             aim = ("; the aim on new items is +0.005 in every seed"
                    if protocol == "cold-item" else "")
-            lines.append(f"- {summary['backbone']}, {protocol}: {what} against the backbone "
-                         f"{delta['mean']:+.4f} AUC ({delta['positive']}/{delta['seeds']} "
-                         f"seeds{aim}).")
+            text = (f"- {backbone}, {protocol}: {LM_USES[use]} against the backbone "
+                    f"{delta['mean']:+.4f} AUC ({delta['positive']}/{delta['seeds']} seeds{aim})")
+            vanilla = quality.get(backbone, {}).get("protocols", {}).get(protocol, {}).get(
+                "deltas", {}).get(f"{use} - vanilla")
+            if vanilla:
+                text += (f", against ELEC's vanilla network {vanilla['mean']:+.4f} "
+                         f"({vanilla['positive']}/{vanilla['seeds']})")
+            lines.append(text + ".")
     lines += field_control_lines(docs=False) + synth_item_lines()
     return (["Other uses of the LM:", "", *lines, ""]) if lines else []
 
@@ -563,16 +571,17 @@ def uses_cells(quality: dict[str, dict]) -> dict[tuple[str, str], dict[str, dict
     cells: dict[tuple[str, str], dict[str, dict]] = {}
     for backbone, summary in quality.items():
         for protocol, part in summary["protocols"].items():
-            if "vanilla - backbone" in part["deltas"]:
-                cells.setdefault((backbone, "vanilla"), {})[protocol] = \
-                    part["deltas"]["vanilla - backbone"]
-    for _, protocol, summary in lm_uses():
+            for use in ("vanilla", *LM_USES):
+                if f"{use} - backbone" in part["deltas"]:
+                    cells.setdefault((backbone, use), {})[protocol] = \
+                        part["deltas"][f"{use} - backbone"]
+    for _, protocol, summary in lm_uses():  # where the per-method file lacks the use
         methods = summary["protocols"][protocol]["methods"]
-        for use in ("item_lm", "field_lm", "vanilla_item"):
+        for use in LM_USES:
             if use in methods:
-                cells.setdefault((summary["backbone"], use), {})[protocol] = paired(
+                cells.setdefault((summary["backbone"], use), {}).setdefault(protocol, paired(
                     methods[use]["test"]["auc"]["values"],
-                    methods["backbone"]["test"]["auc"]["values"])
+                    methods["backbone"]["test"]["auc"]["values"]))
     for _, data in item_dropout_results():
         for protocol, rates in data["protocols"].items():
             if "0.2" in rates and "backbone" in rates["0.2"]:
@@ -705,7 +714,8 @@ def readme_section(quality: dict[str, dict]) -> str:
     parts += not_current(quality)
     if quality:
         parts += ["![test AUC per method](benchmarks/results/quality.png)", ""]
-    parts += uses_table(quality) + lm_uses_summary() + item_dropout_summary() + scale_summary()
+    parts += (uses_table(quality) + lm_uses_summary(quality) + item_dropout_summary()
+              + scale_summary())
     parts.append(END)
     return "\n".join(parts)
 

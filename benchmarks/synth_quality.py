@@ -11,7 +11,8 @@ ensemble_distilled) and ELEC's gain and vanilla networks; then every network's t
 predictions are scored on all test rows and on the rows whose item has fewer than
 ``--rare`` training rows. Deltas are paired by seed. Writes
 benchmarks/results/synth_quality.json. ``--methods`` picks other rows of the method table
-(e.g. the item-level ``item_lm``, which reads one LM vector per item title).
+(e.g. the item-level ``item_lm``, which reads one LM vector per item title, and
+``vanilla_item``, ELEC's student with that vector).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ RESULTS = Path(__file__).parent / "results"
 METHODS = ["backbone", "self_distilled", "ensemble_distilled", "gain", "vanilla"]
 DELTAS = [("vanilla", "self_distilled"), ("vanilla", "ensemble_distilled"),
           ("vanilla", "backbone"), ("gain", "backbone"), ("item_lm", "backbone"),
-          ("vanilla", "item_lm")]
+          ("vanilla", "item_lm"), ("vanilla_item", "backbone"), ("vanilla_item", "vanilla"),
+          ("vanilla_item", "item_lm")]
 
 
 def main() -> None:

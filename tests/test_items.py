@@ -67,6 +67,7 @@ def test_item_lm_reads_one_vector_per_item_known_for_new_items(tiny_config, elec
     np.testing.assert_allclose(graph, trained, rtol=1e-5, atol=1e-6)
     # raw rows find their item by its text, rendered from the same fields as in training
     assert served.manifest["item_lookup"]["items"] == len(served.items.index)
+    assert served.manifest["item_lookup"]["llm"] == cfg.llm.model_dump(mode="json")
     row = pq.read_table(cfg.data.dataset).slice(0, 1).to_pylist()[0]
     fields = [f for f in FIELDS if f.name in pipeline.data.item_texts.fields]
     assert [f.name for f in fields] == ["title", "genres"]

@@ -105,6 +105,22 @@ def test_bf16_vectors_do_not_depend_on_the_other_texts(tiny_lm):
         np.testing.assert_array_equal(encoder.encode([many[k]])[0], together[k])
 
 
+def test_an_item_table_records_the_precision_its_texts_were_encoded_in(tiny_lm):
+    """llm.precision auto is bf16 on one machine and fp32 on another: a bundle's new items
+    must go through the LM as the table's items did, so the table records what ran."""
+    import torch
+
+    from elec.llm.encoder import encoding_device, resolve_precision
+    from elec.text.items import item_checkpoint, item_table_llm, read_item_checkpoint
+
+    auto = LLMConfig(name=str(tiny_lm), precision="auto")
+    ran = resolve_precision("auto", encoding_device(torch.device("cpu")))
+    assert ran in ("bf16", "fp32") and TextEncoder(auto).precision == ran
+    table = item_checkpoint(["Title is A."], ["title"], torch.ones(1, 4), {"precision": ran})
+    assert item_table_llm(table) == {"precision": ran}
+    assert read_item_checkpoint(table)[0] == ["Title is A."]
+
+
 @pytest.fixture(scope="module")
 def tiny_decoder(tmp_path_factory, tiny_lm):
     """A 1-layer Llama with random weights (a decoder: causal attention, no [CLS])."""

@@ -143,7 +143,7 @@ class Run:
         if method.lookup:  # what its bundle looks up
             texts, vectors = self.lm.item_table()
             checkpoints[ITEMS.format(method.name)] = item_checkpoint(
-                texts, data.item_texts.fields, vectors)
+                texts, data.item_texts.fields, vectors, self.lm.item_llm())
         return record, checkpoints
 
     def _finished(self, method: Method) -> dict | None:

@@ -149,16 +149,37 @@ def _quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
         return quantize_dynamic(model, spec, dtype=torch.qint8)
 
 
+def encoding_device(device: torch.device) -> torch.device:
+    """Where the LM runs for a run on ``device``: that GPU, else any GPU, else the CPU."""
+    if device.type == "cuda":
+        return device
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_precision(requested: str, device: torch.device) -> str:
+    """``llm.precision`` as the LM runs it on ``device``: auto is bf16 where the hardware
+    has it, else fp32."""
+    if requested == "int8" and device.type != "cpu":
+        raise ValueError("llm.precision=int8 (dynamic quantisation) runs on the CPU only; "
+                         "use bf16 on a GPU")
+    if requested != "auto":
+        return requested
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+
+
 class TextEncoder:
     """Batched, length-sorted, no-grad encoding of texts into pooled vectors."""
 
-    def __init__(self, cfg: LLMConfig, device: str | None = None):
+    def __init__(self, cfg: LLMConfig, device: str | torch.device | None = None):
+        """``device``: where the LM runs; by default the GPU if there is one."""
         self.cfg = cfg
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = torch.device(device) if device else encoding_device(torch.device("cpu"))
         tokenizer, self.model = load_pretrained(resolve_name(cfg.name))
         self.tokenizer = prepare_tokenizer(tokenizer)
         self.model.to(self.device).eval()
-        self.precision = self._choose_precision(cfg.precision)
+        self.precision = resolve_precision(cfg.precision, self.device)
         self.dim = int(self.model.config.hidden_size)
         self.fingerprint = hashlib.sha256(
             f"v{ENCODING_VERSION}|{model_digest(cfg.name)}|{cfg.pooling}|"
@@ -166,16 +187,6 @@ class TextEncoder:
             f"{cfg.max_length}".encode()).hexdigest()[:20]
         if self.precision == "int8":
             self.model = _quantize_int8(self.model)
-
-    def _choose_precision(self, requested: str) -> str:
-        if requested == "int8" and self.device.type != "cpu":
-            raise ValueError("llm.precision=int8 (dynamic quantisation) runs on the CPU only; "
-                             "use bf16 on a GPU")
-        if requested != "auto":
-            return requested
-        if self.device.type == "cuda":
-            return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-        return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
 
     def _autocast(self):
         if self.precision == "bf16":

@@ -15,6 +15,7 @@ from elec.config import RunConfig
 from elec.data.batches import Columns, Rows
 from elec.data.prepare import Prepared
 from elec.distill.networks import LLM_VECTOR
+from elec.llm.encoder import encoding_device, resolve_precision
 from elec.llm.stage1 import encode_texts, value_vectors
 from elec.methods import Method
 from elec.rundir import RunDir
@@ -67,6 +68,11 @@ class LMInputs:
             for row, text in enumerate(texts):
                 first.setdefault(text, (split, row))
         return list(first), torch.stack([self._items[s][r] for s, r in first.values()])
+
+    def item_llm(self) -> dict:
+        """The LM settings of the item vectors, ``llm.precision`` as it ran here."""
+        return self.cfg.llm.model_copy(update={"precision": resolve_precision(
+            self.cfg.llm.precision, encoding_device(self.device))}).model_dump(mode="json")
 
     def values(self) -> tuple[Tensor, Tensor]:
         """The embedding-table rows of the values the LM reads, and the LM's pooled vector

@@ -28,11 +28,17 @@ from elec.data.prepare import Prepared
 from elec.data.schema import FeatureSchema
 from elec.data.shards import ShardedColumns, part_file, save_array
 from elec.data.store import elec_home
-from elec.environment import resolve_device, seed_everything
+from elec.environment import seed_everything
 from elec.errors import DataError
 from elec.llm.adapter import LLM_HIDDEN, Adapter
 from elec.llm.cache import VectorCache
-from elec.llm.encoder import ENCODING_VERSION, INT8_SCHEME, TextEncoder, model_digest
+from elec.llm.encoder import (
+    ENCODING_VERSION,
+    INT8_SCHEME,
+    TextEncoder,
+    encoding_device,
+    model_digest,
+)
 from elec.text.items import value_texts
 from elec.train import distributed
 from elec.train.fit import evaluate_splits, parameter_count
@@ -70,7 +76,7 @@ def encode_texts(texts: dict[str, list[str]], llm: LLMConfig, device: torch.devi
     """split -> pooled last hidden states h of every row's text in ``texts`` (split ->
     texts), through the vector cache (under torchrun every rank encodes its share of the
     missing texts)."""
-    encoder = TextEncoder(llm, str(device) if device.type == "cuda" else None)
+    encoder = TextEncoder(llm, encoding_device(device))
     cache = VectorCache(elec_home() / "vectors", encoder.fingerprint, reporter.log)
     everything = [text for split in texts for text in texts[split]]
     advance = reporter.bar(f"LM encoding ({encoder.precision})", len(everything))
@@ -89,8 +95,7 @@ def text_encoder(llm: LLMConfig, reporter: Reporter) -> Callable[[list[str]], Te
     the CPU (new items for a bundle's item table). Not through the vector cache: reading
     it costs time in proportion to all it holds, and a new item's text is one that
     training never encoded."""
-    device = resolve_device("auto")
-    encoder = TextEncoder(llm, str(device) if device.type == "cuda" else None)
+    encoder = TextEncoder(llm)
     return lambda texts: torch.from_numpy(encoder.encode(texts, reporter.bar(
         f"LM encoding ({encoder.precision})", len(texts))))
 
@@ -190,7 +195,7 @@ def encode_shards(data: Prepared, cfg: RunConfig, device: torch.device, reporter
     """split -> the file of every shard's pooled h (float16), in the vector cache under the
     sha256 of the shard's texts, and the LM's width. Each rank encodes its share of the
     shards not yet there; a shard's vectors do not depend on which rank encoded it."""
-    encoder = TextEncoder(cfg.llm, str(device) if device.type == "cuda" else None)
+    encoder = TextEncoder(cfg.llm, encoding_device(device))
     root = elec_home() / "vectors" / encoder.fingerprint / "rows"
     files = {s: [root / f"{d}.npy" for d in data.columns[s].text_digests] for s in data.splits}
     missing = [(s, i) for s in data.splits for i, path in enumerate(files[s])

@@ -30,7 +30,7 @@ from elec.methods import METHODS, method_model
 from elec.models import CTRNetwork
 from elec.rundir import RunDir
 from elec.serve.module import ItemServingModule, ServingModule
-from elec.text.items import ITEMS, read_item_checkpoint
+from elec.text.items import ITEMS, item_table_llm, read_item_checkpoint
 
 FORMAT = "elec.bundle/1"
 ITEMS_FILE = "items.safetensors"  # item_lm's table
@@ -147,7 +147,8 @@ def export(run_dir: str | Path, out: str | Path, method: str = "vanilla",
             lookup = {"items": len(items["vectors"]),
                       "fields": [specs[f].model_dump(mode="json") for f in fields],
                       "text": cfg.text.model_dump(mode="json"),
-                      "llm": cfg.llm.model_dump(mode="json")}
+                      # the LM as it encoded the table (earlier runs: as configured)
+                      "llm": item_table_llm(items) or cfg.llm.model_dump(mode="json")}
         if "torchscript" in formats:
             with torch.no_grad():
                 torch.jit.trace(module, inputs).save(str(staging / "model.torchscript"))

@@ -25,7 +25,7 @@ from elec.data.store import atomic_dir, sha256_file, write_json
 from elec.data.values import RowError
 from elec.serve.bundle import ITEMS_FILE, BundleError, is_bundle, read_manifest
 from elec.serve.predictor import ItemLookup
-from elec.text.items import item_checkpoint, read_item_checkpoint, render_items
+from elec.text.items import item_checkpoint, item_table_llm, read_item_checkpoint, render_items
 
 
 def item_lookup(bundle: str | Path) -> dict:
@@ -67,7 +67,8 @@ def add_items(bundle: str | Path, texts: list[str], hidden: torch.Tensor) -> tor
     items = load_file(str(bundle / ITEMS_FILE))
     known, fields, vectors = read_item_checkpoint(items)
     projected = F.linear(hidden.float(), items["projection.weight"], items["projection.bias"])
-    items.update(item_checkpoint(known + texts, fields, torch.cat([vectors, projected])))
+    items.update(item_checkpoint(known + texts, fields, torch.cat([vectors, projected]),
+                                 item_table_llm(items)))
     with atomic_dir(bundle, is_bundle) as staging:
         for name in manifest["sha256"]:
             if name != ITEMS_FILE:

@@ -57,10 +57,13 @@ def render_items(table: pa.Table, fields: Sequence[FieldSpec], cfg: TextConfig) 
 ITEMS = "{}.items"  # the checkpoint of an item method's item table
 
 
-def item_checkpoint(texts: list[str], fields: list[str], vectors: Tensor) -> dict[str, Tensor]:
-    """An item table as checkpoint tensors: the texts and their fields as UTF-8 JSON bytes
-    beside the vectors, so one checksummed file holds it."""
-    words = json.dumps({"texts": texts, "fields": fields}).encode()
+def item_checkpoint(texts: list[str], fields: list[str], vectors: Tensor,
+                    llm: dict | None = None) -> dict[str, Tensor]:
+    """An item table as checkpoint tensors: the texts, their fields and the LM settings
+    that encoded them (``llm.precision`` as it ran, never "auto": a new item's text must
+    go through the same LM) as UTF-8 JSON bytes beside the vectors, so one checksummed
+    file holds it."""
+    words = json.dumps({"texts": texts, "fields": fields, "llm": llm}).encode()
     return {"vectors": vectors,
             "texts_json": torch.frombuffer(bytearray(words), dtype=torch.uint8)}
 
@@ -69,6 +72,11 @@ def read_item_checkpoint(tensors: dict[str, Tensor]) -> tuple[list[str], list[st
     """texts, fields, vectors of ``item_checkpoint``."""
     words = json.loads(bytes(tensors["texts_json"].numpy()).decode())
     return words["texts"], words["fields"], tensors["vectors"]
+
+
+def item_table_llm(tensors: dict[str, Tensor]) -> dict | None:
+    """The LM settings that encoded an ``item_checkpoint``'s texts (None if not recorded)."""
+    return json.loads(bytes(tensors["texts_json"].numpy()).decode()).get("llm")
 
 
 @dataclass

@@ -118,6 +118,14 @@ def test_gain_network_cannot_be_exported_and_corrupt_bundles_are_refused(finishe
     (copy / "schema.json").write_text((copy / "schema.json").read_text().replace("u1", "u9"))
     with pytest.raises(BundleError, match="does not match its checksum"):
         Predictor.from_bundle(copy)
+    from typer.testing import CliRunner
+
+    from elec.cli import app
+
+    # a bundle without an item table takes no new items: said before any LM or server starts
+    refused = CliRunner().invoke(app, ["serve", str(bundle), "--add-items"])
+    assert refused.exit_code == 2 and "looks up no item vectors" in " ".join(
+        refused.output.split())
 
 
 def test_export_never_deletes_what_elec_did_not_write(finished_run, tmp_path):

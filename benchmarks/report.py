@@ -34,7 +34,6 @@ SUPERSEDED = {
                                 "Xavier initialisation",
     "quality_dcnv2_h200.json": "the paper's teacher (teacher_mix 1.0), before the backbones' "
                                "Xavier initialisation",
-    "quality_dcnv2_cold-item_cpu.json": "the paper's teacher (teacher_mix 1.0)",
 }
 # result files still shown whose heading must say what they predate
 PREDATES = {"zoo": "measured before the backbones' Xavier initialisation",

@@ -98,3 +98,22 @@ def test_rendering_reads_values_as_the_encoder_does_and_keeps_its_budget(rows):
         title = row["title"]
         if title:
             assert len(text) <= sum(len(s.label) + 60 for s in present) + 4 * 50
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.fixed_dictionaries(VALUES), min_size=1, max_size=4),
+       st.lists(st.integers(0, 3), min_size=1, max_size=30),
+       st.lists(st.one_of(st.none(), st.lists(st.integers(-5, 5), max_size=3)), min_size=4,
+                max_size=4))
+def test_item_texts_rendered_once_per_distinct_values_equal_every_rows_own(pool, picks, years):
+    """render_items renders each distinct combination of values once; every row still
+    reads exactly the text rendered from its own values (-0.0 and 0.0, NaN, "" and None,
+    [] and None, lists of numbers)."""
+    from elec.text.items import render_items
+
+    rows = [{**pool[i % len(pool)], "years": years[i]} for i in picks]
+    types = {**TYPES, "years": pa.list_(pa.int64())}
+    table = pa.table({k: pa.array([r[k] for r in rows], type=t) for k, t in types.items()})
+    fields = [*SPECS[1:], FieldSpec(name="years", kind="multi", display="Years")]
+    assert render_items(table, fields, TextConfig()) == render_rows(
+        table.to_pylist(), fields, truncate(TextConfig().max_chars))

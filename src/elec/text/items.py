@@ -9,7 +9,9 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import torch
 from torch import Tensor
 
@@ -49,9 +51,46 @@ def item_fields(train: pa.Table, specs: Sequence[FieldSpec], cfg: TextConfig,
 
 
 def render_items(table: pa.Table, fields: Sequence[FieldSpec], cfg: TextConfig) -> list[str]:
-    """Every row's item text: ``fields`` alone, in their order."""
-    return render_table(table, fields, cfg.model_copy(update={"fields": [f.name for f in
-                                                                         fields]}))
+    """Every row's item text: ``fields`` alone, in their order. Each distinct combination
+    of the fields' values is rendered once (an item's rows repeat it)."""
+    only = cfg.model_copy(update={"fields": [f.name for f in fields]})
+    codes = [_codes(table[f.name]) for f in fields]
+    if not table.num_rows or any(c is None for c in codes):
+        return render_table(table, fields, only)
+    key, size = np.zeros(table.num_rows, np.int64), 1
+    for c in codes:  # one number per combination, while it fits in 63 bits
+        size *= int(c.max()) + 2
+        if size >= 2**62:
+            return render_table(table, fields, only)
+        key = key * (int(c.max()) + 2) + c + 1
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    texts = render_table(table.take(first), fields, only)
+    return [texts[i] for i in inverse]
+
+
+def _codes(column: pa.ChunkedArray) -> np.ndarray | None:
+    """A code per row (-1: missing), equal in two rows only where the values are, so they
+    render alike; None for a type whose values this cannot tell apart exactly."""
+    column = column.combine_chunks()
+    kind = column.type
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        values = pc.list_flatten(column)
+        if values.null_count or not (pa.types.is_string(kind.value_type)
+                                     or pa.types.is_integer(kind.value_type)):
+            return None
+        values = values.cast(pa.string())
+        if pc.any(pc.match_substring(values, "\x1f")).as_py():
+            return None
+        # joined by a character no value holds; an empty list ("") is not a missing one
+        column = pc.binary_join(column.cast(pa.list_(pa.string())), "\x1f")
+    elif pa.types.is_floating(kind):  # by their bits: -0.0 and 0.0 render apart
+        bits = column.cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False)
+        column = pa.array(bits.view(np.int64), mask=column.is_null().to_numpy(
+            zero_copy_only=False))
+    elif not (pa.types.is_string(kind) or pa.types.is_large_string(kind)
+              or pa.types.is_integer(kind) or pa.types.is_boolean(kind)):
+        return None
+    return pc.dictionary_encode(column).indices.fill_null(-1).to_numpy().astype(np.int64)
 
 
 ITEMS = "{}.items"  # the checkpoint of an item method's item table

@@ -90,7 +90,8 @@ def test_item_lm_reads_one_vector_per_item_known_for_new_items(tiny_config, elec
         assert answer["probabilities"] == pytest.approx([known, unseen], abs=1e-6)
         assert answer["ignored_fields"] == ["click", "timestamp"]  # the title is read
         assert client.get("/metadata").json()["items"] == {
-            "in_table": len(served.items.index), "rows_with_an_item_not_in_the_table": 1}
+            "in_table": len(served.items.index), "rows_with_an_item_not_in_the_table": 1,
+            "post_items": False}
 
     # a new item joins the table without retraining: its text through the LM, projected
     from typer.testing import CliRunner
@@ -133,6 +134,7 @@ def test_item_lm_reads_one_vector_per_item_known_for_new_items(tiny_config, elec
         assert client.post("/items", json={"rows": [later, later, new]}).json() == {
             "added": 1, "in_table_already": 1, "in_table": len(grown.items.index) + 1}
         after = client.post("/predict", json={"rows": [later]}).json()["probabilities"][0]
+        assert client.get("/metadata").json()["items"]["post_items"]
         lacking = client.post("/items", json={"rows": [{"title": "No genres"}]})
         assert lacking.status_code == 422 and "genres" in lacking.json()["detail"]
     assert after != pytest.approx(before, abs=1e-6)

@@ -155,7 +155,8 @@ def create_app(predictor: Predictor, max_rows: int = 4096,
                 "test_metrics": manifest.get("test_metrics"), "versions": manifest["versions"],
                 "max_rows": max_rows, **({"items": {
                     "in_table": len(predictor.items.index),
-                    "rows_with_an_item_not_in_the_table": predictor.items.unknown}}
+                    "rows_with_an_item_not_in_the_table": predictor.items.unknown,
+                    "post_items": add_items is not None}}
                     if predictor.items else {})}
 
     return app

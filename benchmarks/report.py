@@ -460,6 +460,16 @@ def field_control_lines(docs: bool) -> list[str]:
     return lines
 
 
+def delta_of(quality: dict[str, dict], backbone: str, protocol: str, pair: str) -> dict | None:
+    """A paired difference from the per-method file, else from an lm_uses file."""
+    found = quality.get(backbone, {}).get("protocols", {}).get(protocol, {}).get(
+        "deltas", {}).get(pair)
+    for _, where, summary in lm_uses():
+        if found is None and summary["backbone"] == backbone and where == protocol:
+            found = summary["protocols"][protocol]["deltas"].get(pair)
+    return found
+
+
 def lm_uses_summary(quality: dict[str, dict]) -> list[str]:
     """Each other use of the LM against the backbone and, where trained beside it, against
     ELEC's vanilla network."""
@@ -475,8 +485,7 @@ def lm_uses_summary(quality: dict[str, dict]) -> list[str]:
                    if protocol == "cold-item" else "")
             text = (f"- {backbone}, {protocol}: {LM_USES[use]} against the backbone "
                     f"{delta['mean']:+.4f} AUC ({delta['positive']}/{delta['seeds']} seeds{aim})")
-            vanilla = quality.get(backbone, {}).get("protocols", {}).get(protocol, {}).get(
-                "deltas", {}).get(f"{use} - vanilla")
+            vanilla = delta_of(quality, backbone, protocol, f"{use} - vanilla")
             if vanilla:
                 text += (f", against ELEC's vanilla network {vanilla['mean']:+.4f} "
                          f"({vanilla['positive']}/{vanilla['seeds']})")

@@ -135,8 +135,11 @@ def test_item_lm_reads_one_vector_per_item_known_for_new_items(tiny_config, elec
             "added": 1, "in_table_already": 1, "in_table": len(grown.items.index) + 1}
         after = client.post("/predict", json={"rows": [later]}).json()["probabilities"][0]
         assert client.get("/metadata").json()["items"]["post_items"]
+        fields_read = [f.name for f in serving.items.fields]
         lacking = client.post("/items", json={"rows": [{"title": "No genres"}]})
         assert lacking.status_code == 422 and "genres" in lacking.json()["detail"]
+        empty = client.post("/items", json={"rows": [later, {f: None for f in fields_read}]})
+        assert empty.status_code == 422 and "row 1: every item field" in empty.json()["detail"]
     assert after != pytest.approx(before, abs=1e-6)
     reread = Predictor.from_bundle(bundle)  # the bundle holds it: kept across restarts
     assert reread.predict_proba([later])[0] == pytest.approx(after, abs=1e-6)

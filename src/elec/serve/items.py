@@ -95,8 +95,12 @@ class ItemAdder:
         if missing:
             raise RowError(f"the items lack the fields {missing} an item's text is rendered "
                            f"from (this bundle reads {[f.name for f in self.items.fields]})")
+        rendered = self.items.texts(rows)  # as /predict renders them
+        if "" in rendered:
+            raise RowError(f"row {rendered.index('')}: every item field is missing, so the "
+                           f"item has no text")
         with self._one_at_a_time:
-            texts = list(dict.fromkeys(self.items.texts(rows)))  # rendered as /predict does
+            texts = list(dict.fromkeys(rendered))
             new = [t for t in texts if t not in self.items.index]
             if new:
                 self.items.extend(new, add_items(self.bundle, new, self.encode(new)))

@@ -470,11 +470,12 @@ def delta_of(quality: dict[str, dict], backbone: str, protocol: str, pair: str) 
     return found
 
 
-def lm_uses_summary(quality: dict[str, dict]) -> list[str]:
+def lm_uses_summary(quality: dict[str, dict], every_cell: bool = True) -> list[str]:
     """Each other use of the LM against the backbone and, where trained beside it, against
-    ELEC's vanilla network."""
+    ELEC's vanilla network (``every_cell``; the README has the table instead); the
+    controls and the synthetic table."""
     lines = []
-    cells = uses_cells(quality)
+    cells = uses_cells(quality) if every_cell else {}
     for backbone, use in sorted(cells, key=lambda key: (key[0], list(LM_USES).index(key[1])
                                                         if key[1] in LM_USES else -1)):
         row = cells[backbone, use]
@@ -701,7 +702,8 @@ def results_page(quality: dict[str, dict]) -> str:
     parts += ["## Per method", "", *per_method(quality)]
     if quality:
         parts += ["![test AUC per method](../benchmarks/results/quality.png)", ""]
-    parts += uses_table(quality) + lm_uses_tables() + item_dropout_section()
+    parts += (uses_table(quality) + lm_uses_summary(quality) + lm_uses_tables()
+              + item_dropout_section())
     parts += ["## Serving, speed and other measurements", ""]
     latency_path = RESULTS / "latency.json"
     if latency_path.is_file():
@@ -731,8 +733,8 @@ def readme_section(quality: dict[str, dict]) -> str:
     parts += not_current(quality)
     if quality:
         parts += ["![test AUC per method](benchmarks/results/quality.png)", ""]
-    parts += (uses_table(quality) + lm_uses_summary(quality) + item_dropout_summary()
-              + scale_summary())
+    parts += (uses_table(quality) + lm_uses_summary(quality, every_cell=False)
+              + item_dropout_summary() + scale_summary())
     parts.append(END)
     return "\n".join(parts)
 

@@ -100,7 +100,8 @@ def assert_pinned(split: str, methods: dict) -> None:
     here = environment()
     for pinned in machines:
         if (here["cpu"], here["torch"]) == (pinned["cpu"], pinned["torch"]) and \
-                pinned.get("cpu_flags", cpu_flags()) == cpu_flags():
+                pinned.get("cpu_flags", cpu_flags()) == cpu_flags() and \
+                pinned.get("torch_threads", here["torch_threads"]) == here["torch_threads"]:
             got = {name: methods[name]["test"]["auc"] for name in pinned[split]}
             assert got == pinned[split]
     # on another CPU or torch: other float kernels; the other tests still check behaviour

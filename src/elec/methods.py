@@ -43,6 +43,18 @@ class Method:
         """What ``elec export`` accepts: a network that needs no LM at serving."""
         return not self.serves_llm
 
+    @property
+    def projects_lm(self) -> bool:
+        """Its network projects LM vectors into the embedding space (a projection trained
+        with its own weight decay, gain.projection_weight_decay)."""
+        return self.build in ("gain", "item", "field") or self.lookup
+
+    @property
+    def wrapped(self) -> bool:
+        """Its trained network wraps the backbone that is served (a student's; field_lm's,
+        into whose embeddings the LM sums fold): the served parameters are that one's."""
+        return self.build in ("field", "student")
+
 
 TABLE = [
     Method("lm_only", "adapted LM: transformation + prediction layer", "stage1",

@@ -119,7 +119,7 @@ class Run:
         generator = seed_everything(cfg.seed)
         trainer = Trainer(cfg.train, self.log, self.reporter.bar,
                           augment=item_dropout(cfg, data.schema))
-        columns, param_groups, served = self.lm.rows(method), None, None
+        columns = self.lm.rows(method)
         if method.build == "student":  # a student of method.teacher, on its targets
             distill = self.distill(method)
             blended = method.blend and distill.teacher_mix < 1.0
@@ -129,15 +129,11 @@ class Run:
                                       distill.teacher_mix, self.dir.path / "targets" / method.name)
             columns = {**columns, "train": train}
             generator = seed_everything(cfg.seed)
-        network = self._untrained(method)
-        if method.build in ("field", "student"):
-            served = network.network
-        if method.build in ("gain", "item", "field") or method.lookup:
-            # the LM's projection, regularised apart
-            param_groups = projection_apart(network, cfg.gain.projection_weight_decay)
-        network.to(self.device)
+        network = self._untrained(method).to(self.device)
+        param_groups = (projection_apart(network, cfg.gain.projection_weight_decay)
+                        if method.projects_lm else None)
         record = fit_network(method.name, network, columns, data.groups, trainer, generator,
-                             param_groups, served)
+                             param_groups, network.network if method.wrapped else None)
         self.networks[method.name] = network  # teachers are read by their students
         checkpoints = {method.name: network.state_dict()}
         if method.lookup:  # what its bundle looks up

@@ -59,10 +59,11 @@ def render_items(table: pa.Table, fields: Sequence[FieldSpec], cfg: TextConfig) 
         return render_table(table, fields, only)
     key, size = np.zeros(table.num_rows, np.int64), 1
     for c in codes:  # one number per combination, while it fits in 63 bits
-        size *= int(c.max()) + 2
+        span = int(c.max()) + 2
+        size *= span
         if size >= 2**62:
             return render_table(table, fields, only)
-        key = key * (int(c.max()) + 2) + c + 1
+        key = key * span + c + 1
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     texts = render_table(table.take(first), fields, only)
     return [texts[i] for i in inverse]
@@ -74,15 +75,14 @@ def _codes(column: pa.ChunkedArray) -> np.ndarray | None:
     column = column.combine_chunks()
     kind = column.type
     if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        values = pc.list_flatten(column)
-        if values.null_count or not (pa.types.is_string(kind.value_type)
-                                     or pa.types.is_integer(kind.value_type)):
+        if not (pa.types.is_string(kind.value_type) or pa.types.is_integer(kind.value_type)):
             return None
-        values = values.cast(pa.string())
-        if pc.any(pc.match_substring(values, "\x1f")).as_py():
+        column = column.cast(pa.list_(pa.string()))
+        values = pc.list_flatten(column)
+        if values.null_count or pc.any(pc.match_substring(values, "\x1f")).as_py():
             return None
         # joined by a character no value holds; an empty list ("") is not a missing one
-        column = pc.binary_join(column.cast(pa.list_(pa.string())), "\x1f")
+        column = pc.binary_join(column, "\x1f")
     elif pa.types.is_floating(kind):  # by their bits: -0.0 and 0.0 render apart
         bits = column.cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False)
         column = pa.array(bits.view(np.int64), mask=column.is_null().to_numpy(

@@ -14,6 +14,7 @@ command run again skips what is done.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,6 @@ from elec.data.prepare import Prepared, prepare
 from elec.data.shards import prepare_shards, sharded
 from elec.data.store import write_json
 from elec.distill.networks import (
-    LLM_VECTOR,
     FieldNetwork,
     GainNetwork,
     PlainNetwork,
@@ -38,7 +38,7 @@ from elec.llm.stage1 import shared_dir, train_stage1
 from elec.methods import METHODS, Method, check_run, dependencies, method_model, reads_llm
 from elec.report.plots import training_curves
 from elec.rundir import RunDir
-from elec.text.items import ITEMS, item_checkpoint, item_texts
+from elec.text.items import ITEMS, item_texts
 from elec.text.render import render_table
 from elec.train import distributed
 from elec.train.fit import fit_network
@@ -71,10 +71,7 @@ class Run:
 
     def _prepare(self, out: Path) -> Prepared:
         cfg = self.cfg
-
-        def render(rows):
-            return render_table(rows, cfg.fields, cfg.text)
-
+        render = partial(render_table, specs=cfg.fields, cfg=cfg.text)
         if self.sharded:  # texts are rendered into the shards when a method reads an LM
             lm = any(reads_llm(METHODS[m]) for m in cfg.methods)
             return prepare_shards(cfg, out / "shards", self.device, self.reporter.every(),
@@ -137,9 +134,7 @@ class Run:
         self.networks[method.name] = network  # teachers are read by their students
         checkpoints = {method.name: network.state_dict()}
         if method.lookup:  # what its bundle looks up
-            texts, vectors = self.lm.item_table()
-            checkpoints[ITEMS.format(method.name)] = item_checkpoint(
-                texts, data.item_texts.fields, vectors, self.lm.item_llm())
+            checkpoints[ITEMS.format(method.name)] = self.lm.item_checkpoint()
         return record, checkpoints
 
     def _finished(self, method: Method) -> dict | None:
@@ -164,8 +159,7 @@ class Run:
 
     def _untrained(self, method: Method) -> nn.Module:
         """An untrained network of ``method`` (a student's needs its trained teacher)."""
-        item_dim = (self.lm.item_columns()["train"].extra[LLM_VECTOR].shape[1]
-                    if method.lookup else 0)
+        item_dim = self.lm.item_dim if method.lookup else 0
         if method.build in ("gain", "item"):
             dim = self.cfg.adapter.dim if method.build == "gain" else item_dim
             return GainNetwork(self.data.schema, self.cfg.model, dim, self.cfg.gain)

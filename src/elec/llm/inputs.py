@@ -19,6 +19,7 @@ from elec.llm.encoder import encoding_device, resolve_precision
 from elec.llm.stage1 import encode_texts, value_vectors
 from elec.methods import Method
 from elec.rundir import RunDir
+from elec.text.items import item_checkpoint
 from elec.ui import Reporter
 
 
@@ -59,20 +60,24 @@ class LMInputs:
                                        self.reporter)
         return self._beside(self._items)
 
-    def item_table(self) -> tuple[list[str], Tensor]:
-        """Every distinct item text of the run's rows (every split: an item's text is
-        known before its first label) and its LM vector: what a bundle looks up."""
+    @property
+    def item_dim(self) -> int:
+        """The width of the item vectors."""
+        return self.item_columns()["train"].extra[LLM_VECTOR].shape[1]
+
+    def item_checkpoint(self) -> dict[str, Tensor]:
+        """What a bundle looks up (``item_checkpoint``): every distinct item text of the
+        run's rows (every split: an item's text is known before its first label), its LM
+        vector, and the LM settings that encoded them, ``llm.precision`` as it ran here."""
         self.item_columns()
         first: dict[str, tuple[str, int]] = {}
         for split, texts in self.data.item_texts.texts.items():
             for row, text in enumerate(texts):
                 first.setdefault(text, (split, row))
-        return list(first), torch.stack([self._items[s][r] for s, r in first.values()])
-
-    def item_llm(self) -> dict:
-        """The LM settings of the item vectors, ``llm.precision`` as it ran here."""
-        return self.cfg.llm.model_copy(update={"precision": resolve_precision(
+        vectors = torch.stack([self._items[s][r] for s, r in first.values()])
+        llm = self.cfg.llm.model_copy(update={"precision": resolve_precision(
             self.cfg.llm.precision, encoding_device(self.device))}).model_dump(mode="json")
+        return item_checkpoint(list(first), self.data.item_texts.fields, vectors, llm)
 
     def values(self) -> tuple[Tensor, Tensor]:
         """The embedding-table rows of the values the LM reads, and the LM's pooled vector

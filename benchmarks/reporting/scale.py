@@ -1,0 +1,175 @@
+"""Scale: training throughput, precision, memory, torchrun, the synthetic table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from elec.report.quality import cell
+from reporting.sources import RESULTS, source
+
+
+def backbone_ddp() -> list[Path]:
+    """The backbone-only torchrun comparisons (ddp*.json, not the end-to-end one)."""
+    return [p for p in sorted(RESULTS.glob("ddp*.json")) if p.name != "ddp_elec.json"]
+
+
+def scale_section() -> list[str]:
+    """Throughput against FuxiCTR, memory by row count, torchrun against one process,
+    and the synthetic table's LM table: whichever of their files exist."""
+    out = []
+    for path in sorted(RESULTS.glob("throughput*.json")):  # one file per machine
+        data = json.loads(path.read_text())
+        bf16 = "elec_bf16" in data["runs"][0]
+        out += [f"#### Training throughput against FuxiCTR 2.3.10 "
+                f"({source(path, data['environment'])}; {data['what']}, "
+                f"{data['train_rows']:,} training rows of `elec data synth`)", ""]
+        if bf16:
+            out += ["| round | elec fp32 samples/s | elec bf16 samples/s | FuxiCTR samples/s | "
+                    "fp32 / FuxiCTR | bf16 / FuxiCTR |", "|---|---|---|---|---|---|"]
+            out += [f"| {r['repeat'] + 1} | {r['elec']['samples_per_s']:,.0f} | "
+                    f"{r['elec_bf16']['samples_per_s']:,.0f} | "
+                    f"{r['fuxictr']['samples_per_s']:,.0f} | {r['ratio']:.2f}x | "
+                    f"{r['ratio_bf16']:.2f}x |" for r in data["runs"]]
+        else:
+            out += ["| epoch pair | elec samples/s | FuxiCTR samples/s | elec / FuxiCTR |",
+                    "|---|---|---|---|"]
+            out += [f"| {r['repeat'] + 1} | {r['elec']['samples_per_s']:,.0f} | "
+                    f"{r['fuxictr']['samples_per_s']:,.0f} | {r['ratio']:.2f}x |"
+                    for r in data["runs"]]
+        probes = ", ".join(f"{k} {v:,.0f}/s" if isinstance(v, float) else f"{k} {v}"
+                           for k, v in data["fuxictr_loader_probe_samples_per_s"].items())
+        ratios = (f"float32 **{data['median_ratio']:.2f}x**, `train.precision: bf16` "
+                  f"**{data['median_ratio_bf16']:.2f}x**" if bf16
+                  else f"**{data['median_ratio']:.2f}x**")
+        out += ["", f"Median ratio {ratios} (target: at least 2x). "
+                f"FuxiCTR's loaders on a short probe: {probes}; the race used "
+                f"{data['fuxictr_loader']}. elec's streaming preprocessing (schema fit + "
+                f"encoding every split into shards) took {data['elec_preprocessing_seconds']} s "
+                f"for {data['rows']:,} rows."]
+        if "valid_auc_after_race" in data:
+            auc = data["valid_auc_after_race"]
+            out += [f"Validation AUC after the race's {len(data['runs'])} epochs (one seed, "
+                    f"a check, not a comparison of quality): " + ", ".join(
+                        f"{k.replace('_', ' ')} {v:.4f}" for k, v in auc.items()) + "."]
+        out += [""]
+    for path in sorted(RESULTS.glob("precision_*.json")):
+        data = json.loads(path.read_text())
+        d = data["bf16_minus_fp32_test_auc"]
+        out += [f"#### `train.precision: bf16` against float32 ({source(path, data['environment'])}"
+                f"; {data['backbone']} backbone, `{data['config']}`, {d['seeds']} seeds)", "",
+                "| precision | test AUC | training seconds |", "|---|---|---|"]
+        out += [f"| {p} | {cell(data['test_auc'][p])} | {data['train_seconds'][p]['mean']:.1f} "
+                f"± {data['train_seconds'][p]['std']:.1f} |" for p in data["test_auc"]]
+        out += ["", f"Test AUC bf16 - fp32, paired by seed: {d['mean']:+.4f} ± {d['std']:.4f} "
+                f"({d['positive']}/{d['seeds']} seeds higher).", ""]
+    path = RESULTS / "memory.json"
+    if path.is_file():
+        data = json.loads(path.read_text())
+        out += [f"#### Peak memory by row count ({source(path, data['environment'])}; "
+                f"{data['what']})", "", "| rows | peak RSS | test AUC |", "|---|---|---|"]
+        out += [f"| {int(rows):,} | {v['peak_rss_gib']:.2f} GiB | {v['test_auc']:.4f} |"
+                for rows, v in data["sizes"].items()]
+        out += ["", f"Growth from the smallest to the largest: "
+                f"{data['growth_first_to_last']:+.0%} (target: under +50%, under 4 GiB).", ""]
+    for path in backbone_ddp():
+        data = json.loads(path.read_text())
+        batch_norm = ("without batch norm" if "model.params.batch_norm=false" in data["overrides"]
+                      else "with batch norm")
+        out += [f"#### torchrun against one process ({source(path, data['environment'])}; "
+                f"DeepFM {batch_norm} on {data['rows']:,} synthetic rows, gloo, "
+                f"{data['seeds']} seeds)", "",
+                "| processes | valid AUC | test AUC | seconds per run |", "|---|---|---|---|"]
+        for processes, runs in data["runs"].items():
+            seconds = sum(r["seconds"] for r in runs) / len(runs)
+            out.append(f"| {processes} | {cell(data['valid_auc'][processes])} | "
+                       f"{cell(data['test_auc'][processes])} | {seconds:.0f} |")
+        diff = data["valid_auc_difference"]
+        out += ["", f"Validation AUC, torchrun - one process, paired by seed: "
+                f"{diff['mean']:+.4f} ± {diff['std']:.4f} (target: within 0.003); the same "
+                f"fitted schema: {data['same_schema']}; the same results.json layout: "
+                f"{data['same_results_layout']}.", ""]
+    path = RESULTS / "ddp_elec.json"
+    if path.is_file():
+        data = json.loads(path.read_text())
+        out += [f"#### ELEC end to end under torchrun against one process "
+                f"({source(path, data['environment'])}; {data['rows']:,} synthetic rows on "
+                f"shards, the bundled MiniLM, {data['nproc']} processes, gloo, one seed)", "",
+                "| processes | seconds | " + " | ".join(
+                    f"{m} test AUC" for m in data["runs"]["1"]["test_auc"]) + " |",
+                "|---|---|" + "---|" * len(data["runs"]["1"]["test_auc"])]
+        for processes, r in data["runs"].items():
+            out.append(f"| {processes} | {r['seconds']:.0f} | " + " | ".join(
+                f"{a:.4f}" for a in r["test_auc"].values()) + " |")
+        out += ["", f"Pooled LM vectors of all {data['shards_encoded']} shards identical to "
+                f"one process's, bit for bit: {data['same_lm_vectors']}; the same results.json "
+                f"layout: {data['same_results_layout']}. The AUCs are one seed each (the ranks "
+                f"see other batches): a check that every stage ran, not a comparison.", ""]
+    path = RESULTS / "synth_quality.json"
+    if path.is_file():
+        data = json.loads(path.read_text())
+        seeds = len(data["seeds"])
+        out += [f"#### Where the LM pays on the synthetic table "
+                f"({source(path, data['environment'])}; {data['rows']:,} rows, {seeds} seeds; "
+                f"rare: test rows whose item has fewer "
+                f"than {data['rare_below_training_rows']} training rows, "
+                f"{data['rare_test_rows']:,} of {data['test_rows']:,}; achievable test AUC "
+                f"{data['achievable_test_auc']:.4f})", "",
+                "| rows | backbone | self_distilled | ensemble_distilled | gain | vanilla | "
+                "vanilla - self_distilled | vanilla - ensemble_distilled | gain - backbone |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        for rows in ("all", "rare"):
+            part = data["summary"][rows]
+            deltas = [part[k] for k in ("vanilla - self_distilled",
+                                        "vanilla - ensemble_distilled", "gain - backbone")]
+            out.append(f"| {rows} | " + " | ".join(cell(part[m]) for m in (
+                "backbone", "self_distilled", "ensemble_distilled", "gain", "vanilla")) + " | "
+                + " | ".join(f"{d['mean']:+.4f} ({d['positive']}/{seeds})" for d in deltas)
+                + " |")
+        out.append("")
+    return (["### Scale", ""] + out) if out else []
+
+
+def scale_summary() -> list[str]:
+    """One line per scale measurement, for the README."""
+    lines = []
+    path = RESULTS / "synth_quality.json"
+    if path.is_file():
+        data = json.loads(path.read_text())
+        n = len(data["seeds"])
+        d = {rows: data["summary"][rows] for rows in ("all", "rare")}
+        lines.append(
+            f"- On the synthetic table with item titles ({data['rows']:,} rows), the gain "
+            f"network beats the backbone on all rows by {d['all']['gain - backbone']['mean']:+.4f}"
+            f" ({d['all']['gain - backbone']['positive']}/{n}) and on rare items' rows by "
+            f"{d['rare']['gain - backbone']['mean']:+.4f} "
+            f"({d['rare']['gain - backbone']['positive']}/{n}); the served vanilla network "
+            f"against the same blended teacher without the LM: "
+            f"{d['all']['vanilla - ensemble_distilled']['mean']:+.4f} "
+            f"({d['all']['vanilla - ensemble_distilled']['positive']}/{n}) and "
+            f"{d['rare']['vanilla - ensemble_distilled']['mean']:+.4f} "
+            f"({d['rare']['vanilla - ensemble_distilled']['positive']}/{n}).")
+    races = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("throughput*.json"))]
+    if races:
+        on = "; ".join(f"{d['environment']['cpu']}: {d['median_ratio']:.2f}x in float32"
+                       + (f", {d['median_ratio_bf16']:.2f}x with `train.precision: bf16`"
+                          if "median_ratio_bf16" in d else "") for d in races)
+        lines.append(f"- Training throughput, DeepFM on {races[0]['train_rows']:,} synthetic "
+                     f"rows, against FuxiCTR 2.3.10 with its fastest loader (target 2x), on "
+                     f"{on}.")
+    path = RESULTS / "memory.json"
+    if path.is_file():
+        data = json.loads(path.read_text())
+        sizes = ", ".join(f"{int(rows):,} rows {v['peak_rss_gib']:.2f} GiB"
+                          for rows, v in data["sizes"].items())
+        lines.append(f"- Peak memory of streaming preprocessing + one backbone epoch: {sizes} "
+                     f"({data['growth_first_to_last']:+.0%}).")
+    for path in backbone_ddp():
+        data = json.loads(path.read_text())
+        diff = data["valid_auc_difference"]
+        batch_norm = ("without batch norm" if "model.params.batch_norm=false" in data["overrides"]
+                      else "with batch norm, per rank on CPU")
+        lines.append(f"- torchrun (2 processes, gloo), DeepFM {batch_norm}, against one "
+                     f"process: validation AUC {diff['mean']:+.4f} ± {diff['std']:.4f} over "
+                     f"{data['seeds']} seeds.")
+    return (["At scale:", "", *lines, ""]) if lines else []

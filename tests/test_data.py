@@ -1,5 +1,7 @@
 import io
+import os
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -90,6 +92,26 @@ def test_atomic_dir_leaves_nothing_behind_on_failure(tmp_path):
         (staging / "half.txt").write_text("x")
         raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_dir_keeps_the_old_target_when_the_swap_fails(tmp_path, monkeypatch):
+    """The old contents go only once the new are in place: a failed final rename (a full
+    disk, a permission) leaves the target as it was."""
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    real = os.replace
+
+    def failing(src, dst):
+        if Path(dst) == target and (Path(src) / "new.txt").exists():
+            raise OSError("no space left")
+        real(src, dst)
+
+    monkeypatch.setattr("elec.data.store.os.replace", failing)
+    with pytest.raises(OSError, match="no space"), atomic_dir(target, lambda _: True) as staging:
+        (staging / "new.txt").write_text("new")
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert [p.name for p in target.iterdir()] == ["old.txt"]
 
 
 def test_label_checks():

@@ -32,7 +32,8 @@ def atomic_dir(target: Path, replaces: Callable[[Path], bool] = lambda _: False
     """Yield a temporary directory that replaces ``target`` only if the block succeeds.
 
     A crash or error inside the block leaves ``target`` as it was and removes the
-    half-written temporary directory, so no reader ever sees a partial result. An
+    half-written temporary directory, so no reader ever sees a partial result; the old
+    ``target`` is deleted only after the new one has taken its name. An
     existing ``target`` is replaced only if it is an empty directory or ``replaces``
     says it is what elec wrote there before; anything else raises ``FileExistsError``
     before the block runs, so elec never deletes what it did not write.
@@ -43,12 +44,26 @@ def atomic_dir(target: Path, replaces: Callable[[Path], bool] = lambda _: False
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         yield staging
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
+        _swap(staging, target)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _swap(staging: Path, target: Path) -> None:
+    """Move ``staging`` to ``target``; the old ``target`` is set aside by a rename, and
+    deleted only once the new one is in place (put back if that fails)."""
+    if not target.exists():
+        os.replace(staging, target)
+        return
+    old = staging.with_name(staging.name + ".old")
+    os.replace(target, old)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def holds_only(path: Path, names: Iterable[str]) -> bool:

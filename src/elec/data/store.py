@@ -89,6 +89,15 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def link_or_copy(source: Path, target: Path) -> None:
+    """``target`` as a hard link to ``source`` (no bytes copied), or a copy where the file
+    system has no links. Only for files that elec never writes in place."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
 def write_json(path: Path, obj: Any) -> None:
     write_atomic(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
 

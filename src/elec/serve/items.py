@@ -10,7 +10,6 @@ stay as they are.
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +20,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from elec.config import FieldSpec, LLMConfig, TextConfig
-from elec.data.store import atomic_dir, sha256_file, write_json
+from elec.data.store import atomic_dir, link_or_copy, sha256_file, write_json
 from elec.data.values import RowError
 from elec.serve.bundle import ITEMS_FILE, BundleError, is_bundle, read_manifest
 from elec.serve.predictor import ItemLookup
@@ -60,7 +59,8 @@ def new_items(bundle: str | Path, table: pa.Table) -> tuple[list[str], int]:
 
 def add_items(bundle: str | Path, texts: list[str], hidden: torch.Tensor) -> torch.Tensor:
     """Put ``texts`` with their LM vectors ``hidden`` into the bundle's item table,
-    projected by the trained projection; the bundle is rewritten whole or not at all.
+    projected by the trained projection; the bundle is replaced whole or not at all (its
+    other files hard-linked into the new one, not copied).
     Returns the projected vectors."""
     bundle = Path(bundle)
     manifest = read_manifest(bundle)
@@ -70,9 +70,9 @@ def add_items(bundle: str | Path, texts: list[str], hidden: torch.Tensor) -> tor
     items.update(item_checkpoint(known + texts, fields, torch.cat([vectors, projected]),
                                  item_table_llm(items)))
     with atomic_dir(bundle, is_bundle) as staging:
-        for name in manifest["sha256"]:
+        for name in manifest["sha256"]:  # a bundle's files are only ever written whole
             if name != ITEMS_FILE:
-                shutil.copyfile(bundle / name, staging / name)
+                link_or_copy(bundle / name, staging / name)
         save_file({k: v.contiguous() for k, v in items.items()}, str(staging / ITEMS_FILE))
         manifest["item_lookup"]["items"] = len(known) + len(texts)
         manifest["sha256"][ITEMS_FILE] = sha256_file(staging / ITEMS_FILE)

@@ -17,7 +17,15 @@ import json
 import re
 
 from reporting.new_items import item_dropout_section, item_dropout_summary
-from reporting.quality import HOW, merged_quality, merged_zoo, not_current, per_method, verdicts
+from reporting.quality import (
+    HOW,
+    merged_quality,
+    merged_zoo,
+    not_current,
+    per_method,
+    verdict_tally,
+    verdicts,
+)
 from reporting.scale import scale_section, scale_summary
 from reporting.serving import (
     encoding_section,
@@ -71,7 +79,8 @@ def readme_section(quality: dict[str, dict]) -> str:
              "Where the language model pays (a paired difference counts as help when its "
              "mean is positive and it holds in at least 4 of 5 seeds; where the same "
              "blended teacher without the LM, `ensemble_distilled`, was measured, the "
-             "served model must beat it too):", "", *verdicts(quality), ""]
+             "served model must beat it too):", "", *verdicts(quality), "",
+             *verdict_tally(quality)]
     parts += not_current(quality)
     if quality:
         parts += ["![test AUC per method](benchmarks/results/quality.png)", ""]

@@ -41,41 +41,64 @@ def merged_zoo() -> dict:
     return backbones
 
 
+HELPS = "the LM helps the served model"
+NOT_THE_LM = ("better than self-distillation, but not measurably better than the same "
+              "blended teacher without the LM")
+NO_HELP = "no measurable help"
+
+
+def verdict(deltas: dict) -> str | None:
+    """Does the LM make the served model better than distillation without any LM? A
+    difference holds when its mean is positive and it is positive in at least 4 of 5
+    seeds; where the no-LM twin of the blended teacher (ensemble_distilled) was measured,
+    the LM is credited only if vanilla beats it too. None: no self_distilled control."""
+    self_d = deltas.get("vanilla - self_distilled")
+    ensemble = deltas.get("vanilla - ensemble_distilled")
+    if self_d is None:
+        return None
+    if not holds(self_d):
+        return NO_HELP
+    return NOT_THE_LM if ensemble and not holds(ensemble) else HELPS
+
+
 def verdicts(quality: dict[str, dict]) -> list[str]:
-    """One plain line per backbone and protocol: does the LM make the served model better
-    than distillation without any LM? A difference holds when its mean is positive and it
-    is positive in at least 4 of 5 seeds; where the no-LM twin of the blended teacher
-    (ensemble_distilled) was measured, the LM is credited only if vanilla beats it too."""
+    """One plain line per backbone and protocol: its verdict and the differences behind it."""
     lines = []
     for backbone, summary in quality.items():
         for protocol, part in summary["protocols"].items():
             deltas = part["deltas"]
-            self_d = deltas.get("vanilla - self_distilled")
-            cross = deltas.get("vanilla - cross_distilled")
-            ensemble = deltas.get("vanilla - ensemble_distilled")
-            gain = deltas.get("gain - backbone")
-            if self_d is None:
+            found = verdict(deltas)
+            if found is None:
                 continue
-            if not holds(self_d):
-                verdict = "**no measurable help**"
-            elif ensemble and not holds(ensemble):
-                verdict = ("**better than self-distillation, but not measurably better than "
-                           "the same blended teacher without the LM**")
-            else:
-                verdict = "**the LM helps the served model**"
-            text = (f"- {backbone}, {protocol}: {verdict}: vanilla - self_distilled "
+            self_d = deltas["vanilla - self_distilled"]
+            text = (f"- {backbone}, {protocol}: **{found}**: vanilla - self_distilled "
                     f"{self_d['mean']:+.4f} AUC ({self_d['positive']}/{self_d['seeds']} seeds)")
-            if cross:
-                text += (f", vanilla - cross_distilled {cross['mean']:+.4f} "
-                         f"({cross['positive']}/{cross['seeds']})")
-            if ensemble:  # the LM's own share: the same blended teacher without the LM
-                text += (f", vanilla - ensemble_distilled {ensemble['mean']:+.4f} "
-                         f"({ensemble['positive']}/{ensemble['seeds']})")
+            for pair in ("vanilla - cross_distilled", "vanilla - ensemble_distilled"):
+                if pair in deltas:  # ensemble: the same blended teacher without the LM
+                    text += (f", {pair} {deltas[pair]['mean']:+.4f} "
+                             f"({deltas[pair]['positive']}/{deltas[pair]['seeds']})")
+            gain = deltas.get("gain - backbone")
             if gain:
                 text += (f"; the gain network itself vs the backbone {gain['mean']:+.4f} "
                          f"({gain['positive']}/{gain['seeds']})")
             lines.append(text + ".")
     return lines
+
+
+def verdict_tally(quality: dict[str, dict]) -> list[str]:
+    """The verdicts counted: one sentence over every backbone x split cell."""
+    cells: dict[str, list[str]] = {HELPS: [], NOT_THE_LM: [], NO_HELP: []}
+    for backbone, summary in quality.items():
+        for protocol, part in summary["protocols"].items():
+            found = verdict(part["deltas"])
+            if found:
+                cells[found].append(f"{backbone} {protocol}")
+    total = sum(map(len, cells.values()))
+    if not total:
+        return []
+    counted = "; ".join(f"{what} in {len(where)}" + (f" ({', '.join(where)})" if where else "")
+                        for what, where in cells.items())
+    return [f"In short, over {total} backbone x split cells: {counted}.", ""]
 
 
 def per_method(quality: dict[str, dict]) -> list[str]:

@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--work", default="runs/item-dropout")
-    parser.add_argument("--results", help="the JSON to write (default: "
+    parser.add_argument("--results", type=Path, help="the JSON to write (default: "
                         "benchmarks/results/item_dropout_<backbone>_<cpu|gpu>.json)")
     parser.add_argument("--set", action="append", default=[], dest="overrides")
     args = parser.parse_args()

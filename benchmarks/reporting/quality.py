@@ -10,7 +10,7 @@ from reporting.sources import RESULTS, SUPERSEDED, holds, protocol_key, source
 
 # the per-method grid every release should have measured with its own code
 EXPECTED = [(backbone, protocol) for backbone in ("deepfm", "dcnv2")
-            for protocol in ("random", "temporal", "cold-item", "cold-item-pool")]
+            for protocol in ("random", "temporal", "temporal-pool", "cold-item", "cold-item-pool")]
 
 
 def merged_quality() -> dict[str, dict]:

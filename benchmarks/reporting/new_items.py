@@ -1,4 +1,5 @@
-"""New items without an LM: `train.item_dropout` by rate and split (item_dropout_*.json)."""
+"""New items: `train.item_dropout` by rate and split (item_dropout_*.json), for the backbone
+alone or with ELEC's networks."""
 
 from __future__ import annotations
 
@@ -45,20 +46,27 @@ def item_dropout_section() -> list[str]:
              "some.", "", *parts]) if parts else []
 
 
+SUMMARISED = {"backbone": "backbone", "vanilla": "ELEC's vanilla network"}
+
+
 def item_dropout_summary() -> list[str]:
+    """Per file and rate: the backbone (files of the backbone alone) and ELEC's vanilla
+    network against themselves at rate 0."""
     lines = []
     for _, data in item_dropout_results():
-        if "backbone" not in data["methods"]:
-            continue
-        for rate in (f"{r:g}" for r in data["rates"][1:]):
-            cells = []
-            for p in sorted(data["protocols"], key=protocol_key):
-                row = data["protocols"][p].get(rate, {}).get("backbone")
-                if row:
-                    d = row["test - rate 0"]
-                    cells.append(f"{p} {d['mean']:+.4f} ({d['positive']}/{d['seeds']})")
-            lines.append(f"- {data['backbone']} backbone, `train.item_dropout: {rate}` "
-                         f"against 0: " + ", ".join(cells) + ".")
-    return (["New items, no LM: the item id read as unseen in a fraction of training rows "
-             "(test AUC against the same backbone trained without it; seeds where higher):",
+        methods = [m for m in SUMMARISED if m in data["methods"]]
+        if "vanilla" in methods:  # a file of ELEC's methods: its backbone is told elsewhere
+            methods.remove("backbone")
+        for method in methods:
+            for rate in (f"{r:g}" for r in data["rates"][1:]):
+                cells = []
+                for p in sorted(data["protocols"], key=protocol_key):
+                    row = data["protocols"][p].get(rate, {}).get(method)
+                    if row:
+                        d = row["test - rate 0"]
+                        cells.append(f"{p} {d['mean']:+.4f} ({d['positive']}/{d['seeds']})")
+                lines.append(f"- {data['backbone']} {SUMMARISED[method]}, `train.item_dropout: "
+                             f"{rate}` against 0: " + ", ".join(cells) + ".")
+    return (["New items: the item id read as unseen in a fraction of training rows "
+             "(test AUC against the same network trained without it; seeds where higher):",
              "", *lines, ""]) if lines else []

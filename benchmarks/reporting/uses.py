@@ -136,7 +136,8 @@ USES = [("vanilla", "ELEC's vanilla network (the LM in training only)"),
         ("item_lm", "`item_lm`: an LM vector per item, looked up at serving"),
         ("field_lm", "`field_lm`: an LM vector per field value, folded into the embeddings"),
         ("vanilla_item", "`vanilla_item`: ELEC's student with the item's LM vector, looked up"),
-        ("item_dropout 0.2", "no LM: `train.item_dropout: 0.2`")]
+        ("item_dropout 0.2", "no LM: `train.item_dropout: 0.2`"),
+        ("vanilla + item_dropout 0.2", "ELEC's vanilla network with `train.item_dropout: 0.2`")]
 
 
 def uses_cells(quality: dict[str, dict]) -> dict[tuple[str, str], dict[str, dict]]:
@@ -156,11 +157,13 @@ def uses_cells(quality: dict[str, dict]) -> dict[tuple[str, str], dict[str, dict
                 cells.setdefault((summary["backbone"], use), {}).setdefault(protocol, paired(
                     methods[use]["test"]["auc"]["values"],
                     methods["backbone"]["test"]["auc"]["values"]))
-    for _, data in item_dropout_results():
+    for _, data in item_dropout_results():  # against the backbone at rate 0, same file
         for protocol, rates in data["protocols"].items():
-            if "0.2" in rates and "backbone" in rates["0.2"]:
-                cells.setdefault((data["backbone"], "item_dropout 0.2"), {})[protocol] = \
-                    rates["0.2"]["backbone"]["test - rate 0"]
+            for method, use in (("backbone", "item_dropout 0.2"),
+                                ("vanilla", "vanilla + item_dropout 0.2")):
+                if method in rates.get("0.2", {}):
+                    cells.setdefault((data["backbone"], use), {}).setdefault(
+                        protocol, rates["0.2"][method]["test - backbone at rate 0"])
     return cells
 
 

@@ -53,7 +53,8 @@ def main() -> None:
                   f"--{k} {v}" for k, v in (("rates", args.rates),
                                             ("protocols", args.protocols),
                                             ("methods", args.methods),
-                                            ("seeds", args.seeds), ("jobs", args.jobs))),
+                                            ("seeds", args.seeds), ("jobs", args.jobs),
+                                            *(("set", o) for o in args.overrides))),
               "config": cfg.to_dict(), "environment": environment()}
     for protocol in args.protocols.split(","):
         parts = {}

@@ -54,9 +54,9 @@ def item_dropout_summary() -> list[str]:
     network against themselves at rate 0."""
     lines = []
     for _, data in item_dropout_results():
-        methods = [m for m in SUMMARISED if m in data["methods"]]
-        if "vanilla" in methods:  # a file of ELEC's methods: its backbone is told elsewhere
-            methods.remove("backbone")
+        # a file of ELEC's methods: its vanilla network (its backbone is told elsewhere)
+        methods = ["vanilla"] if "vanilla" in data["methods"] else [
+            m for m in SUMMARISED if m in data["methods"]]
         for method in methods:
             for rate in (f"{r:g}" for r in data["rates"][1:]):
                 cells = []

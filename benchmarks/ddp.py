@@ -3,11 +3,13 @@
     python benchmarks/ddp.py [--rows 1000000] [--nproc 2] [--seeds 3]
 
 `elec run --set methods=[backbone]` on shards, for each seed once in one process and
-once under torchrun with ``--nproc`` processes (gloo on CPU). The ranks read different
-shards, so a seed's two runs see different batches: the comparison is of the means
-over seeds, beside the seed-to-seed spread of one process. Also compares the fitted
-schema and the layout of results.json. On a machine with fewer cores than processes
-this is a correctness check, not a speed-up. Writes benchmarks/results/ddp.json.
+once under torchrun with ``--nproc`` processes (gloo on CPU). The ranks take their
+shares of one process's batches, so a seed's two runs train on the same steps; they
+differ by the dropout masks (each rank draws its own) and float sums. Records the rows
+trained on in every epoch (summed over the ranks) beside the training split's size, and
+compares the fitted schema and the layout of results.json. On a machine with fewer cores
+than processes this is a correctness check, not a speed-up. Finished runs are kept in
+``--work`` (a rerun skips them). Writes benchmarks/results/ddp.json.
 """
 
 from __future__ import annotations
@@ -38,18 +40,28 @@ def layout(tree: object) -> object:
 
 
 def one_run(data: Path, out: Path, nproc: int, seed: int, overrides: list[str]) -> dict:
+    """One ``elec run``, or the record of it that an earlier call left in ``out``."""
+    kept = out / "ddp_run.json"
+    if kept.is_file():
+        return json.loads(kept.read_text())
     subprocess.run(["rm", "-rf", str(out)], check=True)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "elec.cli", "run", "-c", str(data / "elec.yaml"),
-                    "--out", str(out), "--nproc", str(nproc),
-                    *[a for o in [*overrides, f"seed={seed}"] for a in ("--set", o)]],
-                   check=True, capture_output=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "elec.cli", "run", "-c", str(data / "elec.yaml"), "--out",
+         str(out), "--nproc", str(nproc),
+         *[a for o in [*overrides, f"seed={seed}"] for a in ("--set", o)]],
+        capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"{nproc} process(es), seed {seed} failed:\n{done.stderr[-3000:]}")
     results = json.loads((out / "results.json").read_text())
     record = results["methods"]["backbone"]
-    return {"processes": nproc, "seed": seed, "seconds": round(time.perf_counter() - start, 1),
-            "valid_auc": record["valid"]["auc"], "test_auc": record["test"]["auc"],
-            "best_epoch": record["best_epoch"], "layout": layout(results),
-            "schema": (out / "shards" / "schema.json").read_text()}
+    run = {"processes": nproc, "seed": seed, "seconds": round(time.perf_counter() - start, 1),
+           "valid_auc": record["valid"]["auc"], "test_auc": record["test"]["auc"],
+           "best_epoch": record["best_epoch"],
+           "rows_per_epoch": [e["train_rows"] for e in record["history"]],
+           "layout": layout(results), "schema": (out / "shards" / "schema.json").read_text()}
+    kept.write_text(json.dumps(run))
+    return run
 
 
 def main() -> None:
@@ -75,8 +87,13 @@ def main() -> None:
                   f"{r['test_auc']:.4f}, {r['seconds']:.0f} s", flush=True)
     one, many = runs[1], runs[args.nproc]
     valid = stats([m["valid_auc"] - o["valid_auc"] for o, m in zip(one, many, strict=True)])
+    train_rows = sum(json.loads((work / "run-1-seed-0" / "shards" / "shards.json")
+                                .read_text())["splits"]["train"])
+    every_row_once = all(n == train_rows for rs in runs.values() for r in rs
+                         for n in r["rows_per_epoch"])
     result = {
         "rows": args.rows, "overrides": OVERRIDES + args.overrides, "seeds": args.seeds,
+        "train_rows": train_rows, "every_row_once_per_epoch": every_row_once,
         "runs": {str(k): [{n: v for n, v in r.items() if n not in ("layout", "schema")}
                           for r in rs] for k, rs in runs.items()},
         "valid_auc": {str(k): stats([r["valid_auc"] for r in rs]) for k, rs in runs.items()},
@@ -87,7 +104,8 @@ def main() -> None:
                                    for o, m in zip(one, many, strict=True)),
         "environment": environment()}
     Path(args.results).write_text(json.dumps(result, indent=2))
-    print(f"mean valid AUC difference {valid['mean']:+.4f}; same schema "
+    print(f"every training row once per epoch: {every_row_once}; "
+          f"mean valid AUC difference {valid['mean']:+.4f}; same schema "
           f"{result['same_schema']}; same results.json layout {result['same_results_layout']}")
 
 

@@ -1,14 +1,16 @@
 """ELEC end to end under torchrun against one process, with the bundled MiniLM.
 
-    python benchmarks/ddp_elec.py [--rows 20000] [--nproc 2]
+    python benchmarks/ddp_elec.py [--rows 1000000] [--nproc 2] [--seeds 3]
 
 `elec run` of lm_only, backbone, self_distilled, gain and vanilla on the synthetic
-table's shards (its item titles are the text), once in one process and once under
-torchrun with ``--nproc`` processes (gloo on CPU), each with a vector cache of its own
-so that both encode every text. Compares the pooled LM vectors of every shard (bit for
-bit: the ranks encoded their shares), the layout of results.json, and lists each
-method's test AUC (one seed: a check that every stage ran, not a comparison of
-quality). Writes benchmarks/results/ddp_elec.json.
+table's shards (its item titles are the text; 70/10/20 split, so 1,000,000 rows give
+200,000 test rows), for each seed once in one process and once under torchrun with
+``--nproc`` processes (gloo on CPU). Each world size has a vector cache of its own, so
+both encode every text; the pooled LM vectors of every shard are compared bit for bit.
+Records each method's test AUC, the rows every network trained on per epoch (summed over
+the ranks) against the training split, each network's training seconds, and whether
+torchrun's gain and vanilla lie within one process's spread over the seeds. Finished
+runs are kept in ``--work`` (a rerun skips them). Writes benchmarks/results/ddp_elec.json.
 """
 
 from __future__ import annotations
@@ -24,62 +26,102 @@ from pathlib import Path
 import numpy as np
 from ddp import layout
 
+from elec.bench import paired, stats
 from elec.data.synth import SynthConfig, synthesize
 from elec.environment import environment
 
 RESULTS = Path(__file__).parent / "results"
 METHODS = ["lm_only", "backbone", "self_distilled", "gain", "vanilla"]
-OVERRIDES = [f"methods=[{','.join(METHODS)}]", "data.storage=shards", "train.batch_size=1024"]
+OVERRIDES = [f"methods=[{','.join(METHODS)}]", "data.storage=shards", "train.batch_size=4096"]
 
 
-def one_run(data: Path, work: Path, nproc: int) -> dict:
-    out, home = work / f"run-{nproc}", work / f"home-{nproc}"
-    subprocess.run(["rm", "-rf", str(out), str(home)], check=True)
+def one_run(data: Path, work: Path, nproc: int, seed: int) -> dict:
+    """One ``elec run``, or the record of it that an earlier call left in its directory."""
+    out, home = work / f"run-{nproc}-seed-{seed}", work / f"home-{nproc}"
+    kept = out / "ddp_run.json"
+    if kept.is_file():
+        return json.loads(kept.read_text())
+    subprocess.run(["rm", "-rf", str(out)], check=True)
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "elec.cli", "run", "-c", str(data / "elec.yaml"), "--out",
-         str(out), "--nproc", str(nproc), *[a for o in OVERRIDES for a in ("--set", o)]],
+         str(out), "--nproc", str(nproc),
+         *[a for o in [*OVERRIDES, f"seed={seed}"] for a in ("--set", o)]],
         env={**os.environ, "ELEC_HOME": str(home)}, capture_output=True, text=True,
         check=False)
     if done.returncode:
-        raise SystemExit(f"{nproc} process(es) failed:\n{done.stderr[-3000:]}")
+        raise SystemExit(f"{nproc} process(es), seed {seed} failed:\n{done.stderr[-3000:]}")
     results = json.loads((out / "results.json").read_text())
-    hidden = {p.name: np.load(p) for p in (home / "vectors").rglob("rows/*.npy")}
-    return {"seconds": round(time.perf_counter() - start, 1), "layout": layout(results),
-            "test_auc": {m: r["test"]["auc"] for m, r in results["methods"].items()},
-            "hidden": hidden,
-            "encoding": [line for line in done.stderr.splitlines() if "LM vectors:" in line]}
+    methods = results["methods"]
+    run = {"processes": nproc, "seed": seed, "seconds": round(time.perf_counter() - start, 1),
+           "layout": layout(results),
+           "test_auc": {m: r["test"]["auc"] for m, r in methods.items()},
+           "train_seconds": {m: r.get("train_seconds") for m, r in methods.items()},
+           "rows_per_epoch": {m: [e["train_rows"] for e in r["history"]]
+                              for m, r in methods.items() if "history" in r},
+           "encoding": [line for line in done.stderr.splitlines() if "LM vectors:" in line]}
+    kept.write_text(json.dumps(run))
+    return run
+
+
+def hidden_vectors(work: Path, nproc: int) -> dict[str, np.ndarray]:
+    """Every shard's pooled h in the vector cache of ``nproc`` processes."""
+    return {p.name: np.load(p) for p in (work / f"home-{nproc}" / "vectors").rglob("rows/*.npy")}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--nproc", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--work", default="runs/ddp-elec")
     parser.add_argument("--results", default=str(RESULTS / "ddp_elec.json"))
     args = parser.parse_args()
     work = Path(args.work)
     data = work / f"synth-{args.rows}"
     if not (data / "synth.json").is_file():
-        synthesize(SynthConfig(rows=args.rows, shard_rows=args.rows // 10), data,
+        synthesize(SynthConfig(rows=args.rows, fractions=(0.7, 0.1, 0.2)), data,
                    progress=lambda m: None)
-    runs = {n: one_run(data, work, n) for n in (1, args.nproc)}
-    one, many = runs[1], runs[args.nproc]
-    for n, r in runs.items():
-        print(f"{n} process(es): {r['seconds']:.0f} s; {r['encoding']}; test AUC "
-              + ", ".join(f"{m} {a:.4f}" for m, a in r["test_auc"].items()), flush=True)
+    runs: dict[int, list[dict]] = {1: [], args.nproc: []}
+    for seed in range(args.seeds):
+        for nproc in runs:
+            runs[nproc].append(one_run(data, work, nproc, seed))
+            r = runs[nproc][-1]
+            print(f"seed {seed}, {nproc} process(es): {r['seconds']:.0f} s; test AUC "
+                  + ", ".join(f"{m} {a:.4f}" for m, a in r["test_auc"].items()), flush=True)
+    synth = json.loads((data / "synth.json").read_text())
+    train_rows = synth["rows"]["train"]
+    one, many = hidden_vectors(work, 1), hidden_vectors(work, args.nproc)
+    test_auc = {str(n): {m: stats([r["test_auc"][m] for r in rs]) for m in METHODS}
+                for n, rs in runs.items()}
+    within = {m: min(r["test_auc"][m] for r in runs[1])
+              <= test_auc[str(args.nproc)][m]["mean"] <= max(r["test_auc"][m] for r in runs[1])
+              for m in METHODS}
     result = {
-        "rows": args.rows, "overrides": OVERRIDES, "nproc": args.nproc,
-        "shards_encoded": len(one["hidden"]),
-        "same_lm_vectors": (one["hidden"].keys() == many["hidden"].keys() and all(
-            np.array_equal(one["hidden"][k], many["hidden"][k]) for k in one["hidden"])),
-        "same_results_layout": one["layout"] == many["layout"],
-        "runs": {str(n): {k: v for k, v in r.items() if k not in ("layout", "hidden")}
-                 for n, r in runs.items()},
+        "rows": args.rows, "test_rows": synth["rows"]["test"], "train_rows": train_rows,
+        "overrides": OVERRIDES, "nproc": args.nproc, "seeds": args.seeds,
+        "every_row_once_per_epoch": all(
+            n == train_rows for rs in runs.values() for r in rs
+            for m, epochs in r["rows_per_epoch"].items() if m in ("backbone", "self_distilled",
+                                                                  "gain", "vanilla", "lm_only")
+            for n in epochs),
+        "shards_encoded": len(one),
+        "same_lm_vectors": one.keys() == many.keys() and all(
+            np.array_equal(one[k], many[k]) for k in one),
+        "same_results_layout": all(a["layout"] == b["layout"]
+                                   for a, b in zip(runs[1], runs[args.nproc], strict=True)),
+        "test_auc": test_auc,
+        "test_auc_difference": {m: paired([r["test_auc"][m] for r in runs[args.nproc]],
+                                          [r["test_auc"][m] for r in runs[1]])
+                                for m in METHODS},
+        "torchrun_mean_within_one_process_range": within,
+        "runs": {str(n): [{k: v for k, v in r.items() if k != "layout"} for r in rs]
+                 for n, rs in runs.items()},
         "environment": environment()}
     Path(args.results).write_text(json.dumps(result, indent=2))
-    print(f"same LM vectors: {result['same_lm_vectors']} ({result['shards_encoded']} shards); "
-          f"same results.json layout: {result['same_results_layout']} -> {args.results}")
+    print(f"every row once per epoch: {result['every_row_once_per_epoch']}; same LM vectors: "
+          f"{result['same_lm_vectors']} ({result['shards_encoded']} shards); within one "
+          f"process's range: {within} -> {args.results}")
 
 
 if __name__ == "__main__":

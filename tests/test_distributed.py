@@ -125,3 +125,167 @@ def test_under_torchrun_every_rank_predicts_its_share_and_gets_every_row_in_orde
     for rank in range(2):
         got = np.load(tmp_path / f"out-{rank}.npy")
         assert np.array_equal(got, np.tile(np.arange(1001, dtype=np.float32), (2, 1)))
+
+
+def _write_shards(directory: Path, sizes: list[int]) -> None:
+    """One split of shards whose only field is each row's number."""
+    begin = 0
+    for i, size in enumerate(sizes):
+        part = directory / "train" / f"part-{i:05d}"
+        part.mkdir(parents=True)
+        np.save(part / "single.npy", np.arange(begin, begin + size, dtype=np.int32)[:, None])
+        np.save(part / "label.npy", np.zeros(size, dtype=np.float32))
+        begin += size
+    (directory / "shards.json").write_text(json.dumps({"splits": {"train": sizes}}))
+
+
+def _epoch_rows(rows, world: int, rank: int) -> list[tuple[list[int], int]]:
+    """The row numbers of each step's batch and the step's size, as ``rank`` of ``world``."""
+    from elec.data.batches import batches
+
+    generator = torch.Generator().manual_seed(7)
+    return [(batch.single[:, 0].tolist(), batch.step_rows)
+            for batch in batches(rows, 64, generator, rank, world)]
+
+
+def _rows_in_two_ranks(rank: int, store: str, shards: str, out: str) -> None:
+    import torch.distributed as dist
+
+    from elec.data.batches import Columns
+    from elec.data.shards import ShardedColumns
+
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    seen = {"memory": _epoch_rows(Columns(single=torch.arange(1025).view(-1, 1), multi=[],
+                                          label=torch.zeros(1025)), 2, rank)}
+    for layout in sorted(os.listdir(shards)):
+        seen[layout] = _epoch_rows(ShardedColumns(Path(shards) / layout / "train",
+                                                  buffer_shards=2), 2, rank)
+        seen[f"{layout}, 2 workers"] = _epoch_rows(ShardedColumns(
+            Path(shards) / layout / "train", buffer_shards=2, workers=2), 2, rank)
+    Path(f"{out}-{rank}.json").write_text(json.dumps(seen))
+    dist.destroy_process_group()
+
+
+def test_under_torchrun_the_ranks_share_every_step_of_one_process_and_see_every_row_once(
+        tmp_path):
+    # 1,025 rows in steps of 64: the last step has one row, and one rank none of it
+    from elec.data.batches import Columns
+    from elec.data.shards import ShardedColumns
+
+    layouts = {"uneven": [250, 250, 250, 50, 225], "fewer shards than ranks": [1025]}
+    for name, sizes in layouts.items():
+        _write_shards(tmp_path / "shards" / name, sizes)
+    torch.multiprocessing.spawn(_rows_in_two_ranks, nprocs=2, args=(
+        str(tmp_path / "store"), str(tmp_path / "shards"), str(tmp_path / "out")))
+    ranks = [json.loads((tmp_path / f"out-{r}.json").read_text()) for r in range(2)]
+    one = {"memory": _epoch_rows(Columns(single=torch.arange(1025).view(-1, 1), multi=[],
+                                         label=torch.zeros(1025)), 1, 0)}
+    for name in layouts:
+        rows = ShardedColumns(tmp_path / "shards" / name / "train", buffer_shards=2)
+        one[name] = _epoch_rows(rows, 1, 0)
+        one[f"{name}, 2 workers"] = _epoch_rows(ShardedColumns(
+            rows.directory, buffer_shards=2, workers=2), 1, 0)
+    assert set(ranks[0]) == set(one) == set(ranks[1])
+    for name, steps in one.items():
+        assert sorted(r for batch, _ in steps for r in batch) == list(range(1025)), name
+        # the same steps as one process, each split between the ranks, no row twice
+        assert len(ranks[0][name]) == len(ranks[1][name]) == len(steps), name
+        for (batch, size), (first, size0), (second, size1) in zip(
+                steps, ranks[0][name], ranks[1][name], strict=True):
+            assert first + second == batch and size0 == size1 == size == len(batch), name
+            assert abs(len(first) - len(second)) <= 1
+
+
+class _Tiny(torch.nn.Module):
+    """Two id fields, an MLP (with or without batch norm), no dropout."""
+
+    def __init__(self, batch_norm: bool):
+        from elec.models.layers import MultiLayerPerceptron
+
+        super().__init__()
+        torch.manual_seed(0)
+        self.embedding = torch.nn.Embedding(50, 4)
+        self.mlp = MultiLayerPerceptron(8, [16, 8], 0.0, batch_norm, output_layer=True)
+
+    def logit(self, batch):
+        return self.mlp(self.embedding(batch.single).flatten(1)).squeeze(1)
+
+    def loss(self, batch):
+        return torch.nn.functional.binary_cross_entropy_with_logits(self.logit(batch),
+                                                                    batch.label)
+
+
+def _tiny_fit(batch_norm: bool, rows: int) -> tuple[dict, list[dict]]:
+    from elec.config import TrainConfig
+    from elec.data.batches import Columns
+    from elec.train.trainer import Trainer
+
+    ids = torch.arange(rows)
+    noise = torch.rand(rows, generator=torch.Generator().manual_seed(1)) < 0.2
+    columns = Columns(single=torch.stack([ids % 50, (ids * 7 + 3) % 50], 1), multi=[],
+                      label=((ids % 50 < 20) ^ noise).float())
+    model = _Tiny(batch_norm)
+    trainer = Trainer(TrainConfig(batch_size=100, max_epochs=2, patience=5), log=lambda _: None)
+    history = trainer.fit("tiny", model, model.loss, model.logit, columns, columns,
+                          torch.Generator().manual_seed(3))
+    return model.state_dict(), history.epochs
+
+
+def _norm_step(norm: torch.nn.BatchNorm1d, rows: slice) -> dict[str, torch.Tensor]:
+    """A batch norm's forward and backward on ``rows`` of a fixed batch of 7."""
+    generator = torch.Generator().manual_seed(5)
+    x, upstream = torch.randn(7, 3, generator=generator), torch.randn(7, 3, generator=generator)
+    with torch.no_grad():
+        norm.weight.copy_(torch.randn(3, generator=generator))
+    x = x[rows].requires_grad_()
+    out = norm(x)
+    (out * upstream[rows]).sum().backward()
+    return {"out": out.detach(), "x_grad": x.grad, "weight_grad": norm.weight.grad,
+            "running_mean": norm.running_mean, "running_var": norm.running_var}
+
+
+def _fit_in_two_ranks(rank: int, store: str, out: str) -> None:
+    import torch.distributed as dist
+
+    from elec.train.distributed import SharedBatchNorm
+
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    torch.save(_norm_step(SharedBatchNorm(3), slice(0, 3) if rank == 0 else slice(3, 7)),
+               f"{out}-norm-{rank}.pt")
+    for batch_norm, rows in ((True, 1002), (False, 1001)):
+        state, epochs = _tiny_fit(batch_norm, rows)
+        torch.save({"state": state, "epochs": epochs}, f"{out}-{batch_norm}-{rank}.pt")
+    dist.destroy_process_group()
+
+
+def test_two_processes_train_the_weights_one_process_trains(tmp_path):
+    # with batch norm: the last step of 1,002 rows has 2 (one a rank), normalised over
+    # both; without: the last step of 1,001 rows has 1, and one rank none of it
+    torch.multiprocessing.spawn(_fit_in_two_ranks, nprocs=2, args=(
+        str(tmp_path / "store"), str(tmp_path / "out")))
+    # a batch norm shared by ranks holding 3 and 4 of 7 rows: one process's over all 7
+    one = _norm_step(torch.nn.BatchNorm1d(3), slice(0, 7))
+    two = [torch.load(tmp_path / f"out-norm-{rank}.pt") for rank in range(2)]
+    for name in ("out", "x_grad"):
+        assert torch.allclose(torch.cat([two[0][name], two[1][name]]), one[name], atol=1e-6)
+    assert torch.allclose(two[0]["weight_grad"] + two[1]["weight_grad"], one["weight_grad"],
+                          atol=1e-6)
+    for name in ("running_mean", "running_var"):
+        assert torch.equal(two[0][name], two[1][name])
+        assert torch.allclose(two[0][name], one[name], atol=1e-6)
+
+    for batch_norm, rows in ((True, 1002), (False, 1001)):
+        state, epochs = _tiny_fit(batch_norm, rows)
+        assert [e["train_rows"] for e in epochs] == [rows, rows]
+        ranks = [torch.load(tmp_path / f"out-{batch_norm}-{rank}.pt") for rank in range(2)]
+        for name, value in state.items():
+            assert torch.equal(ranks[0]["state"][name], ranks[1]["state"][name])
+            if batch_norm and name.endswith(("0.bias", "4.bias", "running_mean")):
+                continue  # a bias before a norm has no gradient but float noise, which
+                # Adam turns into steps of the learning rate (and the norm's mean follows)
+            assert torch.allclose(ranks[0]["state"][name].float(), value.float(),
+                                  rtol=1e-4, atol=1e-5), (batch_norm, name)
+        for mine, theirs in zip(epochs, ranks[0]["epochs"], strict=True):
+            assert theirs["train_rows"] == rows
+            assert abs(mine["train_loss"] - theirs["train_loss"]) < 1e-5
+            assert abs(mine["valid_auc"] - theirs["valid_auc"]) < (1e-3 if batch_norm else 1e-6)

@@ -106,7 +106,7 @@ def test_hashed_fields_need_no_vocabulary_and_agree_with_serving(split_dir):
     assert FIRST <= hashed_id("7", 16) < 16 + FIRST
 
 
-def test_sharded_batches_cover_every_row_once_and_ranks_split_the_shards(split_dir, tmp_path,
+def test_sharded_batches_cover_every_row_once_and_ranks_split_every_batch(split_dir, tmp_path,
                                                                          monkeypatch):
     monkeypatch.setattr(shards, "SHARD_ROWS", 64)
     cfg = _cfg(split_dir)
@@ -119,12 +119,14 @@ def test_sharded_batches_cover_every_row_once_and_ranks_split_the_shards(split_d
     shuffled = torch.cat([b.single for b in train.batches(100, torch.Generator().manual_seed(0))])
     assert not torch.equal(ordered, shuffled)  # shuffled, and nothing lost or repeated
     assert sorted(map(tuple, ordered.tolist())) == sorted(map(tuple, shuffled.tolist()))
-    parts = [list(train.batches(32, torch.Generator().manual_seed(5), rank, 2))
+    # DDP: each rank takes half of every step of one process, and together every row
+    one = list(train.batches(64, torch.Generator().manual_seed(5)))
+    parts = [list(train.batches(64, torch.Generator().manual_seed(5), rank, 2))
              for rank in (0, 1)]
-    assert len(parts[0]) == len(parts[1]) > 0  # DDP: every rank takes as many steps
-    assert all(len(b) == 32 for p in parts for b in p)
-    seen = [set(map(tuple, torch.cat([b.single for b in p]).tolist())) for p in parts]
-    assert len(seen[0]) + len(seen[1]) <= 668
+    assert len(parts[0]) == len(parts[1]) == len(one) == 11
+    for whole, first, second in zip(one, *parts, strict=True):
+        assert torch.equal(torch.cat([first.single, second.single]), whole.single)
+        assert len(first) == len(whole) // 2 and first.step_rows == len(whole)
     # DataLoader workers: each reads its share of the shards; the epoch is the same rows,
     # and the same generator gives the same batches
     read = ShardedColumns(tmp_path / "s" / "train", buffer_shards=2, workers=2)

@@ -2,6 +2,11 @@
 
 A ``Columns`` holds whole columns as tensors; a batch is the same type sliced by
 an index tensor, so there is no row-by-row collation anywhere.
+
+An epoch is one sequence of steps, whatever the number of processes: the rows in the
+epoch's order, cut into batches of ``batch_size`` (the last one partial). Under torchrun
+rank r takes its contiguous share of every step's rows (``share``), so every row is
+trained on once per epoch and the ranks together take the steps one process takes.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ class Columns:
     multi: list[Tensor]  # int64 [rows, max_len] per multi-valued field
     label: Tensor  # float32 [rows]
     extra: dict[str, Tensor] = field(default_factory=dict)  # LM vectors, teacher outputs
+    step_rows: int | None = None  # a share of a step: the step's rows over all ranks
 
     @classmethod
     def from_encoded(cls, features: EncodedFeatures, label: np.ndarray) -> Columns:
@@ -50,8 +56,8 @@ class Columns:
                    extra={k: torch.cat([p.extra[k] for p in parts]) for k in keys})
 
     def to(self, device: torch.device | str) -> Columns:
-        return Columns(single=self.single.to(device), multi=[m.to(device) for m in self.multi],
-                       label=self.label.to(device),
+        return replace(self, single=self.single.to(device),
+                       multi=[m.to(device) for m in self.multi], label=self.label.to(device),
                        extra={k: v.to(device) for k, v in self.extra.items()})
 
     def with_extra(self, **tensors: Tensor) -> Columns:
@@ -65,16 +71,23 @@ class Columns:
     def batches(self, batch_size: int, generator: torch.Generator | None = None,
                 rank: int = 0, world: int = 1) -> Iterator[Columns]:
         """Consecutive batches; shuffled when a generator is given (its state sets the
-        order). With ``world`` > 1, rank ``rank``'s share of every batch of
-        ``batch_size * world`` rows (the ranks take the same number of steps)."""
-        n = len(self)
-        order = (torch.randperm(n, generator=generator) if generator is not None
-                 else torch.arange(n))
-        order = order.to(self.label.device)
-        if world > 1:
-            order = order[:n // world * world].view(-1, world)[:, rank]
-        for start in range(0, len(order), batch_size):
-            yield self.take(order[start:start + batch_size])
+        order). With ``world`` > 1, rank ``rank``'s share of each of them."""
+        order = (torch.randperm(len(self), generator=generator) if generator is not None
+                 else torch.arange(len(self))).to(self.label.device)
+        for begin in range(0, len(order), batch_size):
+            end = min(begin + batch_size, len(order))
+            yield self.take(order[slice(*share(begin, end, rank, world))]).of_step(end - begin)
+
+    def of_step(self, rows: int) -> Columns:
+        """These rows as a share of a step of ``rows`` rows over all ranks."""
+        return replace(self, step_rows=rows)
+
+
+def share(begin: int, end: int, rank: int, world: int) -> tuple[int, int]:
+    """Rank ``rank``'s contiguous part of positions ``begin:end``: the ranks' parts differ
+    by at most one row, and a rank's part is empty when there are fewer rows than ranks."""
+    rows = end - begin
+    return begin + rows * rank // world, begin + rows * (rank + 1) // world
 
 
 class Rows(Protocol):

@@ -25,7 +25,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from elec.config import RunConfig
-from elec.data.batches import Columns
+from elec.data.batches import Columns, share
 from elec.data.encoder import RowEncoder
 from elec.data.prepare import Prepared, Render
 from elec.data.schema import FeatureSchema, SchemaFitter, shifted
@@ -195,61 +195,97 @@ class ShardedColumns:
     def batches(self, batch_size: int, generator: torch.Generator | None = None,
                 rank: int = 0, world: int = 1) -> Iterator[Columns]:
         """In order without a generator; else shards in a shuffled order, rows shuffled
-        within a window of ``buffer_shards`` shards (read by ``workers`` DataLoader
+        within a window of ``buffer_shards`` shards (drawn by ``workers`` DataLoader
         processes, each its share of the shards, when there are workers). With ``world``
-        > 1 (DDP), rank ``rank`` reads every ``world``-th shard of the epoch's order, and
-        every rank stops after the same number of batches."""
+        > 1 (DDP), rank ``rank``'s share of each of those batches: every rank draws the
+        same batches and reads only the rows of its share."""
         order = (torch.randperm(len(self.parts), generator=generator).tolist()
                  if generator is not None else list(range(len(self.parts))))
-        mine = order[rank::world]
-        steps = None
-        if world > 1:  # every rank takes as many steps as the smallest share allows
-            steps = min(sum(self.rows[i] for i in order[r::world]) // batch_size
-                        for r in range(world))
-        if generator is None:
-            read = self.windows(mine, batch_size, None, 1)  # in order: one shard at a time
+        if generator is None:  # in order: one shard at a time
+            read = self.windows(order, batch_size, None, 1, rank, world)
         elif self.workers == 0:
-            read = self.windows(mine, batch_size, generator, self.buffer_shards)
+            read = self.windows(order, batch_size, generator, self.buffer_shards, rank, world)
         else:
             seed = int(torch.randint(2**62, (1,), generator=generator))
-            read = iter(DataLoader(_Reader(self, mine, batch_size, seed), batch_size=None,
-                                   num_workers=min(self.workers, len(mine))))
-        for taken, batch in enumerate(read):
-            if steps is not None and taken >= steps:
-                return
+            read = iter(DataLoader(_Reader(self, order, batch_size, seed, rank, world),
+                                   batch_size=None,
+                                   num_workers=min(self.workers, len(order))))
+        for batch in read:
             yield batch.to(self.device)
 
     def windows(self, shards: list[int], batch_size: int, generator: torch.Generator | None,
-                window: int) -> Iterator[Columns]:
+                window: int, rank: int = 0, world: int = 1) -> Iterator[Columns]:
         """Batches of ``shards`` read ``window`` at a time, shuffled with a generator; the
-        rows left over from a window start the next one."""
-        carry: Columns | None = None
+        rows left over from a window start the next one. A row is addressed by its shard
+        and its row there, so rank ``rank`` reads only its share of each batch."""
+        carry = (torch.zeros(0, dtype=torch.int64),) * 2  # (shard, row) of each row left
         for start in range(0, len(shards), window):
-            parts = [self._read(i) for i in shards[start:start + window]]
-            rows = Columns.concat(([carry] if carry is not None else []) + parts)
-            del parts  # one copy of the window in memory, not two
-            index = (torch.randperm(len(rows), generator=generator) if generator is not None
-                     else torch.arange(len(rows)))
+            chosen = shards[start:start + window]
+            kept = [self._kept(i) for i in chosen]
+            shard_of = torch.cat([carry[0], *(torch.full((len(k),), i, dtype=torch.int64)
+                                              for i, k in zip(chosen, kept, strict=True))])
+            row_of = torch.cat([carry[1], *kept])
+            index = (torch.randperm(len(row_of), generator=generator) if generator is not None
+                     else torch.arange(len(row_of)))
             last = start + window >= len(shards)
-            full = len(rows) if last else len(rows) // batch_size * batch_size
+            full = len(index) if last else len(index) // batch_size * batch_size
+            arrays = {i: self._mapped(i) for i in set(shard_of.tolist())}
             for begin in range(0, full, batch_size):
-                yield rows.take(index[begin:begin + batch_size])
-            carry = rows.take(index[full:]) if full < len(rows) else None
+                end = min(begin + batch_size, full)
+                mine = index[slice(*share(begin, end, rank, world))]
+                yield self._gather(arrays, shard_of[mine], row_of[mine]).of_step(end - begin)
+            carry = (shard_of[index[full:]], row_of[index[full:]])
+
+    def _kept(self, i: int) -> torch.Tensor:
+        """The rows of shard ``i`` that these columns hold, in order."""
+        rows = self.stored[i]
+        return torch.arange(rows) if self.keep is None else self.keep(i, rows).cpu()
+
+    def _mapped(self, i: int) -> dict[str, np.ndarray]:
+        """Shard ``i``'s arrays, memory-mapped: a batch copies only its own rows."""
+        part = self.parts[i]
+        arrays = {name: np.load(part / f"{name}.npy", mmap_mode="r")
+                  for name in ("single", "label", *(f.stem for f in part.glob("multi*.npy")))}
+        return {**arrays, **{f"extra/{name}": np.load(files[i], mmap_mode="r")
+                             for name, files in self.extra.items()}}
+
+    def _gather(self, arrays: dict[int, dict[str, np.ndarray]], shard_of: torch.Tensor,
+                row_of: torch.Tensor) -> Columns:
+        """The rows (``shard_of[k]``, ``row_of[k]``), in that order, as one ``Columns``
+        (ids int32 as stored; extra columns float32)."""
+        first = arrays[next(iter(arrays))]
+        out = {name: np.empty((len(row_of), *array.shape[1:]),
+                              np.float32 if name.startswith("extra/") else array.dtype)
+               for name, array in first.items()}
+        for i, shard in arrays.items():
+            at = torch.nonzero(shard_of == i).squeeze(1).numpy()
+            rows = row_of.numpy()[at]
+            for name, array in shard.items():
+                out[name][at] = array[rows]
+        multi = sorted((n for n in out if n.startswith("multi")), key=lambda n: int(n[5:]))
+        return Columns(single=torch.from_numpy(out["single"]),
+                       multi=[torch.from_numpy(out[n]) for n in multi],
+                       label=torch.from_numpy(out["label"]),
+                       extra={n.removeprefix("extra/"): torch.from_numpy(a)
+                              for n, a in out.items() if n.startswith("extra/")})
 
 
 class _Reader(IterableDataset):
     """A DataLoader worker's batches: its share of the epoch's shards, shuffled by a
-    generator of its own (seeded from the epoch's, so the run stays reproducible)."""
+    generator of its own (seeded from the epoch's, so the run stays reproducible, and
+    every rank's workers draw the same batches)."""
 
-    def __init__(self, columns: ShardedColumns, shards: list[int], batch_size: int, seed: int):
+    def __init__(self, columns: ShardedColumns, shards: list[int], batch_size: int, seed: int,
+                 rank: int, world: int):
         self.columns, self.shards, self.batch_size, self.seed = columns, shards, batch_size, seed
+        self.rank, self.world = rank, world
 
     def __iter__(self) -> Iterator[Columns]:
         worker = get_worker_info()
         index, count = (0, 1) if worker is None else (worker.id, worker.num_workers)
         generator = torch.Generator().manual_seed(self.seed + index)
         return self.columns.windows(self.shards[index::count], self.batch_size, generator,
-                                    self.columns.buffer_shards)
+                                    self.columns.buffer_shards, self.rank, self.world)
 
 
 def prepare_shards(cfg: RunConfig, out: Path, device: torch.device,

@@ -42,7 +42,7 @@ from elec.llm.encoder import (
 from elec.text.items import value_texts
 from elec.train import distributed
 from elec.train.fit import evaluate_splits, parameter_count
-from elec.train.trainer import Trainer
+from elec.train.trainer import History, Trainer
 from elec.ui import Reporter
 
 
@@ -124,21 +124,42 @@ def adapter_trainer(cfg: RunConfig, reporter: Reporter, lm_in_the_loop: bool = F
 
 
 def train_adapter(name: str, train: Rows, valid: Rows, input_dim: int,
-                  device: torch.device, cfg: RunConfig, reporter: Reporter) -> Adapter:
-    """An adapter on ``train`` (rows with their pooled h), early-stopped on ``valid``."""
+                  device: torch.device, cfg: RunConfig, reporter: Reporter
+                  ) -> tuple[Adapter, History]:
+    """An adapter on ``train`` (rows with their pooled h), early-stopped on ``valid``, and
+    its training history."""
     generator = seed_everything(cfg.seed)
     adapter = Adapter(input_dim, cfg.adapter).to(device)
-    adapter_trainer(cfg, reporter).fit(name, adapter, adapter.loss, adapter.logit, train, valid,
-                                       generator)
-    return adapter
+    history = adapter_trainer(cfg, reporter).fit(name, adapter, adapter.loss, adapter.logit,
+                                                 train, valid, generator)
+    return adapter, history
+
+
+def lm_only_record(adapter: Adapter, history: History, hidden: dict[str, Rows],
+                   data: Prepared) -> dict:
+    """What ``lm_only`` (the adapter on all training rows) scored, as other networks'."""
+    return {**evaluate_splits(adapter.logit, adapter, hidden, data.groups),
+            "parameters": parameter_count(adapter), "best_epoch": history.best_epoch,
+            "history": history.epochs}
+
+
+def row_folds(cfg: RunConfig, split: str, begin: int, end: int) -> Tensor:
+    """The cross-fitting fold of rows ``begin:end`` of ``split``: a hash (splitmix64) of
+    the run seed, the split and each row's position in it, so that a row has the same fold
+    in memory and on shards of any size, and under any number of processes."""
+    key = int.from_bytes(hashlib.sha256(f"{cfg.seed}/{split}".encode()).digest()[:8], "little")
+    with np.errstate(over="ignore"):  # the hash wraps around 2**64 on purpose
+        x = np.arange(begin, end, dtype=np.uint64) + np.uint64(key)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+    return torch.from_numpy((x % np.uint64(cfg.adapter.folds)).astype(np.int64))
 
 
 def folds(data: Prepared, cfg: RunConfig) -> dict[str, Tensor]:
-    """The cross-fitting fold of every row of every split, drawn from the run seed."""
-    generator = torch.Generator().manual_seed(cfg.seed)
-    drawn = {split: torch.randint(0, cfg.adapter.folds, (len(data.columns[split]),),
-                                  generator=generator) for split in data.splits}
-    return {split: fold.to(data.columns[split].label.device) for split, fold in drawn.items()}
+    """The cross-fitting fold of every row of every split (in memory)."""
+    return {split: row_folds(cfg, split, 0, len(data.columns[split])).to(
+                data.columns[split].label.device) for split in data.splits}
 
 
 def cross_fitted_vectors(full: Adapter, data: Prepared, hidden: dict[str, Columns],
@@ -152,7 +173,7 @@ def cross_fitted_vectors(full: Adapter, data: Prepared, hidden: dict[str, Column
            for split in data.splits}
     for fold in range(a.folds):
         others = torch.nonzero(fold_of["train"] != fold).squeeze(1)
-        adapter = train_adapter(f"adapter fold {fold + 1}/{a.folds}",
+        adapter, _ = train_adapter(f"adapter fold {fold + 1}/{a.folds}",
                                 hidden["train"].take(others), hidden["valid"], full.input_dim,
                                 out["train"].device, cfg, reporter)
         for split in data.splits:
@@ -181,10 +202,9 @@ def frozen_stage1(data: Prepared, cfg: RunConfig, device: torch.device, reporter
         return sharded_stage1(data, cfg, device, reporter, vectors_dir)
     vectors = encode_texts({s: data.texts[s] for s in data.splits}, cfg.llm, device, reporter)
     hidden = {s: data.columns[s].with_extra(**{LLM_HIDDEN: vectors[s]}) for s in data.splits}
-    adapter = train_adapter("lm_only", hidden["train"], hidden["valid"], vectors["train"].shape[1],
-                            device, cfg, reporter)
-    record = {**evaluate_splits(adapter.logit, adapter, hidden, data.groups),
-              "parameters": parameter_count(adapter)}
+    adapter, history = train_adapter("lm_only", hidden["train"], hidden["valid"],
+                                     vectors["train"].shape[1], device, cfg, reporter)
+    record = lm_only_record(adapter, history, hidden, data)
     return Stage1(record, adapter.state_dict(),
                   cross_fitted_vectors(adapter, data, hidden, cfg, reporter))
 
@@ -225,11 +245,11 @@ def _stored(path: Path, rows: int, dim: int) -> bool:
         return False
 
 
-def shard_folds(cfg: RunConfig, split: str, shard: int, rows: int) -> Tensor:
-    """The cross-fitting fold of every row of one shard, drawn from the run seed."""
-    seed = int.from_bytes(hashlib.sha256(f"{cfg.seed}/{split}/{shard}".encode()).digest()[:7])
-    return torch.randint(0, cfg.adapter.folds, (rows,),
-                         generator=torch.Generator().manual_seed(seed))
+def shard_folds(cfg: RunConfig, columns: ShardedColumns, split: str, shard: int) -> Tensor:
+    """The cross-fitting fold of every row of one shard (``row_folds`` at its place in
+    the split)."""
+    begin = sum(columns.stored[:shard])
+    return row_folds(cfg, split, begin, begin + columns.stored[shard])
 
 
 def sharded_stage1(data: Prepared, cfg: RunConfig, device: torch.device, reporter: Reporter,
@@ -238,21 +258,21 @@ def sharded_stage1(data: Prepared, cfg: RunConfig, device: torch.device, reporte
     each rank writes its share of v to ``out/<split>/part-NNNNN.npy``, float16)."""
     files, dim = encode_shards(data, cfg, device, reporter)
     hidden = {s: data.columns[s].with_extra(**{LLM_HIDDEN: files[s]}) for s in data.splits}
-    full = train_adapter("lm_only", hidden["train"], hidden["valid"], dim, device, cfg,
-                         reporter)
-    record = {**evaluate_splits(full.logit, full, hidden, data.groups),
-              "parameters": parameter_count(full)}
+    full, history = train_adapter("lm_only", hidden["train"], hidden["valid"], dim, device,
+                                  cfg, reporter)
+    record = lm_only_record(full, history, hidden, data)
     a = cfg.adapter
     adapters = [full] * a.folds
     if a.leak_guard == "crossfit":
-        adapters = [train_adapter(f"adapter fold {k + 1}/{a.folds}", hidden["train"].subset(
-                        lambda i, n, k=k: torch.nonzero(shard_folds(cfg, "train", i, n) != k
-                                                        ).squeeze(1)),
-                                  hidden["valid"], dim, device, cfg, reporter)
+        train = hidden["train"]
+        adapters = [train_adapter(f"adapter fold {k + 1}/{a.folds}", train.subset(
+                        lambda i, n, k=k: torch.nonzero(shard_folds(cfg, train, "train", i)
+                                                        != k).squeeze(1)),
+                                  hidden["valid"], dim, device, cfg, reporter)[0]
                     for k in range(a.folds)]
     for split in data.splits:
         for i, shard in hidden[split].shards(distributed.rank(), distributed.world()):
-            fold = shard_folds(cfg, split, i, len(shard)).to(device)
+            fold = shard_folds(cfg, hidden[split], split, i).to(device)
             v = torch.zeros(len(shard), a.dim, device=device)
             for k, adapter in enumerate(adapters):
                 rows = torch.nonzero(fold == k).squeeze(1)

@@ -100,27 +100,30 @@ class Trainer:
     def epoch(self, module: nn.Module, loss_fn: LossFn, train: Rows,
               optimizer: torch.optim.Optimizer, generator: torch.Generator | None,
               tick: Callable[[], None] | None = None) -> tuple[float, int]:
-        """One pass over ``train``: the summed loss and the rows seen (by this rank: under
-        torchrun each takes its share of every batch, and DDP averages the gradients)."""
+        """One pass over ``train``: the summed loss and the rows trained on, over all ranks
+        (under torchrun each takes its share of every step, and DDP averages the
+        gradients)."""
         module.train()
         total, seen = 0.0, 0
-        share = max(self.cfg.batch_size // distributed.world(), 1)
         device = next(module.parameters()).device.type
-        for batch in batches(train, share, generator, distributed.rank(), distributed.world()):
+        for batch in batches(train, self.cfg.batch_size, generator, distributed.rank(),
+                             distributed.world()):
             if self.augment:
                 batch = self.augment(batch)
             with torch.autocast(device, torch.bfloat16, enabled=self.cfg.precision == "bf16"):
                 loss = loss_fn(batch)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            distributed.step_loss(loss, len(batch), batch.step_rows or len(batch)).backward()
             if self.cfg.grad_clip:
                 nn.utils.clip_grad_norm_(module.parameters(), self.cfg.grad_clip)
             optimizer.step()
-            total += loss.item() * len(batch)
-            seen += len(batch)
+            if len(batch):
+                total += loss.item() * len(batch)
+                seen += len(batch)
             if tick:
                 tick()
-        return total, seen
+        total, seen = distributed.summed(total, seen)
+        return total, int(seen)
 
     def fit(self, name: str, module: nn.Module, loss_fn: LossFn, predict: PredictFn,
             train: Rows, valid: Rows, generator: torch.Generator,
@@ -134,33 +137,35 @@ class Trainer:
         optimizer = torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay,
                                      fused=True)
         history, best_state, stale = History(), None, 0
-        objective = distributed.objective(module, loss_fn)
         start = time.perf_counter()
         steps = math.ceil(len(train) / cfg.batch_size)
-        for epoch in range(1, cfg.max_epochs + 1):
-            tick = self.progress(f"{name} epoch {epoch}", steps) if self.progress else None
-            total, seen = self.epoch(module, objective, train, optimizer, generator, tick)
-            if not math.isfinite(total):
-                raise FloatingPointError(f"{name}: training loss is not finite at epoch "
-                                         f"{epoch}; lower train.lr")
-            metrics = evaluate(valid.label.cpu().numpy(),
-                               sigmoid(predict_logits(predict, module, valid,
-                                                      self.eval_batch_size)))
-            record = {"epoch": epoch, "train_loss": total / seen, "valid_auc": metrics["auc"],
-                      "valid_logloss": metrics["logloss"], "lr": optimizer.param_groups[0]["lr"]}
-            history.epochs.append(record)
-            self.log(f"{name} epoch {epoch}: train loss {record['train_loss']:.4f}  valid AUC "
-                     f"{metrics['auc']:.4f}  logloss {metrics['logloss']:.4f}")
-            if metrics["auc"] > history.best_auc:
-                history.best_auc, history.best_epoch = metrics["auc"], epoch
-                best_state, stale = copy.deepcopy(module.state_dict()), 0
-                continue
-            stale += 1
-            if stale >= cfg.patience:
-                break
-            if stale >= cfg.lr_decay_patience:
-                for group in optimizer.param_groups:
-                    group["lr"] *= 0.1
+        with distributed.objective(module, loss_fn) as objective:
+            for epoch in range(1, cfg.max_epochs + 1):
+                tick = self.progress(f"{name} epoch {epoch}", steps) if self.progress else None
+                total, seen = self.epoch(module, objective, train, optimizer, generator, tick)
+                if not math.isfinite(total):
+                    raise FloatingPointError(f"{name}: training loss is not finite at epoch "
+                                             f"{epoch}; lower train.lr")
+                metrics = evaluate(valid.label.cpu().numpy(),
+                                   sigmoid(predict_logits(predict, module, valid,
+                                                          self.eval_batch_size)))
+                record = {"epoch": epoch, "train_rows": seen, "train_loss": total / seen,
+                          "valid_auc": metrics["auc"], "valid_logloss": metrics["logloss"],
+                          "lr": optimizer.param_groups[0]["lr"]}
+                history.epochs.append(record)
+                self.log(f"{name} epoch {epoch}: train loss {record['train_loss']:.4f} "
+                         f"({seen:,} rows)  valid AUC {metrics['auc']:.4f}  logloss "
+                         f"{metrics['logloss']:.4f}")
+                if metrics["auc"] > history.best_auc:
+                    history.best_auc, history.best_epoch = metrics["auc"], epoch
+                    best_state, stale = copy.deepcopy(module.state_dict()), 0
+                    continue
+                stale += 1
+                if stale >= cfg.patience:
+                    break
+                if stale >= cfg.lr_decay_patience:
+                    for group in optimizer.param_groups:
+                        group["lr"] *= 0.1
         if best_state is not None:
             module.load_state_dict(best_state)
         history.seconds = time.perf_counter() - start

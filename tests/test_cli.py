@@ -54,3 +54,18 @@ def test_error_messages_keep_their_brackets(tmp_path):
                            env={"COLUMNS": "250"})
     assert result.exit_code == 2
     assert "--set methods=[vanilla]` first" in result.output  # not eaten as markup
+
+
+def test_data_synth_writes_the_meaning_variant_and_names_an_unknown_kind_of_titles(tmp_path):
+    import json
+
+    result = runner.invoke(app, ["data", "synth", "--rows", "2000", "--shard-rows", "1000",
+                                 "--titles", "meaning", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "m" / "synth.json").read_text())
+    assert summary["config"]["titles"] == "meaning"
+    assert summary["splits"]["test"]["slices"]["rare"]["rows"] > 0
+    result = runner.invoke(app, ["data", "synth", "--rows", "2000", "--titles", "sense",
+                                 "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "titles 'sense': use words or meaning" in result.output
+    assert not (tmp_path / "x").exists()

@@ -14,7 +14,16 @@ from elec.data.encoder import FIRST, RowEncoder, hashed_id
 from elec.data.schema import FeatureSchema
 from elec.data.shards import ShardedColumns, fit_schema, split_files, write_shards
 from elec.data.sources import dataset
-from elec.data.synth import SynthConfig, synthesize
+from elec.data.synth import (
+    ATTRIBUTES,
+    COMMON_WORDINGS,
+    ITEM,
+    NOUNS,
+    TITLE,
+    WORDS,
+    SynthConfig,
+    synthesize,
+)
 from elec.errors import DataError
 from elec.pipeline import run
 
@@ -154,6 +163,35 @@ def test_synthetic_table_is_reproducible_and_learnable(tmp_path):
     cfg = load_config(tmp_path / "a" / "elec.yaml")
     assert cfg.data.split == "files" and len(cfg.fields) == 13 + 26 + 2
 
+
+
+def test_meaning_titles_write_the_tail_in_wordings_the_popular_items_seldom_use(tmp_path):
+    summary = synthesize(SynthConfig(rows=20000, shard_rows=10000, titles="meaning"),
+                         tmp_path / "m", progress=lambda _: None)
+    common = {w for words in ATTRIBUTES.values() for w in words.split()[:COMMON_WORDINGS]}
+    other = {w for words in ATTRIBUTES.values() for w in words.split()[COMMON_WORDINGS:]}
+    train = pq.read_table(tmp_path / "m" / "train", columns=[ITEM, TITLE])
+    items = np.asarray(train[ITEM])
+    title_of = dict(zip(items.tolist(), train[TITLE].to_pylist(), strict=True))
+    counts = np.bincount(items)
+
+    def common_share(chosen) -> float:
+        words = [w for i in chosen for w in title_of[i].lower().split()[:-1]]
+        assert set(words) <= common | other  # an attribute's wording, then a noun
+        return float(np.mean([w in common for w in words]))
+
+    assert common_share(np.argsort(-counts)[:30]) > 0.8  # the most popular items
+    assert common_share(np.flatnonzero(counts == 1)) < 0.3  # items seen once
+    assert all(title_of[i].lower().split()[-1] in NOUNS for i in title_of)
+    for name in ("rare", "new"):  # the title carries part of what is achievable
+        part = summary["splits"]["test"]["slices"][name]
+        assert part["rows"] > 0
+        assert part["achievable_auc"] > part["achievable_auc_without_appeal"]
+    words = synthesize(SynthConfig(rows=4000, shard_rows=1000), tmp_path / "w",
+                       progress=lambda _: None)  # the default: titles of plain words
+    assert "slices" in words["splits"]["test"]
+    assert all(set(t.lower().split()) <= set(WORDS)
+               for t in pq.read_table(tmp_path / "w" / "train")[TITLE].to_pylist())
 
 def test_every_method_trains_from_shards_with_the_lm_vectors_beside_them(tmp_path, tiny_lm,
                                                                          monkeypatch):

@@ -48,15 +48,17 @@ def data_synth(
     rows: Annotated[int, typer.Option(min=1000, help="rows in all splits")] = 1_000_000,
     seed: Annotated[int, typer.Option(help="generator seed")] = 0,
     shard_rows: Annotated[int, typer.Option(min=1000, help="rows per Parquet file")] = 250_000,
+    titles: Annotated[str, typer.Option(help="words (the words set the appeal) or meaning "
+                                        "(attributes in varied wordings)")] = "words",
 ) -> None:
     """Write a Criteo-like synthetic table with a known achievable AUC, and its elec.yaml."""
     from elec.data.synth import SynthConfig, synthesize
     from elec.ui import Reporter
 
     try:
-        summary = synthesize(SynthConfig(rows=rows, seed=seed, shard_rows=shard_rows), out,
-                             Reporter().every())
-    except FileExistsError as error:
+        summary = synthesize(SynthConfig(rows=rows, seed=seed, shard_rows=shard_rows,
+                                         titles=titles), out, Reporter().every())
+    except (FileExistsError, ConfigError) as error:
         _fail(error)
     best = ", ".join(f"{s} {v['achievable_auc']:.4f}" for s, v in summary["splits"].items())
     console.print(f"wrote {rows:,} rows to {out} (achievable AUC: {best}); run it with "

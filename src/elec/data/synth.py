@@ -1,18 +1,31 @@
 """A Criteo-like synthetic table whose achievable AUC is known, for tests and benchmarks.
 
     elec data synth --rows 2000000 --out data/synth
+    elec data synth --rows 200000 --titles meaning --out data/synth-meaning
 
 13 numeric fields (``I1``..``I13``, heavy-tailed counts, some missing) and 26
 categorical ones (``C1``..``C26``, Zipf-distributed ids, 10 to 100,000 values), plus an
 item (``item_id``, Zipf over 20,000 items: a long tail of rare ones) with a short
-``title`` of words. The click probability is planted: per-id effects on some fields,
-pairwise interactions between others, two numeric trends, and the item's appeal,
-which is the mean of its title words' weights. A frequent item's appeal is learnt
-from its id; a rare item's is in its words only, which a language model can read, so
-the LM has something real to add on the tail. ``synth.json`` holds the generating
-settings and the AUC of the true probability on each split (the best any model can
-do). Rows are generated and written shard by shard: memory does not grow with
-``rows``, and the table is the same for the same seed and shard size.
+``title``. The click probability is planted: per-id effects on some fields, pairwise
+interactions between others, two numeric trends, and the item's appeal. A frequent
+item's appeal is learnt from its id; a rare item's is in its title only.
+
+Two kinds of titles (``titles``):
+- ``words``: the appeal is the mean of the title words' weights, so the words themselves
+  suffice (a bag of the training rows' words can learn it, an LM need not);
+- ``meaning``: the appeal is the mean of the weights of latent attributes (warmth, speed,
+  size, ...), each written in one of twelve wordings ("cozy", "snug", "toasty", ...).
+  Popular items are written mostly with an attribute's three common wordings, the
+  others (the tail, and so the new items) mostly with the nine other ones, which
+  popular items seldom use: a model that knows "snug" is near "cozy" can carry an
+  attribute's weight over to the tail, a bag of words learnt from the training rows
+  hardly can.
+
+``synth.json`` holds the generating settings and the AUC of the true probability (the
+best any model can do) on each split, and on the valid and test rows of rare items
+(under 10 training rows) and of new ones (none). Rows are generated and written shard
+by shard: memory does not grow with ``rows``, and the table is the same for the same
+seed and shard size.
 """
 
 from __future__ import annotations
@@ -21,6 +34,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -29,6 +43,7 @@ from sklearn.metrics import roc_auc_score
 
 from elec.data.splits import SPLITS
 from elec.data.store import atomic_dir
+from elec.errors import ConfigError
 
 NUMERIC = [f"I{i}" for i in range(1, 14)]
 CATEGORICAL = [f"C{i}" for i in range(1, 27)]
@@ -43,6 +58,47 @@ _WORDS = ("red blue green black white golden silver wooden leather cotton classi
          "foldable waterproof durable fragile elegant sturdy cozy bold lucky happy")
 WORDS = _WORDS.split()
 ITEMS = 20_000
+# the meaning variant: latent attributes, each in twelve wordings, the first three common
+ATTRIBUTES = {
+    "warmth": "cozy warm snug toasty comfy fleecy woolly thermal insulated heated fuzzy "
+              "balmy",
+    "cold": "cool icy chilled frosty frozen wintry arctic glacial crisp refreshing breezy "
+            "nippy",
+    "speed": "fast quick rapid speedy swift express brisk nimble zippy hasty turbo fleet",
+    "small": "small mini tiny compact petite little miniature pocket slim dinky teeny wee",
+    "large": "large big huge giant massive jumbo enormous oversized spacious roomy vast "
+             "hefty",
+    "price": "cheap budget affordable bargain discount economy thrifty inexpensive frugal "
+             "economical lowcost reasonable",
+    "luxury": "luxury premium deluxe lavish opulent upscale exclusive posh sumptuous swanky "
+              "ritzy classy",
+    "age": "vintage retro antique classic nostalgic timeless heritage rustic traditional "
+           "oldschool bygone archaic",
+    "novelty": "modern sleek futuristic contemporary innovative hightech advanced novel "
+               "trendy newfangled cutting-edge state-of-the-art",
+    "strength": "durable sturdy rugged tough robust solid reinforced unbreakable resilient "
+                "hardy stout indestructible",
+    "fragility": "fragile delicate flimsy dainty brittle frail thin feeble breakable wispy "
+                 "rickety shaky",
+    "quiet": "quiet silent hushed noiseless calm peaceful muted tranquil soundless still "
+             "serene whispering",
+    "loud": "loud noisy booming thunderous deafening roaring blaring raucous rowdy clamorous "
+            "earsplitting resounding",
+    "taste": "tasty delicious yummy savory flavorful scrumptious delectable appetizing "
+             "succulent luscious mouthwatering gourmet",
+    "green": "organic natural eco sustainable recycled biodegradable renewable compostable "
+             "ecological wholesome herbal earthy",
+    "light": "bright shiny glowing radiant brilliant luminous gleaming dazzling sparkling "
+             "vivid glittering lustrous",
+}
+COMMON_WORDINGS = 3  # of each attribute's twelve: what popular items mostly use
+POPULAR_ITEMS = 1_000  # the items of highest popularity (most of the rows)
+USUAL = 0.9  # how often an item takes a wording of its own kind (common or other)
+_NOUNS = ("jacket lamp kettle chair backpack blanket mug speaker sofa boots scarf desk tent "
+          "bottle watch pillow heater fan blender toaster rug candle stool basket")
+NOUNS = _NOUNS.split()
+APPEAL = 1.2  # the appeal's weight in the click logit
+RARE_BELOW = 10  # training rows: an item with fewer is rare (slices of synth.json)
 
 
 @dataclass(frozen=True)
@@ -53,6 +109,11 @@ class SynthConfig:
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     zipf: float = 1.1
     bias: float = -1.3  # base logit: a click rate near 0.25
+    titles: Literal["words", "meaning"] = "words"
+
+    def __post_init__(self) -> None:
+        if self.titles not in ("words", "meaning"):
+            raise ConfigError(f"titles {self.titles!r}: use words or meaning")
 
 
 def _zipf_cdf(size: int, exponent: float) -> np.ndarray:
@@ -80,6 +141,30 @@ class _World:
                                 for w in self.title_words], dtype=object)
         self.item_cdf = _zipf_cdf(ITEMS, cfg.zipf)
         self.item_order = rng.permutation(ITEMS)  # popularity rank -> item
+        if cfg.titles == "meaning":  # a generator of its own: the words table stays as it is
+            self.appeal, self.titles = _meaning_titles(np.random.default_rng([cfg.seed, 2]),
+                                                       self.item_order)
+
+
+def _meaning_titles(rng: np.random.Generator, item_order: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Every item's appeal (the mean of its two or three attributes' weights) and its
+    title: one wording per attribute, then a noun that carries no appeal. The popular items
+    take a common wording with probability USUAL, the others one of the other wordings."""
+    wordings = [words.split() for words in ATTRIBUTES.values()]
+    weight = rng.normal(0, 1.0, len(wordings))
+    popular = np.zeros(ITEMS, dtype=bool)
+    popular[item_order[:POPULAR_ITEMS]] = True
+    appeal, titles = np.empty(ITEMS), np.empty(ITEMS, dtype=object)
+    for item in range(ITEMS):
+        chosen = rng.choice(len(wordings), size=rng.integers(2, 4), replace=False)
+        common = rng.random(len(chosen)) < (USUAL if popular[item] else 1 - USUAL)
+        words = [wordings[a][rng.integers(0, COMMON_WORDINGS) if c else
+                             rng.integers(COMMON_WORDINGS, len(wordings[a]))]
+                 for a, c in zip(chosen, common, strict=True)]
+        appeal[item] = weight[chosen].mean()
+        titles[item] = " ".join([*words, NOUNS[rng.integers(len(NOUNS))]]).capitalize()
+    return appeal, titles
 
 
 def _rows(world: _World, cfg: SynthConfig, shard: int, n: int) -> tuple[pa.Table, np.ndarray]:
@@ -105,7 +190,7 @@ def _rows(world: _World, cfg: SynthConfig, shard: int, n: int) -> tuple[pa.Table
         b_ids = np.asarray(columns[CATEGORICAL[b]])
         logit += world.pair_table[k][(a_ids * 40_503 + b_ids) & 0xFFFF]
     items = world.item_order[np.searchsorted(world.item_cdf, rng.random(n))]
-    logit += 1.2 * world.appeal[items]
+    logit += APPEAL * world.appeal[items]
     columns[ITEM] = pa.array(items, type=pa.int64())
     columns[TITLE] = pa.array(world.titles[items], type=pa.string())
     probability = 1.0 / (1.0 + np.exp(-logit))
@@ -128,24 +213,50 @@ def synthesize(cfg: SynthConfig, out: Path,
     summary: dict = {"format": "elec.synth/1", "config": asdict(cfg), "rows": counts,
                      "splits": {}}
     shard = 0
+    trained = np.zeros(ITEMS, dtype=np.int64)  # training rows of every item
     with atomic_dir(out, replaces=lambda path: (path / "synth.json").is_file()) as staging:
-        for split in SPLITS:
+        for split in SPLITS:  # train first: the slices of valid and test read its counts
             (staging / split).mkdir()
-            labels, probabilities = [], []
+            labels, probabilities, items = [], [], []
             for start in range(0, counts[split], cfg.shard_rows):
                 n = min(cfg.shard_rows, counts[split] - start)
                 table, probability = _rows(world, cfg, shard, n)
                 pq.write_table(table, staging / split / f"part-{shard:05d}.parquet")
                 labels.append(np.asarray(table[LABEL]))
                 probabilities.append(probability.astype(np.float32))
+                items.append(np.asarray(table[ITEM]))
                 shard += 1
                 progress(f"synth: {split} {start + n:,}/{counts[split]:,} rows")
             label, probability = np.concatenate(labels), np.concatenate(probabilities)
-            summary["splits"][split] = {"rows": int(len(label)), "ctr": float(label.mean()),
-                                        "achievable_auc": float(roc_auc_score(label, probability))}
+            item = np.concatenate(items)
+            odds = np.log(probability) - np.log1p(-probability) - APPEAL * world.appeal[item]
+            blind = 1.0 / (1.0 + np.exp(-odds))  # the true probability less the appeal
+            summary["splits"][split] = _achievable(label, probability, blind)
+            if split == "train":
+                trained = np.bincount(item, minlength=ITEMS)
+            else:
+                summary["splits"][split]["slices"] = {
+                    name: _achievable(label[rows], probability[rows], blind[rows])
+                    for name, rows in (("rare", trained[item] < RARE_BELOW),
+                                       ("new", trained[item] == 0))}
+        summary["slices"] = {"rare": f"items with fewer than {RARE_BELOW} training rows",
+                             "new": "items with no training row",
+                             "achievable_auc_without_appeal": "the AUC of the true "
+                             "probability less the item's appeal: what is left to a model that "
+                             "cannot read the title"}
         (staging / "synth.json").write_text(json.dumps(summary, indent=2))
         (staging / "elec.yaml").write_text(run_config(out))
     return summary
+
+
+def _achievable(label: np.ndarray, probability: np.ndarray, blind: np.ndarray) -> dict:
+    """Rows, click rate and the AUC of the true probability, with and without the item's
+    appeal (None without both classes)."""
+    both = 0 < label.sum() < len(label)
+    return {"rows": int(len(label)), "ctr": float(label.mean()) if len(label) else None,
+            "achievable_auc": float(roc_auc_score(label, probability)) if both else None,
+            "achievable_auc_without_appeal": float(roc_auc_score(label, blind)) if both
+            else None}
 
 
 def run_config(out: Path) -> str:

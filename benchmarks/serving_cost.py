@@ -29,12 +29,11 @@ from elec.config import RunConfig
 from elec.data.sources import load_table
 from elec.data.splits import split_indices
 from elec.environment import environment
-from elec.llm.stage1 import text_encoder
 from elec.methods import METHODS
 from elec.rundir import RunDir
 from elec.serve import Predictor
 from elec.serve.bundle import ITEMS_FILE, export
-from elec.serve.items import ItemAdder, item_llm
+from elec.serve.items import ItemAdder, item_encoder
 from elec.ui import Reporter
 
 RESULTS = Path(__file__).parent / "results"
@@ -46,8 +45,7 @@ def adding_items(bundle: Path, predictor: Predictor, row: dict, repeats: int = 3
     """Seconds to take in new items (titles never seen, so none is in the vector cache),
     the LM loaded once beforehand: median and every repeat, per number of items."""
     started = time.perf_counter()
-    adder = ItemAdder(bundle, predictor.items, text_encoder(item_llm(bundle),
-                                                            Reporter(quiet=True)))
+    adder = ItemAdder(bundle, predictor.items, item_encoder(bundle, Reporter(quiet=True)))
     out = {"lm_load_s": time.perf_counter() - started}
     for count in NEW_ITEMS:
         times = []

@@ -123,11 +123,10 @@ def test_item_lm_reads_one_vector_per_item_known_for_new_items(tiny_config, elec
     assert wrong.exit_code != 0
 
     # or over HTTP (elec serve --add-items): into the serving table and the bundle at once
-    from elec.llm.stage1 import text_encoder
-    from elec.serve.items import ItemAdder, item_llm
+    from elec.serve.items import ItemAdder, item_encoder
 
     serving = Predictor.from_bundle(bundle)
-    adder = ItemAdder(bundle, serving.items, text_encoder(item_llm(bundle), Reporter(quiet=True)))
+    adder = ItemAdder(bundle, serving.items, item_encoder(bundle, Reporter(quiet=True)))
     later = {**row, "title": "A film released later"}
     with TestClient(create_app(serving, add_items=adder)) as client:
         before = client.post("/predict", json={"rows": [later]}).json()["probabilities"][0]
@@ -271,3 +270,64 @@ def test_field_lm_needs_a_categorical_field_in_the_text(tiny_config):
     with pytest.raises(ConfigError, match="field_lm reads the values of the categorical"):
         check_run(cfg, sharded=False, world=1)
     check_run(tiny_config.model_copy(update={"methods": ["field_lm"]}), sharded=False, world=1)
+
+
+def test_the_words_control_reads_the_item_texts_plain_words_and_serves_without_an_lm(
+        tiny_config, elec_home, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import elec.llm.stage1
+    from elec.cli import app
+    from elec.distill.networks import ITEM_TEXT
+    from elec.methods import METHODS
+    from elec.text.words import bags, words
+
+    cfg = tiny_config.model_copy(update={
+        "methods": ["backbone", "words"],
+        "data": tiny_config.data.model_copy(update={"split": "cold-item"})})
+    summary = run(cfg, tmp_path / "run")
+    assert 0.5 < summary["methods"]["words"]["test"]["auc"] <= 1
+    assert "texts encoded" not in (tmp_path / "run" / "log.txt").read_text()  # no LM
+    pipeline = Run(cfg, tmp_path / "run", Reporter(quiet=True))
+    texts, vocab, table = pipeline.lm.item_words()
+    item_texts = pipeline.data.item_texts.texts
+    # the vocabulary is the training texts' words: a new item's own number is not in it
+    assert set(vocab) == {w for t in item_texts["train"] for w in words(t)}
+    unseen = {w for t in item_texts["test"] for w in words(t)} - set(vocab)
+    assert unseen and unseen <= {w for w in unseen if w.isdigit()}
+    method = METHODS["words"]
+    columns = pipeline.lm.rows(method)
+    for split in ("train", "test"):
+        assert [texts[i] for i in columns[split].extra[ITEM_TEXT].tolist()] == item_texts[split]
+    torch.testing.assert_close(table, bags(texts, vocab))
+    assert method.servable and not method.serves_llm
+
+    # served with its table of every text's projected bag, no LM anywhere
+    def no_lm(*_, **__):
+        raise AssertionError("the words control loaded an LM")
+
+    monkeypatch.setattr(elec.llm.stage1, "text_encoder", no_lm)
+    bundle = export(tmp_path / "run", tmp_path / "bundle", method="words")
+    served = Predictor.from_bundle(bundle)
+    assert served.manifest["item_lookup"]["encoder"] == "words"
+    assert served.manifest["item_lookup"]["llm"] is None
+    test = pipeline.data.columns["test"]
+    with torch.no_grad():
+        probabilities = served.module(test.single, torch.cat(test.multi, dim=1),
+                                      served.items.lookup(item_texts["test"]))
+    np.testing.assert_allclose(probabilities.numpy(), sigmoid(pipeline.logits("words", "test")),
+                               rtol=1e-5, atol=1e-6)
+    row = pq.read_table(cfg.data.dataset).slice(0, 1).to_pylist()[0]
+    new = {**row, "title": "Movie number 7777"}  # known words but its number
+    before = served.predict_proba([new])[0]
+    pq.write_table(pa.Table.from_pylist([new]), tmp_path / "items.parquet")
+    added = CliRunner().invoke(app, ["items", "add", str(bundle), str(tmp_path / "items.parquet")])
+    assert added.exit_code == 0 and "1 items added" in added.output, added.output
+    grown = Predictor.from_bundle(bundle)
+    new_text = render_items(pa.Table.from_pylist([new]), [
+        f for f in FIELDS if f.name in pipeline.data.item_texts.fields], cfg.text)[0]
+    state = pipeline.dir.load("words")
+    expected = (bags([new_text], vocab) @ state["llm_projection.weight"].T
+                + state["llm_projection.bias"])
+    torch.testing.assert_close(grown.items.lookup([new_text])[0], expected[0])
+    assert grown.predict_proba([new])[0] != pytest.approx(before)  # its words are read now

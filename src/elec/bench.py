@@ -31,7 +31,8 @@ PAIRS = [("vanilla", "backbone"), ("vanilla", "self_distilled"),
          ("vanilla", "cross_distilled"), ("vanilla", "ensemble_distilled"), ("gain", "backbone"),
          ("ensemble_distilled", "self_distilled"), ("item_lm", "backbone"),
          ("item_lm", "vanilla"), ("field_lm", "backbone"), ("field_lm", "vanilla"),
-         ("vanilla_item", "backbone"), ("vanilla_item", "vanilla"), ("vanilla_item", "item_lm")]
+         ("vanilla_item", "backbone"), ("vanilla_item", "vanilla"), ("vanilla_item", "item_lm"),
+         ("words", "backbone"), ("item_lm", "words"), ("vanilla_item", "words")]
 METRICS = ("auc", "logloss", "gauc")
 
 

@@ -171,7 +171,7 @@ def serve(
 
     from elec.serve.app import create_app
     from elec.serve.bundle import BundleError
-    from elec.serve.items import ItemAdder, item_llm
+    from elec.serve.items import ItemAdder, item_encoder
     from elec.serve.predictor import Predictor
     from elec.ui import Reporter
 
@@ -179,9 +179,7 @@ def serve(
         predictor = Predictor.from_bundle(bundle, runtime)
         adder = None
         if add_items:  # the LM is loaded for this only
-            from elec.llm.stage1 import text_encoder
-
-            encode = text_encoder(item_llm(bundle), Reporter(quiet=True))
+            encode = item_encoder(bundle, Reporter(quiet=True))
             adder = ItemAdder(bundle, predictor.items, encode)
     except (BundleError, ModelNotFound) as error:
         _fail(error)
@@ -222,16 +220,15 @@ def items_add(
 ) -> None:
     """Add new items to a bundle's item table, their text through its LM once; no retraining."""
     from elec.data.files import read_table
-    from elec.llm.stage1 import text_encoder
     from elec.serve.bundle import BundleError
-    from elec.serve.items import add_items, item_llm, new_items
+    from elec.serve.items import add_items, item_encoder, new_items
     from elec.ui import Reporter
 
     try:
         texts, known = new_items(bundle, read_table(data))
         if texts:
             with Reporter() as reporter:
-                add_items(bundle, texts, text_encoder(item_llm(bundle), reporter)(texts))
+                add_items(bundle, texts, item_encoder(bundle, reporter)(texts))
     except (BundleError, DataError, ModelNotFound) as error:
         _fail(error)
     console.print(f"{len(texts):,} items added to {bundle}; {known:,} were in its table already")

@@ -17,7 +17,7 @@ from elec.errors import ConfigError
 if TYPE_CHECKING:
     from elec.config import ModelConfig, RunConfig
 
-Build = Literal["stage1", "plain", "gain", "item", "field", "student"]
+Build = Literal["stage1", "plain", "gain", "item", "words", "field", "student"]
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,10 @@ class Method:
     what: str
     # stage1: the adapted LM; plain: a backbone on labels alone; gain: the backbone with
     # the LM vector as one more field; item: the backbone with the LM vector of the item's
-    # own text as one more field; field: the backbone with the LM vector of each value's
-    # sentence added to the value's embedding; student: a backbone distilled from ``teacher``
+    # own text as one more field; words: as item, with the item text's plain words in
+    # place of the LM's vector (no LM); field: the backbone with the LM vector of each
+    # value's sentence added to the value's embedding; student: a backbone distilled from
+    # ``teacher``
     build: Build
     teacher: str | None = None
     # student: the score target is distill.teacher_mix * teacher + (1 - teacher_mix) *
@@ -45,8 +47,9 @@ class Method:
 
     @property
     def projects_lm(self) -> bool:
-        """Its network projects LM vectors into the embedding space (a projection trained
-        with its own weight decay, gain.projection_weight_decay)."""
+        """Its network projects LM vectors (words: the bag of its item text's words) into
+        the embedding space (a projection trained with its own weight decay,
+        gain.projection_weight_decay)."""
         return self.build in ("gain", "item", "field") or self.lookup
 
     @property
@@ -72,6 +75,9 @@ TABLE = [
            "gain", blend=True, distill={"alpha": 0.0}),
     Method("item_lm", "backbone + the LM vector of the item's own text (text.item_fields), "
            "one per item, known for a new item before its first row", "item", lookup=True),
+    Method("words", "no-LM control of item_lm: backbone + the item text's plain words as "
+           "one more field (the mean of the learnt vectors of the words the training items' "
+           "texts hold); served with the item table", "words", lookup=True),
     Method("field_lm", "backbone whose embedding of each value in the text (\"Occupation "
            "is writer.\") adds the projected LM vector of that sentence; served as a backbone "
            "(the sums folded into the embedding table)", "field"),
@@ -136,7 +142,7 @@ def trainable(cfg: RunConfig) -> list[str]:
     rendered = text_fields(cfg.fields, cfg.text)
     names = {f.name for f in cfg.fields}
     return [m.name for m in TABLE
-            if not (reads_llm(m) and not rendered)
+            if not ((reads_llm(m) or m.build == "words") and not rendered)
             and not (m.build == "field" and not _values_in_text(rendered))
             and not (m.lookup and cfg.data.item_column not in names)]
 

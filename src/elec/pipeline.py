@@ -29,6 +29,7 @@ from elec.distill.networks import (
     GainNetwork,
     PlainNetwork,
     VanillaNetwork,
+    WordsNetwork,
     projection_apart,
 )
 from elec.distill.targets import distillation_rows
@@ -134,7 +135,7 @@ class Run:
         self.networks[method.name] = network  # teachers are read by their students
         checkpoints = {method.name: network.state_dict()}
         if method.lookup:  # what its bundle looks up
-            checkpoints[ITEMS.format(method.name)] = self.lm.item_checkpoint()
+            checkpoints[ITEMS.format(method.name)] = self.lm.item_checkpoint(method)
         return record, checkpoints
 
     def _finished(self, method: Method) -> dict | None:
@@ -159,17 +160,19 @@ class Run:
 
     def _untrained(self, method: Method) -> nn.Module:
         """An untrained network of ``method`` (a student's needs its trained teacher)."""
-        item_dim = self.lm.item_dim if method.lookup else 0
         if method.build in ("gain", "item"):
-            dim = self.cfg.adapter.dim if method.build == "gain" else item_dim
+            dim = self.cfg.adapter.dim if method.build == "gain" else self.lm.item_dim
             return GainNetwork(self.data.schema, self.cfg.model, dim, self.cfg.gain)
+        if method.build == "words":
+            return WordsNetwork(self.data.schema, self.cfg.model, self.lm.item_words()[2],
+                                self.cfg.gain)
         if method.build == "field":
             return FieldNetwork(self.data.schema, self.cfg.model, *self.lm.values())
         if method.build == "student":
             return VanillaNetwork(self.data.schema, self.cfg.model,
                                   self.network(method.teacher).network.repr_dim,
                                   self.distill(method),
-                                  (item_dim, self.cfg.gain) if method.lookup else None)
+                                  (self.lm.item_dim, self.cfg.gain) if method.lookup else None)
         return PlainNetwork(self.data.schema, method_model(self.cfg, method))
 
     def logits(self, name: str, split: str) -> np.ndarray:

@@ -20,6 +20,7 @@ from elec.distill.losses import RepresentationDistillation, score_distillation
 from elec.models import CTRNetwork
 
 LLM_VECTOR = "llm_vector"  # Columns.extra key: adapted LM vector v
+ITEM_TEXT = "item_text"  # Columns.extra key: the row's item text, a row of WordsNetwork.bags
 TEACHER_LOGIT = "teacher_logit"
 TEACHER_REPR = "teacher_repr"
 LABELED = "labeled"  # Columns.extra key: 1 for rows with a label, 0 for unlabeled rows
@@ -130,6 +131,21 @@ class GainNetwork(nn.Module):
     @property
     def repr_dim(self) -> int:
         return self.network.repr_dim
+
+
+class WordsNetwork(GainNetwork):
+    """``item_lm``'s network with the item text's plain words in place of the LM's vector
+    of it: the no-LM control. The extra field is the projection of the text's bag of
+    words (``elec.text.words``): the mean of its words' learnt vectors."""
+
+    def __init__(self, schema: FeatureSchema, model: ModelConfig, bags: Tensor,
+                 cfg: GainConfig):
+        super().__init__(schema, model, bags.shape[1], cfg)
+        self.register_buffer("bags", bags.float(), persistent=False)  # item text -> bag
+
+    def forward(self, batch: Columns) -> tuple[Tensor, Tensor]:
+        bag = self.bags[batch.extra[ITEM_TEXT]]
+        return super().forward(batch.with_extra(**{LLM_VECTOR: bag}))
 
 
 class VanillaNetwork(nn.Module):

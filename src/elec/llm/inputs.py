@@ -1,7 +1,8 @@
 """What the networks that read LM vectors find beside the tabular rows: stage 1's adapted
 vector v of every row (the gain network), the LM vector of every row's item text
-(``item_lm``) and of every field value's sentence (``field_lm``). Each is computed once
-per run, when a network first needs it."""
+(``item_lm``) and of every field value's sentence (``field_lm``); and, for the no-LM
+control ``words``, the item text's plain words. Each is computed once per run, when a
+network first needs it."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from torch import Tensor
 from elec.config import RunConfig
 from elec.data.batches import Columns, Rows
 from elec.data.prepare import Prepared
-from elec.distill.networks import LLM_VECTOR
+from elec.distill.networks import ITEM_TEXT, LLM_VECTOR
 from elec.llm.encoder import encoding_device, resolve_precision
 from elec.llm.stage1 import encode_texts, value_vectors
 from elec.methods import Method
 from elec.rundir import RunDir
 from elec.text.items import item_checkpoint
+from elec.text.words import bags, vocabulary
 from elec.ui import Reporter
 
 
@@ -31,6 +33,7 @@ class LMInputs:
         self._gain: dict[str, Tensor | Path] | None = None
         self._items: dict[str, Tensor] | None = None
         self._values: tuple[Tensor, Tensor] | None = None
+        self._words: tuple[list[str], list[str], Tensor] | None = None
 
     @property
     def vectors_dir(self) -> Path:
@@ -39,9 +42,12 @@ class LMInputs:
 
     def rows(self, method: Method) -> dict[str, Rows]:
         """What ``method``'s network reads: every split's rows, with v beside them (the
-        gain network) or the item vectors (the methods served with an item lookup)."""
+        gain network), the item vectors (the methods served with an item lookup) or the
+        item text's row in ``item_words`` (the words control)."""
         if method.build == "gain":
             return self.gain_columns()
+        if method.build == "words":
+            return self.word_columns()
         return self.item_columns() if method.lookup else self.data.columns
 
     def gain_columns(self) -> dict[str, Columns]:
@@ -65,10 +71,14 @@ class LMInputs:
         """The width of the item vectors."""
         return self.item_columns()["train"].extra[LLM_VECTOR].shape[1]
 
-    def item_checkpoint(self) -> dict[str, Tensor]:
+    def item_checkpoint(self, method: Method) -> dict[str, Tensor]:
         """What a bundle looks up (``item_checkpoint``): every distinct item text of the
-        run's rows (every split: an item's text is known before its first label), its LM
-        vector, and the LM settings that encoded them, ``llm.precision`` as it ran here."""
+        run's rows (every split: an item's text is known before its first label) and its
+        vector: the LM's, with the LM settings that encoded them (``llm.precision`` as it
+        ran here), or for the words control its bag of words, with the vocabulary."""
+        if method.build == "words":
+            texts, vocab, bags = self.item_words()
+            return item_checkpoint(texts, self.data.item_texts.fields, bags, words=vocab)
         self.item_columns()
         first: dict[str, tuple[str, int]] = {}
         for split, texts in self.data.item_texts.texts.items():
@@ -78,6 +88,24 @@ class LMInputs:
         llm = self.cfg.llm.model_copy(update={"precision": resolve_precision(
             self.cfg.llm.precision, encoding_device(self.device))}).model_dump(mode="json")
         return item_checkpoint(list(first), self.data.item_texts.fields, vectors, llm)
+
+    def item_words(self) -> tuple[list[str], list[str], Tensor]:
+        """Every distinct item text of the run's rows, the vocabulary of the training rows'
+        item texts, and each text's bag of those words (``elec.text.words``)."""
+        if self._words is None:
+            texts = self.data.item_texts.texts
+            distinct = list(dict.fromkeys(t for split in texts.values() for t in split))
+            vocab = vocabulary(texts["train"])
+            self._words = distinct, vocab, bags(distinct, vocab).to(self.device)
+        return self._words
+
+    def word_columns(self) -> dict[str, Columns]:
+        """Every split with each row's item text as its row of ``item_words``' bags."""
+        position = {text: i for i, text in enumerate(self.item_words()[0])}
+        return {s: self.data.columns[s].with_extra(**{ITEM_TEXT: torch.tensor(
+                    [position[t] for t in self.data.item_texts.texts[s]],
+                    device=self.data.columns[s].label.device)})
+                for s in self.data.splits}
 
     def values(self) -> tuple[Tensor, Tensor]:
         """The embedding-table rows of the values the LM reads, and the LM's pooled vector

@@ -4,8 +4,9 @@
       manifest.json       format, model config, versions, metrics, sha256 of every file
       schema.json         the fitted encoders (vocabularies, buckets)
       model.safetensors   the network's weights
-      items.safetensors   item_lm only: each item text's projected LM vector (the graphs
-                          read a row's vector as a third input), and the projection
+      items.safetensors   item_lm, vanilla_item, words: each item text's projected LM
+                          vector (words: bag of words; the graphs read a row's vector as
+                          a third input), and the projection
       model.torchscript   optional (--format torchscript)
       model.onnx          optional (--format onnx; needs the onnx extra)
 """
@@ -30,7 +31,7 @@ from elec.methods import METHODS, method_model
 from elec.models import CTRNetwork
 from elec.rundir import RunDir
 from elec.serve.module import ItemServingModule, ServingModule
-from elec.text.items import ITEMS, item_table_llm, read_item_checkpoint
+from elec.text.items import ITEMS, item_table_llm, item_table_words, read_item_checkpoint
 
 FORMAT = "elec.bundle/1"
 ITEMS_FILE = "items.safetensors"  # item_lm's table
@@ -144,11 +145,14 @@ def export(run_dir: str | Path, out: str | Path, method: str = "vanilla",
                       str(staging / ITEMS_FILE))
             _, fields, _ = read_item_checkpoint(items)
             specs = {f.name: f for f in cfg.fields}
+            words = item_table_words(items) is not None  # the no-LM control's table
             lookup = {"items": len(items["vectors"]),
                       "fields": [specs[f].model_dump(mode="json") for f in fields],
                       "text": cfg.text.model_dump(mode="json"),
+                      "encoder": "words" if words else "llm",
                       # the LM as it encoded the table (earlier runs: as configured)
-                      "llm": item_table_llm(items) or cfg.llm.model_dump(mode="json")}
+                      "llm": None if words else (item_table_llm(items)
+                                                 or cfg.llm.model_dump(mode="json"))}
         if "torchscript" in formats:
             with torch.no_grad():
                 torch.jit.trace(module, inputs).save(str(staging / "model.torchscript"))

@@ -1,11 +1,10 @@
 """A bundle's item table grown without retraining (``elec items add``, and ``POST /items``
 of ``elec serve --add-items``).
 
-Each new item's text is rendered from the bundle's item fields as in training; the
-caller puts it through the bundle's LM once (this package never imports the LM: the
-command hands in the encoding function) and this module projects it by the trained
-projection into the table. The served graphs read item vectors as an input, so they
-stay as they are.
+Each new item's text is rendered from the bundle's item fields as in training, put
+through the bundle's LM once (``item_encoder``; the words control's bundle needs none:
+its bag of the table's words) and projected by the trained projection into the table.
+The served graphs read item vectors as an input, so they stay as they are.
 """
 
 from __future__ import annotations
@@ -24,7 +23,15 @@ from elec.data.store import atomic_dir, link_or_copy, sha256_file, write_json
 from elec.data.values import RowError
 from elec.serve.bundle import ITEMS_FILE, BundleError, is_bundle, read_manifest
 from elec.serve.predictor import ItemLookup
-from elec.text.items import item_checkpoint, item_table_llm, read_item_checkpoint, render_items
+from elec.text.items import (
+    item_checkpoint,
+    item_table_llm,
+    item_table_words,
+    read_item_checkpoint,
+    render_items,
+)
+from elec.text.words import bags
+from elec.ui import Reporter
 
 
 def item_lookup(bundle: str | Path) -> dict:
@@ -36,9 +43,16 @@ def item_lookup(bundle: str | Path) -> dict:
     return manifest["item_lookup"]
 
 
-def item_llm(bundle: str | Path) -> LLMConfig:
-    """The LM whose vectors the bundle's item table holds (projected)."""
-    return LLMConfig.model_validate(item_lookup(bundle)["llm"])
+def item_encoder(bundle: str | Path, reporter: Reporter) -> Callable[[list[str]], torch.Tensor]:
+    """What turns new items' texts into the vectors the bundle's item table projects: its
+    LM (loaded here, on the GPU if there is one), or for the words control their bags of
+    the table's words."""
+    vocab = item_table_words(load_file(str(Path(bundle) / ITEMS_FILE)))
+    if vocab is not None:
+        return lambda texts: bags(texts, vocab)
+    from elec.llm.stage1 import text_encoder  # only bundles of LM vectors load an LM
+
+    return text_encoder(LLMConfig.model_validate(item_lookup(bundle)["llm"]), reporter)
 
 
 def new_items(bundle: str | Path, table: pa.Table) -> tuple[list[str], int]:
@@ -68,7 +82,7 @@ def add_items(bundle: str | Path, texts: list[str], hidden: torch.Tensor) -> tor
     known, fields, vectors = read_item_checkpoint(items)
     projected = F.linear(hidden.float(), items["projection.weight"], items["projection.bias"])
     items.update(item_checkpoint(known + texts, fields, torch.cat([vectors, projected]),
-                                 item_table_llm(items)))
+                                 item_table_llm(items), item_table_words(items)))
     with atomic_dir(bundle, is_bundle) as staging:
         for name in manifest["sha256"]:  # a bundle's files are only ever written whole
             if name != ITEMS_FILE:

@@ -97,14 +97,18 @@ ITEMS = "{}.items"  # the checkpoint of an item method's item table
 
 
 def item_checkpoint(texts: list[str], fields: list[str], vectors: Tensor,
-                    llm: dict | None = None) -> dict[str, Tensor]:
+                    llm: dict | None = None, words: list[str] | None = None
+                    ) -> dict[str, Tensor]:
     """An item table as checkpoint tensors: the texts, their fields and the LM settings
     that encoded them (``llm.precision`` as it ran, never "auto": a new item's text must
-    go through the same LM) as UTF-8 JSON bytes beside the vectors, so one checksummed
-    file holds it."""
-    words = json.dumps({"texts": texts, "fields": fields, "llm": llm}).encode()
+    go through the same LM), or for the words control the vocabulary of its bags of
+    words, as UTF-8 JSON bytes beside the vectors, so one checksummed file holds it."""
+    described = {"texts": texts, "fields": fields, "llm": llm}
+    if words is not None:
+        described["words"] = words
+    encoded = json.dumps(described).encode()
     return {"vectors": vectors,
-            "texts_json": torch.frombuffer(bytearray(words), dtype=torch.uint8)}
+            "texts_json": torch.frombuffer(bytearray(encoded), dtype=torch.uint8)}
 
 
 def read_item_checkpoint(tensors: dict[str, Tensor]) -> tuple[list[str], list[str], Tensor]:
@@ -116,6 +120,11 @@ def read_item_checkpoint(tensors: dict[str, Tensor]) -> tuple[list[str], list[st
 def item_table_llm(tensors: dict[str, Tensor]) -> dict | None:
     """The LM settings that encoded an ``item_checkpoint``'s texts (None if not recorded)."""
     return json.loads(bytes(tensors["texts_json"].numpy()).decode()).get("llm")
+
+
+def item_table_words(tensors: dict[str, Tensor]) -> list[str] | None:
+    """The vocabulary of an ``item_checkpoint`` of bags of words (None: LM vectors)."""
+    return json.loads(bytes(tensors["texts_json"].numpy()).decode()).get("words")
 
 
 @dataclass

@@ -47,12 +47,13 @@ def item_encoder(bundle: str | Path, reporter: Reporter) -> Callable[[list[str]]
     """What turns new items' texts into the vectors the bundle's item table projects: its
     LM (loaded here, on the GPU if there is one), or for the words control their bags of
     the table's words."""
+    lookup = item_lookup(bundle)  # refuses a bundle without an item table
     vocab = item_table_words(load_file(str(Path(bundle) / ITEMS_FILE)))
     if vocab is not None:
         return lambda texts: bags(texts, vocab)
     from elec.llm.stage1 import text_encoder  # only bundles of LM vectors load an LM
 
-    return text_encoder(LLMConfig.model_validate(item_lookup(bundle)["llm"]), reporter)
+    return text_encoder(LLMConfig.model_validate(lookup["llm"]), reporter)
 
 
 def new_items(bundle: str | Path, table: pa.Table) -> tuple[list[str], int]:

@@ -289,3 +289,21 @@ def test_two_processes_train_the_weights_one_process_trains(tmp_path):
             assert theirs["train_rows"] == rows
             assert abs(mine["train_loss"] - theirs["train_loss"]) < 1e-5
             assert abs(mine["valid_auc"] - theirs["valid_auc"]) < (1e-3 if batch_norm else 1e-6)
+
+
+def test_a_rows_cross_fitting_fold_is_the_same_in_memory_and_on_shards_of_any_size():
+    from types import SimpleNamespace
+
+    from elec.llm.stage1 import row_folds, shard_folds
+
+    cfg = RunConfig.model_validate({"seed": 3, "adapter": {"folds": 5}})
+    whole = row_folds(cfg, "train", 0, 10_000)
+    for sizes in ([10_000], [2_500, 2_500, 5_000], [1, 9_998, 1]):
+        columns = SimpleNamespace(stored=sizes)
+        assert torch.equal(torch.cat([shard_folds(cfg, columns, "train", i)
+                                      for i in range(len(sizes))]), whole)
+    counts = torch.bincount(whole, minlength=5)
+    assert counts.min() > 1_850 and counts.max() < 2_150  # five folds of about 2,000
+    assert not torch.equal(row_folds(cfg, "valid", 0, 10_000), whole)
+    other = cfg.model_copy(update={"seed": 4})
+    assert not torch.equal(row_folds(other, "train", 0, 10_000), whole)

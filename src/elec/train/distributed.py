@@ -93,8 +93,10 @@ class SharedBatchNorm(nn.BatchNorm1d):
         if self.track_running_stats:
             with torch.no_grad():
                 self.num_batches_tracked.add_(1)
-                self.running_mean.lerp_(mean, self.momentum)
-                self.running_var.lerp_(variance * rows / (rows - 1).clamp(min=1), self.momentum)
+                weight = (self.momentum if self.momentum is not None  # None: the mean so far
+                          else 1.0 / float(self.num_batches_tracked))
+                self.running_mean.lerp_(mean, weight)
+                self.running_var.lerp_(variance * rows / (rows - 1).clamp(min=1), weight)
         out = centred * torch.rsqrt(variance + self.eps)
         if self.affine:
             out = out * self.weight + self.bias

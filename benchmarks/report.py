@@ -36,6 +36,7 @@ from reporting.serving import (
 )
 from reporting.sources import PREDATES, RESULTS, ROOT, SUPERSEDED, committed, machine
 from reporting.uses import lm_uses_summary, lm_uses_tables, uses_table
+from reporting.words import words_control_section
 
 from elec.report.plots import quality_figure
 from elec.report.quality import zoo_table
@@ -53,7 +54,7 @@ def results_page(quality: dict[str, dict]) -> str:
     if quality:
         parts += ["![test AUC per method](../benchmarks/results/quality.png)", ""]
     parts += (uses_table(quality) + lm_uses_summary(quality) + lm_uses_tables()
-              + item_dropout_section())
+              + words_control_section() + item_dropout_section())
     parts += ["## Serving, speed and other measurements", ""]
     latency_path = RESULTS / "latency.json"
     if latency_path.is_file():

@@ -17,11 +17,13 @@ from elec.data.sources import dataset
 from elec.data.synth import (
     ATTRIBUTES,
     COMMON_WORDINGS,
+    HELD_OUT,
     ITEM,
     NOUNS,
     TITLE,
     WORDS,
     SynthConfig,
+    _World,
     synthesize,
 )
 from elec.errors import DataError
@@ -183,6 +185,17 @@ def test_meaning_titles_write_the_tail_in_wordings_the_popular_items_seldom_use(
     assert common_share(np.argsort(-counts)[:30]) > 0.8  # the most popular items
     assert common_share(np.flatnonzero(counts == 1)) < 0.3  # items seen once
     assert all(title_of[i].lower().split()[-1] in NOUNS for i in title_of)
+    # new items: in test, never in training, written in wordings no training title holds
+    held_out = {w for words in ATTRIBUTES.values() for w in words.split()[HELD_OUT:]}
+    seen = {w for t in title_of.values() for w in t.lower().split()}
+    assert not held_out & seen
+    world = _World(SynthConfig(rows=20000, titles="meaning"))
+    assert 0.08 < world.new.mean() < 0.12 and not world.new[list(title_of)].any()
+    test = pq.read_table(tmp_path / "m" / "test", columns=[ITEM, TITLE])
+    new = [t for i, t in zip(test[ITEM].to_pylist(), test[TITLE].to_pylist(), strict=True)
+           if world.new[i]]
+    assert len(new) > 0.05 * test.num_rows
+    assert np.mean([w in held_out for t in new for w in t.lower().split()[:-1]]) > 0.8
     for name in ("rare", "new"):  # the title carries part of what is achievable
         part = summary["splits"]["test"]["slices"][name]
         assert part["rows"] > 0

@@ -15,11 +15,13 @@ Two kinds of titles (``titles``):
   suffice (a bag of the training rows' words can learn it, an LM need not);
 - ``meaning``: the appeal is the mean of the weights of latent attributes (warmth, speed,
   size, ...), each written in one of twelve wordings ("cozy", "snug", "toasty", ...).
-  Popular items are written mostly with an attribute's three common wordings, the
-  others (the tail, and so the new items) mostly with the nine other ones, which
-  popular items seldom use: a model that knows "snug" is near "cozy" can carry an
-  attribute's weight over to the tail, a bag of words learnt from the training rows
-  hardly can.
+  One item in ten, of any popularity, is new: no training row holds it (its rows are in
+  valid and test only). Popular items are written mostly with an attribute's three
+  common wordings, the other known items (the tail) mostly with six others, and the new
+  items mostly with the last three, which no training item uses: a bag of the training
+  rows' words can learn the tail's wordings from the tail's rows taken together, but
+  knows nothing of a new item's; a model that knows "balmy" is near "cozy" can carry
+  an attribute's weight over to it.
 
 ``synth.json`` holds the generating settings and the AUC of the true probability (the
 best any model can do) on each split, and on the valid and test rows of rare items
@@ -92,8 +94,10 @@ ATTRIBUTES = {
              "vivid glittering lustrous",
 }
 COMMON_WORDINGS = 3  # of each attribute's twelve: what popular items mostly use
+HELD_OUT = 9  # wordings from the tenth on: only new items use them
 POPULAR_ITEMS = 1_000  # the items of highest popularity (most of the rows)
-USUAL = 0.9  # how often an item takes a wording of its own kind (common or other)
+NEW_ITEMS = 0.1  # the share of items (of any popularity) that no training row holds
+USUAL = 0.9  # how often an item takes a wording of its own kind (else a common one)
 _NOUNS = ("jacket lamp kettle chair backpack blanket mug speaker sofa boots scarf desk tent "
           "bottle watch pillow heater fan blender toaster rug candle stool basket")
 NOUNS = _NOUNS.split()
@@ -141,34 +145,43 @@ class _World:
                                 for w in self.title_words], dtype=object)
         self.item_cdf = _zipf_cdf(ITEMS, cfg.zipf)
         self.item_order = rng.permutation(ITEMS)  # popularity rank -> item
+        self.train_item_cdf = self.item_cdf  # the items training rows are drawn from
         if cfg.titles == "meaning":  # a generator of its own: the words table stays as it is
-            self.appeal, self.titles = _meaning_titles(np.random.default_rng([cfg.seed, 2]),
-                                                       self.item_order)
+            meaning = np.random.default_rng([cfg.seed, 2])
+            self.new = meaning.random(ITEMS) < NEW_ITEMS  # items no training row holds
+            weights = np.diff(self.item_cdf, prepend=0.0) * ~self.new[self.item_order]
+            self.train_item_cdf = np.cumsum(weights) / weights.sum()
+            self.appeal, self.titles = _meaning_titles(meaning, self.item_order, self.new)
 
 
-def _meaning_titles(rng: np.random.Generator, item_order: np.ndarray
+def _meaning_titles(rng: np.random.Generator, item_order: np.ndarray, new: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Every item's appeal (the mean of its two or three attributes' weights) and its
-    title: one wording per attribute, then a noun that carries no appeal. The popular items
-    take a common wording with probability USUAL, the others one of the other wordings."""
+    title: one wording per attribute, then a noun that carries no appeal. An attribute's
+    twelve wordings are three common ones, six others and three held out: the popular
+    items take a common wording, the other known items one of the others, the new items
+    one held out, each with probability USUAL (else a common one)."""
     wordings = [words.split() for words in ATTRIBUTES.values()]
     weight = rng.normal(0, 1.0, len(wordings))
-    popular = np.zeros(ITEMS, dtype=bool)
-    popular[item_order[:POPULAR_ITEMS]] = True
+    kind = np.ones(ITEMS, dtype=np.int64)  # 0 popular, 1 other known, 2 new
+    kind[item_order[:POPULAR_ITEMS]] = 0
+    kind[new] = 2
+    tiers = [(0, COMMON_WORDINGS), (COMMON_WORDINGS, HELD_OUT), (HELD_OUT, 12)]
     appeal, titles = np.empty(ITEMS), np.empty(ITEMS, dtype=object)
     for item in range(ITEMS):
         chosen = rng.choice(len(wordings), size=rng.integers(2, 4), replace=False)
-        common = rng.random(len(chosen)) < (USUAL if popular[item] else 1 - USUAL)
-        words = [wordings[a][rng.integers(0, COMMON_WORDINGS) if c else
-                             rng.integers(COMMON_WORDINGS, len(wordings[a]))]
-                 for a, c in zip(chosen, common, strict=True)]
+        usual = rng.random(len(chosen)) < USUAL
+        words = [wordings[a][rng.integers(*tiers[kind[item] if u else 0])]
+                 for a, u in zip(chosen, usual, strict=True)]
         appeal[item] = weight[chosen].mean()
         titles[item] = " ".join([*words, NOUNS[rng.integers(len(NOUNS))]]).capitalize()
     return appeal, titles
 
 
-def _rows(world: _World, cfg: SynthConfig, shard: int, n: int) -> tuple[pa.Table, np.ndarray]:
-    """Shard ``shard`` of the table, and the true click probability of its rows."""
+def _rows(world: _World, cfg: SynthConfig, shard: int, n: int, item_cdf: np.ndarray
+          ) -> tuple[pa.Table, np.ndarray]:
+    """Shard ``shard`` of the table, its items drawn by ``item_cdf`` (over popularity
+    ranks), and the true click probability of its rows."""
     rng = np.random.default_rng([cfg.seed, 1, shard])
     columns: dict[str, pa.Array] = {}
     logit = np.full(n, cfg.bias)
@@ -189,7 +202,7 @@ def _rows(world: _World, cfg: SynthConfig, shard: int, n: int) -> tuple[pa.Table
         a_ids = np.asarray(columns[CATEGORICAL[a]])
         b_ids = np.asarray(columns[CATEGORICAL[b]])
         logit += world.pair_table[k][(a_ids * 40_503 + b_ids) & 0xFFFF]
-    items = world.item_order[np.searchsorted(world.item_cdf, rng.random(n))]
+    items = world.item_order[np.searchsorted(item_cdf, rng.random(n))]
     logit += APPEAL * world.appeal[items]
     columns[ITEM] = pa.array(items, type=pa.int64())
     columns[TITLE] = pa.array(world.titles[items], type=pa.string())
@@ -220,7 +233,8 @@ def synthesize(cfg: SynthConfig, out: Path,
             labels, probabilities, items = [], [], []
             for start in range(0, counts[split], cfg.shard_rows):
                 n = min(cfg.shard_rows, counts[split] - start)
-                table, probability = _rows(world, cfg, shard, n)
+                cdf = world.train_item_cdf if split == "train" else world.item_cdf
+                table, probability = _rows(world, cfg, shard, n, cdf)
                 pq.write_table(table, staging / split / f"part-{shard:05d}.parquet")
                 labels.append(np.asarray(table[LABEL]))
                 probabilities.append(probability.astype(np.float32))

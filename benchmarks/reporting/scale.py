@@ -14,6 +14,12 @@ def backbone_ddp() -> list[Path]:
     return [p for p in sorted(RESULTS.glob("ddp*.json")) if p.name != "ddp_elec.json"]
 
 
+def _median_seconds(data: dict, processes: str, method: str) -> float | None:
+    seconds = [r["train_seconds"].get(method) for r in data["runs"][processes]]
+    seconds = sorted(x for x in seconds if x is not None)
+    return seconds[len(seconds) // 2] if seconds else None
+
+
 def scale_section() -> list[str]:
     """Throughput against FuxiCTR, memory by row count, torchrun against one process,
     and the synthetic table's LM table: whichever of their files exist."""
@@ -121,7 +127,14 @@ def scale_section() -> list[str]:
                 f"epoch at both world sizes: {data['every_row_once_per_epoch']}. Pooled LM "
                 f"vectors of all {data['shards_encoded']} shards identical to one process's, "
                 f"bit for bit: {data['same_lm_vectors']}; the same results.json layout: "
-                f"{data['same_results_layout']}.", ""]
+                f"{data['same_results_layout']}. Training seconds per network (median over "
+                f"the seeds), one process / torchrun: " + ", ".join(
+                    f"{m} {_median_seconds(data, '1', m):.0f} / "
+                    f"{_median_seconds(data, str(data['nproc']), m):.0f}"
+                    for m in methods if _median_seconds(data, "1", m) is not None)
+                + "; the rest of a run is stage 1 and, in each world size's first run, LM "
+                "encoding. The machine has as many cores as processes: a check of "
+                "correctness, not of speed.", ""]
     path = RESULTS / "synth_quality.json"
     if path.is_file():
         data = json.loads(path.read_text())
@@ -190,4 +203,16 @@ def scale_summary() -> list[str]:
                      f"process on {data['rows']:,} rows: validation AUC {diff['mean']:+.4f} ± "
                      f"{diff['std']:.4f} over {data['seeds']} seeds, every training row once "
                      f"per epoch: {data.get('every_row_once_per_epoch', 'not recorded')}.")
+    path = RESULTS / "ddp_elec.json"
+    if path.is_file() and "test_auc_difference" in (data := json.loads(path.read_text())):
+        diff, within = data["test_auc_difference"], data["torchrun_mean_within_one_process_range"]
+        lines.append(
+            f"- ELEC end to end under torchrun ({data['nproc']} processes, gloo, MiniLM) "
+            f"against one process on {data['rows']:,} synthetic rows ({data['test_rows']:,} "
+            f"test rows), {data['seeds']} seeds: test AUC " + ", ".join(
+                f"{m} {d['mean']:+.4f}" for m, d in diff.items())
+            + f"; torchrun's mean within one process's range for every network: "
+            f"{all(within.values())}; every training row once per epoch: "
+            f"{data['every_row_once_per_epoch']}; the same LM vectors, bit for bit: "
+            f"{data['same_lm_vectors']}.")
     return (["At scale:", "", *lines, ""]) if lines else []

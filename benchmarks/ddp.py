@@ -19,6 +19,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from elec.bench import stats
@@ -39,8 +40,11 @@ def layout(tree: object) -> object:
     return type(tree).__name__
 
 
-def one_run(data: Path, out: Path, nproc: int, seed: int, overrides: list[str]) -> dict:
-    """One ``elec run``, or the record of it that an earlier call left in ``out``."""
+def kept_run(data: Path, out: Path, nproc: int, seed: int, overrides: list[str],
+             record: Callable[[dict, str], dict], env: dict | None = None) -> dict:
+    """``elec run`` of ``data``'s config into ``out`` on ``nproc`` processes, summarised by
+    ``record`` (results.json, stderr -> figures) with the processes, seed and seconds; or
+    the summary an earlier call left in ``out`` (a rerun skips finished runs)."""
     kept = out / "ddp_run.json"
     if kept.is_file():
         return json.loads(kept.read_text())
@@ -50,18 +54,25 @@ def one_run(data: Path, out: Path, nproc: int, seed: int, overrides: list[str]) 
         [sys.executable, "-m", "elec.cli", "run", "-c", str(data / "elec.yaml"), "--out",
          str(out), "--nproc", str(nproc),
          *[a for o in [*overrides, f"seed={seed}"] for a in ("--set", o)]],
-        capture_output=True, text=True, check=False)
+        env=env, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"{nproc} process(es), seed {seed} failed:\n{done.stderr[-3000:]}")
     results = json.loads((out / "results.json").read_text())
-    record = results["methods"]["backbone"]
     run = {"processes": nproc, "seed": seed, "seconds": round(time.perf_counter() - start, 1),
-           "valid_auc": record["valid"]["auc"], "test_auc": record["test"]["auc"],
-           "best_epoch": record["best_epoch"],
-           "rows_per_epoch": [e["train_rows"] for e in record["history"]],
-           "layout": layout(results), "schema": (out / "shards" / "schema.json").read_text()}
+           "layout": layout(results), **record(results, done.stderr)}
     kept.write_text(json.dumps(run))
     return run
+
+
+def one_run(data: Path, out: Path, nproc: int, seed: int, overrides: list[str]) -> dict:
+    def backbone(results: dict, _: str) -> dict:
+        record = results["methods"]["backbone"]
+        return {"valid_auc": record["valid"]["auc"], "test_auc": record["test"]["auc"],
+                "best_epoch": record["best_epoch"],
+                "rows_per_epoch": [e["train_rows"] for e in record["history"]],
+                "schema": (out / "shards" / "schema.json").read_text()}
+
+    return kept_run(data, out, nproc, seed, overrides, backbone)
 
 
 def main() -> None:

@@ -19,13 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
-from ddp import layout
+from ddp import kept_run
 
 from elec.bench import paired, stats
 from elec.data.synth import SynthConfig, synthesize
@@ -39,32 +36,18 @@ FRACTIONS = (0.5, 0.1, 0.4)
 
 
 def one_run(data: Path, work: Path, nproc: int, seed: int) -> dict:
-    """One ``elec run``, or the record of it that an earlier call left in its directory."""
-    out, home = work / f"run-{nproc}-seed-{seed}", work / f"home-{nproc}"
-    kept = out / "ddp_run.json"
-    if kept.is_file():
-        return json.loads(kept.read_text())
-    subprocess.run(["rm", "-rf", str(out)], check=True)
-    start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "elec.cli", "run", "-c", str(data / "elec.yaml"), "--out",
-         str(out), "--nproc", str(nproc),
-         *[a for o in [*OVERRIDES, f"seed={seed}"] for a in ("--set", o)]],
-        env={**os.environ, "ELEC_HOME": str(home)}, capture_output=True, text=True,
-        check=False)
-    if done.returncode:
-        raise SystemExit(f"{nproc} process(es), seed {seed} failed:\n{done.stderr[-3000:]}")
-    results = json.loads((out / "results.json").read_text())
-    methods = results["methods"]
-    run = {"processes": nproc, "seed": seed, "seconds": round(time.perf_counter() - start, 1),
-           "layout": layout(results),
-           "test_auc": {m: r["test"]["auc"] for m, r in methods.items()},
-           "train_seconds": {m: r.get("train_seconds") for m, r in methods.items()},
-           "rows_per_epoch": {m: [e["train_rows"] for e in r["history"]]
-                              for m, r in methods.items() if "history" in r},
-           "encoding": [line for line in done.stderr.splitlines() if "LM vectors:" in line]}
-    kept.write_text(json.dumps(run))
-    return run
+    """One ``elec run`` (its vector cache of its world size's), or the record of it that an
+    earlier call left in its directory."""
+    def figures(results: dict, stderr: str) -> dict:
+        methods = results["methods"]
+        return {"test_auc": {m: r["test"]["auc"] for m, r in methods.items()},
+                "train_seconds": {m: r.get("train_seconds") for m, r in methods.items()},
+                "rows_per_epoch": {m: [e["train_rows"] for e in r["history"]]
+                                   for m, r in methods.items() if "history" in r},
+                "encoding": [line for line in stderr.splitlines() if "LM vectors:" in line]}
+
+    return kept_run(data, work / f"run-{nproc}-seed-{seed}", nproc, seed, OVERRIDES, figures,
+                    env={**os.environ, "ELEC_HOME": str(work / f"home-{nproc}")})
 
 
 def hidden_vectors(work: Path, nproc: int) -> dict[str, np.ndarray]:

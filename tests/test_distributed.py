@@ -97,7 +97,7 @@ def _predict_in_two_ranks(rank: int, store: str, shard_dir: str, out: str) -> No
     import torch.distributed as dist
 
     from elec.data.batches import Columns
-    from elec.data.shards import ShardedColumns
+    from elec.data.sharded import ShardedColumns
     from elec.train.trainer import predict_logits
 
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
@@ -152,7 +152,7 @@ def _rows_in_two_ranks(rank: int, store: str, shards: str, out: str) -> None:
     import torch.distributed as dist
 
     from elec.data.batches import Columns
-    from elec.data.shards import ShardedColumns
+    from elec.data.sharded import ShardedColumns
 
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
     seen = {"memory": _epoch_rows(Columns(single=torch.arange(1025).view(-1, 1), multi=[],
@@ -170,7 +170,7 @@ def test_under_torchrun_the_ranks_share_every_step_of_one_process_and_see_every_
         tmp_path):
     # 1,025 rows in steps of 64: the last step has one row, and one rank none of it
     from elec.data.batches import Columns
-    from elec.data.shards import ShardedColumns
+    from elec.data.sharded import ShardedColumns
 
     layouts = {"uneven": [250, 250, 250, 50, 225], "fewer shards than ranks": [1025]}
     for name, sizes in layouts.items():

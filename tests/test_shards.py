@@ -12,7 +12,8 @@ from elec.config import RunConfig, load_config
 from elec.data import shards
 from elec.data.encoder import FIRST, RowEncoder, hashed_id
 from elec.data.schema import FeatureSchema
-from elec.data.shards import ShardedColumns, fit_schema, split_files, write_shards
+from elec.data.sharded import ShardedColumns
+from elec.data.shards import fit_schema, split_files, write_shards
 from elec.data.sources import dataset
 from elec.data.synth import (
     ATTRIBUTES,

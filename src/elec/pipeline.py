@@ -34,8 +34,9 @@ from elec.distill.networks import (
 )
 from elec.distill.targets import distillation_rows
 from elec.environment import environment, resolve_device, seed_everything
+from elec.llm.finetune import finetuned_stage1
 from elec.llm.inputs import LMInputs
-from elec.llm.stage1 import shared_dir, train_stage1
+from elec.llm.stage1 import frozen_stage1, shared_dir
 from elec.methods import METHODS, Method, check_run, dependencies, method_model, reads_llm
 from elec.report.plots import training_curves
 from elec.rundir import RunDir
@@ -110,8 +111,10 @@ class Run:
         """Train one method; its record and checkpoints (name -> tensors)."""
         cfg, data = self.cfg, self.data
         if method.build == "stage1":  # on shards, v is written beside them, not checkpointed
-            stage1 = train_stage1(data, cfg, self.device, self.reporter, self.lm.vectors_dir,
-                                  self.dir.path / "checkpoints")
+            stage1 = (frozen_stage1(data, cfg, self.device, self.reporter, self.lm.vectors_dir)
+                      if cfg.adapter.mode == "frozen" else  # lora, full: the LM in the loop
+                      finetuned_stage1(data, cfg, self.device, self.reporter,
+                                       self.dir.path / "checkpoints"))
             vectors = {} if stage1.vectors is None else {"llm_vectors": stage1.vectors}
             return stage1.record, {"lm_only": stage1.weights, **vectors}
         generator = seed_everything(cfg.seed)

@@ -92,7 +92,7 @@ def share(begin: int, end: int, rank: int, world: int) -> tuple[int, int]:
 
 class Rows(Protocol):
     """A split as the trainer reads it: ``Columns`` in memory, or shards on disk
-    (``elec.data.shards.ShardedColumns``)."""
+    (``elec.data.sharded.ShardedColumns``)."""
 
     def __len__(self) -> int: ...
 

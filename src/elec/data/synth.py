@@ -166,7 +166,7 @@ def _meaning_titles(rng: np.random.Generator, item_order: np.ndarray, new: np.nd
     kind = np.ones(ITEMS, dtype=np.int64)  # 0 popular, 1 other known, 2 new
     kind[item_order[:POPULAR_ITEMS]] = 0
     kind[new] = 2
-    tiers = [(0, COMMON_WORDINGS), (COMMON_WORDINGS, HELD_OUT), (HELD_OUT, 12)]
+    tiers = [(0, COMMON_WORDINGS), (COMMON_WORDINGS, HELD_OUT), (HELD_OUT, len(wordings[0]))]
     appeal, titles = np.empty(ITEMS), np.empty(ITEMS, dtype=object)
     for item in range(ITEMS):
         chosen = rng.choice(len(wordings), size=rng.integers(2, 4), replace=False)
@@ -226,7 +226,6 @@ def synthesize(cfg: SynthConfig, out: Path,
     summary: dict = {"format": "elec.synth/1", "config": asdict(cfg), "rows": counts,
                      "splits": {}}
     shard = 0
-    trained = np.zeros(ITEMS, dtype=np.int64)  # training rows of every item
     with atomic_dir(out, replaces=lambda path: (path / "synth.json").is_file()) as staging:
         for split in SPLITS:  # train first: the slices of valid and test read its counts
             (staging / split).mkdir()
@@ -247,7 +246,7 @@ def synthesize(cfg: SynthConfig, out: Path,
             blind = 1.0 / (1.0 + np.exp(-odds))  # the true probability less the appeal
             summary["splits"][split] = _achievable(label, probability, blind)
             if split == "train":
-                trained = np.bincount(item, minlength=ITEMS)
+                trained = np.bincount(item, minlength=ITEMS)  # training rows of every item
             else:
                 summary["splits"][split]["slices"] = {
                     name: _achievable(label[rows], probability[rows], blind[rows])

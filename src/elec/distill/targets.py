@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from elec.data.batches import Columns, Rows, batches
-from elec.data.shards import ShardedColumns, part_file, save_array
+from elec.data.sharded import ShardedColumns, part_file, save_array
 from elec.data.splits import POOL
 from elec.distill.networks import LABELED, TEACHER_LOGIT, TEACHER_REPR
 from elec.train import distributed

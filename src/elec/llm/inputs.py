@@ -34,6 +34,7 @@ class LMInputs:
         self._items: dict[str, Tensor] | None = None
         self._values: tuple[Tensor, Tensor] | None = None
         self._words: tuple[list[str], list[str], Tensor] | None = None
+        self._word_rows: dict[str, Tensor] | None = None
 
     @property
     def vectors_dir(self) -> Path:
@@ -56,7 +57,7 @@ class LMInputs:
         if self._gain is None:  # on shards: where stage 1 wrote them
             self._gain = ({s: self.vectors_dir / s for s in self.data.splits} if self.sharded
                           else self.dir.load("llm_vectors", str(self.device)))
-        return self._beside(self._gain)
+        return self._beside(LLM_VECTOR, self._gain)
 
     def item_columns(self) -> dict[str, Columns]:
         """Every split with its rows' item vectors: the LM's pooled vector of the item's
@@ -64,7 +65,7 @@ class LMInputs:
         if self._items is None:
             self._items = encode_texts(self.data.item_texts.texts, self.cfg.llm, self.device,
                                        self.reporter)
-        return self._beside(self._items)
+        return self._beside(LLM_VECTOR, self._items)
 
     @property
     def item_dim(self) -> int:
@@ -80,32 +81,38 @@ class LMInputs:
             texts, vocab, bags = self.item_words()
             return item_checkpoint(texts, self.data.item_texts.fields, bags, words=vocab)
         self.item_columns()
-        first: dict[str, tuple[str, int]] = {}
-        for split, texts in self.data.item_texts.texts.items():
-            for row, text in enumerate(texts):
-                first.setdefault(text, (split, row))
+        first = self._first_rows()
         vectors = torch.stack([self._items[s][r] for s, r in first.values()])
         llm = self.cfg.llm.model_copy(update={"precision": resolve_precision(
             self.cfg.llm.precision, encoding_device(self.device))}).model_dump(mode="json")
         return item_checkpoint(list(first), self.data.item_texts.fields, vectors, llm)
 
+    def _first_rows(self) -> dict[str, tuple[str, int]]:
+        """Every distinct item text of the run's rows (every split), in order of first
+        appearance, with the (split, row) where it first appears."""
+        first: dict[str, tuple[str, int]] = {}
+        for split, texts in self.data.item_texts.texts.items():
+            for row, text in enumerate(texts):
+                first.setdefault(text, (split, row))
+        return first
+
     def item_words(self) -> tuple[list[str], list[str], Tensor]:
         """Every distinct item text of the run's rows, the vocabulary of the training rows'
         item texts, and each text's bag of those words (``elec.text.words``)."""
         if self._words is None:
-            texts = self.data.item_texts.texts
-            distinct = list(dict.fromkeys(t for split in texts.values() for t in split))
-            vocab = vocabulary(texts["train"])
+            distinct = list(self._first_rows())
+            vocab = vocabulary(self.data.item_texts.texts["train"])
             self._words = distinct, vocab, bags(distinct, vocab).to(self.device)
         return self._words
 
     def word_columns(self) -> dict[str, Columns]:
         """Every split with each row's item text as its row of ``item_words``' bags."""
-        position = {text: i for i, text in enumerate(self.item_words()[0])}
-        return {s: self.data.columns[s].with_extra(**{ITEM_TEXT: torch.tensor(
-                    [position[t] for t in self.data.item_texts.texts[s]],
-                    device=self.data.columns[s].label.device)})
-                for s in self.data.splits}
+        if self._word_rows is None:
+            position = {text: i for i, text in enumerate(self.item_words()[0])}
+            self._word_rows = {s: torch.tensor([position[t] for t in texts],
+                                               device=self.data.columns[s].label.device)
+                               for s, texts in self.data.item_texts.texts.items()}
+        return self._beside(ITEM_TEXT, self._word_rows)
 
     def values(self) -> tuple[Tensor, Tensor]:
         """The embedding-table rows of the values the LM reads, and the LM's pooled vector
@@ -114,7 +121,8 @@ class LMInputs:
             self._values = value_vectors(self.data.schema, self.cfg, self.device, self.reporter)
         return self._values
 
-    def _beside(self, vectors: dict[str, Tensor | Path]) -> dict[str, Columns]:
-        """Every split's rows with ``vectors`` (split -> one per row) as the LM field."""
-        return {s: self.data.columns[s].with_extra(**{LLM_VECTOR: vectors[s]})
+    def _beside(self, name: str, columns: dict[str, Tensor | Path]) -> dict[str, Columns]:
+        """Every split's rows with ``columns`` (split -> one per row) as extra column
+        ``name`` (the LM field, or the words control's item text)."""
+        return {s: self.data.columns[s].with_extra(**{name: columns[s]})
                 for s in self.data.splits}

@@ -6,7 +6,7 @@
 reads are cross-fitted: every row's ``v`` comes from an adapter that never trained on
 its label (valid and test rows are spread over the same fold adapters, so every split
 draws from one mixture of adapters). With ``adapter.mode`` lora or full, the LM itself
-is in the loop (``elec.llm.finetune``).
+is in the loop (``elec.llm.finetune``; the pipeline picks one by ``adapter.mode``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from elec.config import LLMConfig, RunConfig, TrainConfig
 from elec.data.batches import Columns, Rows
 from elec.data.prepare import Prepared
 from elec.data.schema import FeatureSchema
-from elec.data.shards import ShardedColumns, part_file, save_array
+from elec.data.sharded import ShardedColumns, part_file, save_array
 from elec.data.store import elec_home
 from elec.environment import seed_everything
 from elec.errors import DataError
@@ -41,8 +41,8 @@ from elec.llm.encoder import (
 )
 from elec.text.items import value_texts
 from elec.train import distributed
-from elec.train.fit import evaluate_splits, parameter_count
-from elec.train.trainer import History, Trainer
+from elec.train.fit import fit_network
+from elec.train.trainer import Trainer
 from elec.ui import Reporter
 
 
@@ -124,23 +124,24 @@ def adapter_trainer(cfg: RunConfig, reporter: Reporter, lm_in_the_loop: bool = F
 
 
 def train_adapter(name: str, train: Rows, valid: Rows, input_dim: int,
-                  device: torch.device, cfg: RunConfig, reporter: Reporter
-                  ) -> tuple[Adapter, History]:
-    """An adapter on ``train`` (rows with their pooled h), early-stopped on ``valid``, and
-    its training history."""
+                  device: torch.device, cfg: RunConfig, reporter: Reporter) -> Adapter:
+    """An adapter on ``train`` (rows with their pooled h), early-stopped on ``valid``."""
     generator = seed_everything(cfg.seed)
     adapter = Adapter(input_dim, cfg.adapter).to(device)
-    history = adapter_trainer(cfg, reporter).fit(name, adapter, adapter.loss, adapter.logit,
-                                                 train, valid, generator)
-    return adapter, history
+    adapter_trainer(cfg, reporter).fit(name, adapter, adapter.loss, adapter.logit, train, valid,
+                                       generator)
+    return adapter
 
 
-def lm_only_record(adapter: Adapter, history: History, hidden: dict[str, Rows],
-                   data: Prepared) -> dict:
-    """What ``lm_only`` (the adapter on all training rows) scored, as other networks'."""
-    return {**evaluate_splits(adapter.logit, adapter, hidden, data.groups),
-            "parameters": parameter_count(adapter), "best_epoch": history.best_epoch,
-            "history": history.epochs}
+def train_lm_only(hidden: dict[str, Rows], data: Prepared, input_dim: int,
+                  device: torch.device, cfg: RunConfig, reporter: Reporter
+                  ) -> tuple[Adapter, dict]:
+    """``lm_only``: the adapter on all training rows, and its record (as every network's)."""
+    generator = seed_everything(cfg.seed)
+    adapter = Adapter(input_dim, cfg.adapter).to(device)
+    record = fit_network("lm_only", adapter, hidden, data.groups, adapter_trainer(cfg, reporter),
+                         generator)
+    return adapter, record
 
 
 def row_folds(cfg: RunConfig, split: str, begin: int, end: int) -> Tensor:
@@ -173,25 +174,13 @@ def cross_fitted_vectors(full: Adapter, data: Prepared, hidden: dict[str, Column
            for split in data.splits}
     for fold in range(a.folds):
         others = torch.nonzero(fold_of["train"] != fold).squeeze(1)
-        adapter, _ = train_adapter(f"adapter fold {fold + 1}/{a.folds}",
+        adapter = train_adapter(f"adapter fold {fold + 1}/{a.folds}",
                                 hidden["train"].take(others), hidden["valid"], full.input_dim,
                                 out["train"].device, cfg, reporter)
         for split in data.splits:
             rows = torch.nonzero(fold_of[split] == fold).squeeze(1)
             out[split][rows] = adapter.vectors(hidden[split].extra[LLM_HIDDEN][rows])
     return out
-
-
-def train_stage1(data: Prepared, cfg: RunConfig, device: torch.device, reporter: Reporter,
-                 vectors_dir: Path, lm_dir: Path) -> Stage1:
-    """Stage 1 as ``adapter.mode`` asks: the LM frozen (its vectors cached; on shards, v
-    written into ``vectors_dir``) or in the loop (lora/full: the adapted LMs saved in
-    ``lm_dir``)."""
-    if cfg.adapter.mode == "frozen":
-        return frozen_stage1(data, cfg, device, reporter, vectors_dir)
-    from elec.llm.finetune import finetuned_stage1  # it builds on this module
-
-    return finetuned_stage1(data, cfg, device, reporter, lm_dir)
 
 
 def frozen_stage1(data: Prepared, cfg: RunConfig, device: torch.device, reporter: Reporter,
@@ -202,9 +191,8 @@ def frozen_stage1(data: Prepared, cfg: RunConfig, device: torch.device, reporter
         return sharded_stage1(data, cfg, device, reporter, vectors_dir)
     vectors = encode_texts({s: data.texts[s] for s in data.splits}, cfg.llm, device, reporter)
     hidden = {s: data.columns[s].with_extra(**{LLM_HIDDEN: vectors[s]}) for s in data.splits}
-    adapter, history = train_adapter("lm_only", hidden["train"], hidden["valid"],
-                                     vectors["train"].shape[1], device, cfg, reporter)
-    record = lm_only_record(adapter, history, hidden, data)
+    adapter, record = train_lm_only(hidden, data, vectors["train"].shape[1], device, cfg,
+                                    reporter)
     return Stage1(record, adapter.state_dict(),
                   cross_fitted_vectors(adapter, data, hidden, cfg, reporter))
 
@@ -258,9 +246,7 @@ def sharded_stage1(data: Prepared, cfg: RunConfig, device: torch.device, reporte
     each rank writes its share of v to ``out/<split>/part-NNNNN.npy``, float16)."""
     files, dim = encode_shards(data, cfg, device, reporter)
     hidden = {s: data.columns[s].with_extra(**{LLM_HIDDEN: files[s]}) for s in data.splits}
-    full, history = train_adapter("lm_only", hidden["train"], hidden["valid"], dim, device,
-                                  cfg, reporter)
-    record = lm_only_record(full, history, hidden, data)
+    full, record = train_lm_only(hidden, data, dim, device, cfg, reporter)
     a = cfg.adapter
     adapters = [full] * a.folds
     if a.leak_guard == "crossfit":
@@ -268,7 +254,7 @@ def sharded_stage1(data: Prepared, cfg: RunConfig, device: torch.device, reporte
         adapters = [train_adapter(f"adapter fold {k + 1}/{a.folds}", train.subset(
                         lambda i, n, k=k: torch.nonzero(shard_folds(cfg, train, "train", i)
                                                         != k).squeeze(1)),
-                                  hidden["valid"], dim, device, cfg, reporter)[0]
+                                  hidden["valid"], dim, device, cfg, reporter)
                     for k in range(a.folds)]
     for split in data.splits:
         for i, shard in hidden[split].shards(distributed.rank(), distributed.world()):

@@ -2,6 +2,7 @@
 
     python benchmarks/synth_quality.py [--rows 200000] [--seeds 5] [--rare 10]
         [--titles words|meaning] [--methods backbone,item_lm] [--results PATH]
+    python benchmarks/synth_quality.py --config configs/ml100k.yaml --set data.split=cold-item
 
 `elec data synth` plants part of the click signal in the item's title words, and its
 items follow a Zipf law: a frequent item's appeal can be learnt from its id, a rare
@@ -15,21 +16,24 @@ wordings (`elec data synth --titles meaning`) instead of plain word weights. Wri
 benchmarks/results/synth_quality.json. ``--methods`` picks other rows of the method table
 (e.g. the item-level ``item_lm``, which reads one LM vector per item title,
 ``vanilla_item``, ELEC's student with that vector, and ``words``, the no-LM control that
-reads the title's plain words).
+reads the title's plain words). ``--config`` runs on any other table instead (its
+item column's test rows sliced the same way).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
+import torch
 
 from elec.bench import stats
 from elec.config import load_config
-from elec.data.synth import ITEM, SynthConfig, synthesize
+from elec.data.encoder import FIRST
+from elec.data.synth import SynthConfig, synthesize
 from elec.environment import environment
 from elec.pipeline import Run
 from elec.train.metrics import evaluate
@@ -42,7 +46,10 @@ DELTAS = [("vanilla", "self_distilled"), ("vanilla", "ensemble_distilled"),
           ("vanilla", "backbone"), ("gain", "backbone"), ("item_lm", "backbone"),
           ("vanilla", "item_lm"), ("vanilla_item", "backbone"), ("vanilla_item", "vanilla"),
           ("vanilla_item", "item_lm"), ("words", "backbone"), ("item_lm", "words"),
-          ("vanilla", "words"), ("vanilla_item", "words")]
+          ("vanilla", "words"), ("vanilla_item", "words"),
+          *[(served, control) for served in ("item_gen", "vanilla_gen")
+            for control in ("backbone", "words", "ensemble_distilled", "vanilla", "item_lm")],
+          ("vanilla_gen", "item_gen")]
 
 
 def main() -> None:
@@ -51,8 +58,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--rare", type=int, default=10)
     parser.add_argument("--titles", choices=["words", "meaning"], default="words")
+    parser.add_argument("--config", help="a run configuration instead of the synthetic table")
     parser.add_argument("--methods", default=",".join(METHODS),
                         help="comma-separated; deltas between those present")
+    parser.add_argument("--vary-split", action="store_true",
+                        help="seed s also splits with data.split_seed = 2024 + s")
     parser.add_argument("--set", action="append", default=[], dest="overrides")
     parser.add_argument("--work", default="runs/synth-quality")
     parser.add_argument("--results", default=str(RESULTS / "synth_quality.json"))
@@ -61,23 +71,21 @@ def main() -> None:
     deltas = [(a, b) for a, b in DELTAS if a in methods and b in methods]
     work = Path(args.work)
     data = work / (f"synth-{args.rows}" + ("-meaning" if args.titles == "meaning" else ""))
-    if not (data / "synth.json").is_file():
+    if args.config is None and not (data / "synth.json").is_file():
         synthesize(SynthConfig(rows=args.rows, titles=args.titles), data,
                    progress=lambda m: None)
-    train_items = pq.read_table(data / "train", columns=[ITEM])[ITEM].to_numpy()
-    test = pq.read_table(data / "test", columns=[ITEM, "label"])
-    counts = dict(zip(*np.unique(train_items, return_counts=True), strict=True))
-    trained = np.array([counts.get(i, 0) for i in test[ITEM].to_numpy()])
-    slices = {"all": trained >= 0, "rare": trained < args.rare, "new": trained == 0}
-    rare = slices["rare"]
-    labels = test["label"].to_numpy().astype(np.float64)
+    config = Path(args.config) if args.config else data / "elec.yaml"
+    memory = [] if args.config else ["data.storage=memory"]
     per_seed = []
     for seed in range(args.seeds):
-        cfg = load_config(data / "elec.yaml", ["data.storage=memory", f"seed={seed}",
-                                               f"methods={methods}", *args.overrides])
+        split = [f"data.split_seed={2024 + seed}"] if args.vary_split else []
+        cfg = load_config(config, [*memory, f"seed={seed}", f"methods={methods}", *split,
+                                   *args.overrides])
         out = work / f"seed-{seed}"
         with Reporter(out / "log.txt", quiet=True) as reporter:
             run = Run(cfg, out, reporter)
+            slices = item_slices(run, args.rare)
+            labels = run.data.columns["test"].label.cpu().numpy().astype(np.float64)
             scores = {}
             for method in methods:
                 run.method(method)
@@ -88,6 +96,7 @@ def main() -> None:
         print(f"seed {seed} (all/rare/new): " + "  ".join(
             f"{m} {s['all']:.4f}/{s['rare']:.4f}/{s['new']:.4f}" for m, s in scores.items()),
             flush=True)
+    rare = slices["rare"]
     summary = {}
     for rows in slices:
         part = {m: stats([s["auc"][m][rows] for s in per_seed]) for m in methods}
@@ -95,8 +104,13 @@ def main() -> None:
             diff = stats([s["auc"][a][rows] - s["auc"][b][rows] for s in per_seed])
             part[f"{a} - {b}"] = {**diff, "positive": sum(d > 0 for d in diff["values"])}
         summary[rows] = part
-    synth = json.loads((data / "synth.json").read_text())
-    result = {"rows": args.rows, "titles": args.titles, "rare_below_training_rows": args.rare,
+    synth = json.loads((data / "synth.json").read_text()) if args.config is None else {
+        "splits": {"test": {"achievable_auc": None}}}
+    result = {"rows": args.rows if args.config is None else len(run.data.columns["train"]),
+              "titles": args.titles if args.config is None else None,
+              "data": "synth_" + args.titles if args.config is None else config.stem,
+              "rare_below_training_rows": args.rare,
+              "command": " ".join(["python", *sys.argv]),
               "test_rows": len(labels), "rare_test_rows": int(rare.sum()),
               "new_test_rows": int(slices["new"].sum()),
               "achievable_test_auc": synth["splits"]["test"]["achievable_auc"],
@@ -108,6 +122,17 @@ def main() -> None:
         print(f"{rows}: " + "  ".join(
             f"{k} {v['mean']:+.4f} ({v['positive']}/{len(per_seed)})"
             for k, v in summary[rows].items() if " - " in k))
+
+
+def item_slices(run: Run, rare: int) -> dict[str, np.ndarray]:
+    """The test rows: all, of items with fewer than ``rare`` training rows, of items with
+    none (their id out of vocabulary)."""
+    item = [f.name for f in run.data.schema.single].index(run.cfg.data.item_column)
+    codes = {s: run.data.columns[s].single[:, item].cpu() for s in ("train", "test")}
+    counts = torch.bincount(codes["train"], minlength=run.data.schema.single[item].size)
+    counts[:FIRST] = 0  # missing and unseen ids
+    trained = counts[codes["test"]].numpy()
+    return {"all": trained >= 0, "rare": trained < rare, "new": trained == 0}
 
 
 if __name__ == "__main__":

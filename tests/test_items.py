@@ -194,6 +194,9 @@ def test_item_dropout_needs_the_item_column_as_a_vocabulary_field(tiny_config):
     with pytest.raises(ConfigError, match="train.item_dropout reads the item column"):
         check_run(cfg, sharded=False, world=1)
     check_run(tiny_config.model_copy(update={"train": cfg.train}), sharded=False, world=1)
+    generated = cfg.model_copy(update={"methods": ["item_gen"]})
+    with pytest.raises(ConfigError, match="train.item_dropout and item_gen read the item"):
+        check_run(generated, sharded=False, world=1)
 
 
 def test_the_trainer_augments_training_batches_and_never_evaluation(tiny_config):
@@ -331,3 +334,92 @@ def test_the_words_control_reads_the_item_texts_plain_words_and_serves_without_a
                 + state["llm_projection.bias"])
     torch.testing.assert_close(grown.items.lookup([new_text])[0], expected[0])
     assert grown.predict_proba([new])[0] != pytest.approx(before)  # its words are read now
+
+
+def test_item_gen_blends_each_item_embedding_with_one_generated_from_its_text(
+        tiny_config, elec_home, tmp_path):
+    from typer.testing import CliRunner
+
+    from elec.cli import app
+    from elec.distill.networks import LLM_VECTOR, GeneratedNetwork
+    from elec.llm.stage1 import encode_texts
+
+    cfg = tiny_config.model_copy(update={
+        "methods": ["backbone", "item_gen"],
+        "data": tiny_config.data.model_copy(update={"split": "cold-item"})})
+    summary = run(cfg, tmp_path / "run")
+    record = summary["methods"]["item_gen"]
+    assert not record["serves_llm"]
+    # the backbone served, nothing more: its parameters; the settings chosen on valid
+    assert record["parameters"] == summary["methods"]["backbone"]["parameters"]
+    scores = record["valid_auc_by_setting"]
+    assert len(scores) == len(GeneratedNetwork.PENALTIES) * len(GeneratedNetwork.PRIORS)
+    assert record["valid"]["auc"] == pytest.approx(max(scores.values()))
+    pipeline = Run(cfg, tmp_path / "run", Reporter(quiet=True))
+    network = pipeline.network("item_gen")
+    backbone = pipeline.network("backbone").network
+    assert all(not p.requires_grad for p in network.parameters())
+    torch.testing.assert_close(network.network.state_dict(), backbone.state_dict())
+
+    # every test item is new (cold-item): it is scored with its generated embedding alone
+    item = network.item_slot
+    columns = pipeline.lm.item_columns()
+    test = columns["test"]
+    assert (network.learnt_share()[test.single[:, item]] == 0).all()
+    with torch.no_grad():
+        generated = network.llm_projection(test.extra[LLM_VECTOR])
+        fields = backbone.embedding(test.single, test.multi)
+        fields[:, item] = generated
+        expected = backbone.backbone(fields)[0]
+    torch.testing.assert_close(torch.from_numpy(pipeline.logits("item_gen", "test")), expected)
+
+    # served from its bundle, with the item table: the same scores
+    bundle = export(tmp_path / "run", tmp_path / "bundle", method="item_gen",
+                    formats=("torchscript", "onnx"))
+    trained = sigmoid(pipeline.logits("item_gen", "test"))
+    texts = pipeline.data.item_texts.texts
+    for runtime in ("eager", "torchscript"):
+        served = Predictor.from_bundle(bundle, runtime=runtime)
+        assert served.manifest["item_lookup"]["blends_into"] == "item_id"
+        rows = served.items.lookup(texts["test"])
+        with torch.no_grad():
+            probabilities = served.module(test.single, torch.cat(test.multi, dim=1), rows)
+        np.testing.assert_allclose(probabilities.numpy(), trained, rtol=1e-5, atol=1e-6)
+    import onnxruntime
+
+    (graph,) = onnxruntime.InferenceSession(str(bundle / "model.onnx")).run(None, {
+        "single": test.single.numpy(), "multi": torch.cat(test.multi, dim=1).numpy(),
+        "item": rows.numpy()})
+    np.testing.assert_allclose(graph, trained, rtol=1e-5, atol=1e-6)
+
+    # a new item gets its generated embedding from its text, without retraining
+    row = pq.read_table(cfg.data.dataset).slice(0, 1).to_pylist()[0]
+    new = {**row, "item_id": "i-new", "title": "A film nobody has seen"}
+    before = served.predict_proba([new])[0]
+    pq.write_table(pa.Table.from_pylist([new]), tmp_path / "items.parquet")
+    added = CliRunner().invoke(app, ["items", "add", str(bundle), str(tmp_path / "items.parquet")])
+    assert added.exit_code == 0 and "1 items added" in added.output, added.output
+    grown = Predictor.from_bundle(bundle)
+    fields_read = [f for f in FIELDS if f.name in pipeline.data.item_texts.fields]
+    text = render_items(pa.Table.from_pylist([new]), fields_read, cfg.text)[0]
+    hidden = encode_texts({"new": [text]}, cfg.llm, torch.device("cpu"), Reporter(quiet=True))
+    state = pipeline.dir.load("item_gen")
+    torch.testing.assert_close(grown.items.lookup([text])[0], hidden["new"][0]
+                               @ state["llm_projection.weight"].T + state["llm_projection.bias"])
+    assert grown.predict_proba([new])[0] != pytest.approx(before)
+
+    # the generator is a regression of learnt embeddings on text vectors: embeddings that
+    # are a linear function of the vectors are generated exactly for items never fitted
+    train = columns["train"]
+    vectors, ids = train.extra[LLM_VECTOR], train.single[:, item]
+    known = (network.item_rows >= network.FIT_ROWS).nonzero().squeeze(1)
+    assert len(known) > 10
+    mapping = torch.randn(vectors.shape[1], backbone.embedding_dim) * 0.01
+    row = {int(i): r for r, i in enumerate(ids.tolist())}
+    offset = network.network.embedding.single_offsets[item]
+    with torch.no_grad():
+        network.network.embedding.table.weight[known + offset] = (
+            vectors[[row[int(i)] for i in known]] @ mapping + 0.3)
+        network.fit(train, lambda: 0.0)
+        torch.testing.assert_close(network.llm_projection(test.extra[LLM_VECTOR]),
+                                   test.extra[LLM_VECTOR] @ mapping + 0.3, atol=2e-3, rtol=0)

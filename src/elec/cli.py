@@ -268,7 +268,7 @@ def methods() -> None:
 
     from elec.methods import DEFAULT, TABLE
 
-    table = Table("name", "what it is", "teacher", "serves an LM?",
+    table = Table("name", "what it is", "learns from", "serves an LM?",
                   title="methods (`--set methods=[...]`; * = default)")
     for m in TABLE:
         teacher = (m.teacher or "") + (" blended with backbone" if m.blend else "")

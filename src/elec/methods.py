@@ -17,7 +17,7 @@ from elec.errors import ConfigError
 if TYPE_CHECKING:
     from elec.config import ModelConfig, RunConfig
 
-Build = Literal["stage1", "plain", "gain", "item", "words", "field", "student"]
+Build = Literal["stage1", "plain", "gain", "item", "words", "generated", "field", "student"]
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,10 @@ class Method:
     # stage1: the adapted LM; plain: a backbone on labels alone; gain: the backbone with
     # the LM vector as one more field; item: the backbone with the LM vector of the item's
     # own text as one more field; words: as item, with the item text's plain words in
-    # place of the LM's vector (no LM); field: the backbone with the LM vector of each
+    # place of the LM's vector (no LM); generated: the trained backbone with its item id
+    # embedding blended with one generated from the LM vector of the item's text (the trained
+    # network is ``teacher``'s); field: the
+    # backbone with the LM vector of each
     # value's sentence added to the value's embedding; student: a backbone distilled from
     # ``teacher``
     build: Build
@@ -56,7 +59,7 @@ class Method:
     def wrapped(self) -> bool:
         """Its trained network wraps the backbone that is served (a student's; field_lm's,
         into whose embeddings the LM sums fold): the served parameters are that one's."""
-        return self.build in ("field", "student")
+        return self.build in ("field", "student", "generated")
 
 
 TABLE = [
@@ -78,6 +81,11 @@ TABLE = [
     Method("words", "no-LM control of item_lm: backbone + the item text's plain words as "
            "one more field (the mean of the learnt vectors of the words the training items' "
            "texts hold); served with the item table", "words", lookup=True),
+    Method("item_gen", "the backbone with each item's id embedding blended with one generated "
+           "from the LM vector of its text, by the item's training rows (a new item's is all "
+           "generated); served with the item table", "generated", "backbone", lookup=True),
+    Method("vanilla_gen", "ELEC's vanilla network with item_gen's generated item embeddings; "
+           "served with the item table", "generated", "vanilla", lookup=True),
     Method("field_lm", "backbone whose embedding of each value in the text (\"Occupation "
            "is writer.\") adds the projected LM vector of that sentence; served as a backbone "
            "(the sums folded into the embedding table)", "field"),
@@ -98,6 +106,8 @@ def dependencies(method: Method, teacher_mix: float) -> list[str]:
     """The methods whose trained networks ``method`` needs."""
     if method.build == "gain":
         return ["lm_only"]
+    if method.build == "generated":
+        return [method.teacher]
     if method.build != "student":
         return []
     blended = method.blend and teacher_mix < 1.0
@@ -122,7 +132,7 @@ def variant_of(of: str, name: str, **distill: float) -> Method:
 
 def reads_llm(method: Method) -> bool:
     """Whether ``method`` or a network it learns from reads LM vectors."""
-    if method.build in ("stage1", "gain", "item", "field"):
+    if method.build in ("stage1", "gain", "item", "generated", "field"):
         return True
     return method.build == "student" and reads_llm(METHODS[method.teacher])
 
@@ -169,13 +179,15 @@ def check_run(cfg: RunConfig, sharded: bool, world: int) -> None:
         raise ConfigError("field_lm reads the values of the categorical fields in the text, "
                           "and none is (hashed fields have no values to read): put one in "
                           "the text, or leave field_lm out of methods")
-    if cfg.train.item_dropout:
+    ids = ((["train.item_dropout"] if cfg.train.item_dropout else [])
+           + [m for m in cfg.methods if METHODS[m].build == "generated"])
+    if ids:
         item_field = next((f for f in cfg.fields if f.name == cfg.data.item_column), None)
         if item_field is None or item_field.kind != "categorical" or item_field.encoder != "vocab":
-            raise ConfigError(f"train.item_dropout reads the item column "
-                              f"{cfg.data.item_column!r} (data.item_column) as a categorical "
-                              f"field with encoder vocab; make it one, or set "
-                              f"train.item_dropout to 0")
+            reads = " and ".join(ids) + (" reads" if len(ids) == 1 else " read")
+            raise ConfigError(f"{reads} the item column {cfg.data.item_column!r} "
+                              f"(data.item_column) as a categorical field with encoder vocab; "
+                              f"make it one, or leave out {', '.join(ids)}")
     item = [m for m in cfg.methods if METHODS[m].lookup]
     if item and (sharded or world > 1):
         raise ConfigError(f"{', '.join(item)} run on data in memory, in one process, for "

@@ -14,10 +14,12 @@ command run again skips what is done.
 
 from __future__ import annotations
 
+import time
 from functools import partial
 from pathlib import Path
 
 import numpy as np
+import torch
 from torch import Tensor, nn
 
 from elec.config import DistillConfig, RunConfig
@@ -27,6 +29,7 @@ from elec.data.store import write_json
 from elec.distill.networks import (
     FieldNetwork,
     GainNetwork,
+    GeneratedNetwork,
     PlainNetwork,
     VanillaNetwork,
     WordsNetwork,
@@ -43,7 +46,7 @@ from elec.rundir import RunDir
 from elec.text.items import ITEMS, item_texts
 from elec.text.render import render_table
 from elec.train import distributed
-from elec.train.fit import fit_network
+from elec.train.fit import evaluate_splits, fit_network, parameter_count
 from elec.train.trainer import Trainer, item_dropout, predict_logits
 from elec.ui import Reporter
 
@@ -131,6 +134,8 @@ class Run:
             columns = {**columns, "train": train}
             generator = seed_everything(cfg.seed)
         network = self._untrained(method).to(self.device)
+        if method.build == "generated":  # a closed form, its settings chosen on valid
+            return self._generated(method, network, columns)
         param_groups = (projection_apart(network, cfg.gain.projection_weight_decay)
                         if method.projects_lm else None)
         record = fit_network(method.name, network, columns, data.groups, trainer, generator,
@@ -140,6 +145,26 @@ class Run:
         if method.lookup:  # what its bundle looks up
             checkpoints[ITEMS.format(method.name)] = self.lm.item_checkpoint(method)
         return record, checkpoints
+
+    def _generated(self, method: Method, network: GeneratedNetwork, columns: dict
+                   ) -> tuple[dict, dict[str, dict[str, Tensor]]]:
+        """item_gen: its generator fitted to the trained backbone, no training loop."""
+        start = time.perf_counter()
+        valid = {"valid": columns["valid"]}
+
+        def score() -> float:
+            return evaluate_splits(network.logit, network, valid, {"valid": None},
+                                   ("valid",))["valid"]["auc"]
+
+        with torch.no_grad():
+            scores = network.fit(columns["train"], score)
+        record = {**evaluate_splits(network.logit, network, columns, self.data.groups),
+                  "parameters": parameter_count(network.network), "best_epoch": 0,
+                  "train_seconds": round(time.perf_counter() - start, 2), "history": [],
+                  "valid_auc_by_setting": scores, "prior": network.prior.item()}
+        self.networks[method.name] = network
+        return record, {method.name: network.state_dict(),
+                        ITEMS.format(method.name): self.lm.item_checkpoint(method)}
 
     def _finished(self, method: Method) -> dict | None:
         """A finished method's record; stage 1 (in memory) may come from the shared cache
@@ -169,6 +194,12 @@ class Run:
         if method.build == "words":
             return WordsNetwork(self.data.schema, self.cfg.model, self.lm.item_words()[2],
                                 self.cfg.gain)
+        if method.build == "generated":
+            item = [f.name for f in self.data.schema.single].index(self.cfg.data.item_column)
+            counts = torch.bincount(self.data.columns["train"].single[:, item].cpu(),
+                                    minlength=self.data.schema.single[item].size)
+            return GeneratedNetwork(self.network(method.teacher).network, self.lm.item_dim, item,
+                                    counts)
         if method.build == "field":
             return FieldNetwork(self.data.schema, self.cfg.model, *self.lm.values())
         if method.build == "student":

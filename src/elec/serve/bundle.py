@@ -4,9 +4,10 @@
       manifest.json       format, model config, versions, metrics, sha256 of every file
       schema.json         the fitted encoders (vocabularies, buckets)
       model.safetensors   the network's weights
-      items.safetensors   item_lm, vanilla_item, words: each item text's projected LM
-                          vector (words: bag of words; the graphs read a row's vector as
-                          a third input), and the projection
+      items.safetensors   item_lm, vanilla_item, words, item_gen, vanilla_gen: each item
+                          text's projected LM vector (words: bag of words; the graphs read
+                          a row's vector as a third input), and the projection; item_gen,
+                          vanilla_gen: the learnt share of every item id's embedding
       model.torchscript   optional (--format torchscript)
       model.onnx          optional (--format onnx; needs the onnx extra)
 """
@@ -30,11 +31,12 @@ from elec.distill.networks import folded
 from elec.methods import METHODS, method_model
 from elec.models import CTRNetwork
 from elec.rundir import RunDir
-from elec.serve.module import ItemServingModule, ServingModule
+from elec.serve.module import GeneratedServingModule, ItemServingModule, ServingModule
 from elec.text.items import ITEMS, item_table_llm, item_table_words, read_item_checkpoint
 
 FORMAT = "elec.bundle/1"
 ITEMS_FILE = "items.safetensors"  # item_lm's table
+LEARNT_SHARE = "learnt_share"  # item_gen's items.safetensors: w of every item id
 PREFIX = "network."  # of the served backbone's weights in every exportable checkpoint
 
 
@@ -81,8 +83,10 @@ def _network(run_dir: Path, method: str
         items["vectors"] = F.linear(items["vectors"].float(), projection["weight"],
                                     projection["bias"])  # the trained nn.Linear's own op
         items.update({f"projection.{k}": v for k, v in projection.items()})
+        if METHODS[method].build == "generated":  # blended into the item's id embedding
+            items[LEARNT_SHARE] = state["item_rows"] / (state["item_rows"] + state["prior"])
     weights = {k.removeprefix(PREFIX): v for k, v in state.items() if k.startswith(PREFIX)}
-    network = CTRNetwork(schema, model, extra_fields=int(items is not None))
+    network = CTRNetwork(schema, model, extra_fields=appended(items))
     network.load_state_dict(weights)
     return network.eval(), schema, model, cfg, items
 
@@ -94,10 +98,23 @@ def example_inputs(schema: FeatureSchema, item_dim: int = 0, batch: int = 2
     return (single, multi, torch.zeros(batch, item_dim)) if item_dim else (single, multi)
 
 
-def serving_module(network: CTRNetwork, schema: FeatureSchema, items: bool) -> ServingModule:
-    """The served module: the network alone, or reading its item vectors as an input."""
+def appended(items: dict | None) -> int:
+    """The fields a network reads beyond the tabular ones: its item vector, unless the
+    vector is blended into the item id's embedding (``item_gen``)."""
+    return int(items is not None and LEARNT_SHARE not in items)
+
+
+def serving_module(network: CTRNetwork, schema: FeatureSchema, items: dict | None,
+                   item_field: str | None) -> ServingModule:
+    """The served module: the network alone, or reading its item vectors as an input (one
+    more field, or blended into field ``item_field``'s embedding)."""
     widths = [f.max_len for f in schema.multi]
-    return (ItemServingModule if items else ServingModule)(network, widths)
+    if items is None:
+        return ServingModule(network, widths)
+    if LEARNT_SHARE in items:
+        slot = [f.name for f in schema.single].index(item_field)
+        return GeneratedServingModule(network, widths, slot, items[LEARNT_SHARE])
+    return ItemServingModule(network, widths)
 
 
 def is_bundle(path: Path) -> bool:
@@ -133,7 +150,7 @@ def export(run_dir: str | Path, out: str | Path, method: str = "vanilla",
         raise BundleError(f"unknown export format(s) {sorted(unknown)}; use torchscript, onnx")
     _check_out(out, force)
     network, schema, model, cfg, items = _network(run_dir, method)
-    module = serving_module(network, schema, items is not None).eval()
+    module = serving_module(network, schema, items, cfg.data.item_column).eval()
     inputs = example_inputs(schema, 0 if items is None else model.embedding_dim)
     with atomic_dir(out, is_bundle) as staging:
         save_file({k: v.contiguous() for k, v in network.state_dict().items()},
@@ -150,6 +167,8 @@ def export(run_dir: str | Path, out: str | Path, method: str = "vanilla",
                       "fields": [specs[f].model_dump(mode="json") for f in fields],
                       "text": cfg.text.model_dump(mode="json"),
                       "encoder": "words" if words else "llm",
+                      # the field whose embedding the item vector is blended into (item_gen)
+                      "blends_into": cfg.data.item_column if LEARNT_SHARE in items else None,
                       # the LM as it encoded the table (earlier runs: as configured)
                       "llm": None if words else (item_table_llm(items)
                                                  or cfg.llm.model_dump(mode="json"))}

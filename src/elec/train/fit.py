@@ -19,12 +19,13 @@ def parameter_count(module: nn.Module) -> int:
 
 
 def evaluate_splits(logit: Callable[[Columns], Tensor], module: nn.Module,
-                    columns: dict[str, Columns], groups: dict[str, np.ndarray | None]) -> dict:
-    """AUC, logloss and gAUC of ``module`` on the valid and test splits."""
+                    columns: dict[str, Columns], groups: dict[str, np.ndarray | None],
+                    splits: tuple[str, ...] = EVALUATED) -> dict:
+    """AUC, logloss and gAUC of ``module`` on ``splits`` (the valid and test splits)."""
     return {split: evaluate(columns[split].label.cpu().numpy(),
                             sigmoid(predict_logits(logit, module, columns[split])),
                             groups[split])
-            for split in EVALUATED}
+            for split in splits}
 
 
 def fit_network(name: str, module: nn.Module, columns: dict[str, Columns],

@@ -26,6 +26,7 @@ from reporting.quality import (
     verdict_tally,
     verdicts,
 )
+from reporting.reach import reach_table, write_reach
 from reporting.scale import scale_section, scale_summary
 from reporting.serving import (
     encoding_section,
@@ -36,7 +37,6 @@ from reporting.serving import (
 )
 from reporting.sources import PREDATES, RESULTS, ROOT, SUPERSEDED, committed, machine
 from reporting.uses import lm_uses_summary, lm_uses_tables, uses_table
-from reporting.words import words_control_section
 
 from elec.report.plots import quality_figure
 from elec.report.quality import zoo_table
@@ -54,7 +54,7 @@ def results_page(quality: dict[str, dict]) -> str:
     if quality:
         parts += ["![test AUC per method](../benchmarks/results/quality.png)", ""]
     parts += (uses_table(quality) + lm_uses_summary(quality) + lm_uses_tables()
-              + words_control_section() + item_dropout_section())
+              + reach_table() + item_dropout_section())
     parts += ["## Serving, speed and other measurements", ""]
     latency_path = RESULTS / "latency.json"
     if latency_path.is_file():
@@ -86,7 +86,7 @@ def readme_section(quality: dict[str, dict]) -> str:
     if quality:
         parts += ["![test AUC per method](benchmarks/results/quality.png)", ""]
     parts += (uses_table(quality) + lm_uses_summary(quality, every_cell=False)
-              + item_dropout_summary() + scale_summary())
+              + reach_table(readme=True) + item_dropout_summary() + scale_summary())
     parts.append(END)
     return "\n".join(parts)
 
@@ -114,6 +114,7 @@ def example_section() -> str:
 
 
 def main() -> None:
+    reach = write_reach()
     quality = merged_quality()
     if quality:
         quality_figure(quality, RESULTS / "quality.png")
@@ -125,7 +126,8 @@ def main() -> None:
     pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
     text = pattern.sub(lambda _: readme_section(quality), text)
     readme.write_text(EXAMPLE.sub(lambda _: example_section(), text))
-    print(f"docs/results.md and the README's summary regenerated from {RESULTS}")
+    print(f"docs/results.md and the README's summary regenerated from {RESULTS}"
+          + (f"; {reach.name} written" if reach else ""))
 
 
 if __name__ == "__main__":

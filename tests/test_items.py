@@ -104,7 +104,7 @@ def test_item_lm_reads_one_vector_per_item_known_for_new_items(tiny_config, elec
     added = CliRunner().invoke(app, ["items", "add", str(bundle), str(tmp_path / "items.parquet")])
     assert added.exit_code == 0 and "1 items added" in added.output
     again = CliRunner().invoke(app, ["items", "add", str(bundle), str(tmp_path / "items.parquet")])
-    assert "0 items added" in again.output and "2 were in its table already" in " ".join(
+    assert "0 items added" in again.output and "2 were in it already" in " ".join(
         again.output.split())
     assert (bundle / "model.torchscript").read_bytes() == graph
     grown = Predictor.from_bundle(bundle)
@@ -341,7 +341,8 @@ def test_item_gen_blends_each_item_embedding_with_one_generated_from_its_text(
     from typer.testing import CliRunner
 
     from elec.cli import app
-    from elec.distill.networks import LLM_VECTOR, GeneratedNetwork
+    from elec.distill.generated import GeneratedNetwork
+    from elec.distill.networks import LLM_VECTOR
     from elec.llm.stage1 import encode_texts
 
     cfg = tiny_config.model_copy(update={
@@ -373,40 +374,63 @@ def test_item_gen_blends_each_item_embedding_with_one_generated_from_its_text(
         expected = backbone.backbone(fields)[0]
     torch.testing.assert_close(torch.from_numpy(pipeline.logits("item_gen", "test")), expected)
 
-    # served from its bundle, with the item table: the same scores
+    # served as the plain backbone: every item's row in the embedding table, the new
+    # (test) items' ids in the vocabulary; raw test rows score as the network did
+    from elec.data.sources import load_table
+    from elec.data.splits import split_indices
+
     bundle = export(tmp_path / "run", tmp_path / "bundle", method="item_gen",
                     formats=("torchscript", "onnx"))
+    raw = load_table(cfg.data)
+    splits = split_indices(raw, cfg.data)
+    rows_test = raw.take(splits["test"])
     trained = sigmoid(pipeline.logits("item_gen", "test"))
-    texts = pipeline.data.item_texts.texts
-    for runtime in ("eager", "torchscript"):
-        served = Predictor.from_bundle(bundle, runtime=runtime)
-        assert served.manifest["item_lookup"]["blends_into"] == "item_id"
-        rows = served.items.lookup(texts["test"])
-        with torch.no_grad():
-            probabilities = served.module(test.single, torch.cat(test.multi, dim=1), rows)
-        np.testing.assert_allclose(probabilities.numpy(), trained, rtol=1e-5, atol=1e-6)
+    served = Predictor.from_bundle(bundle)
+    assert served.items is None and served.manifest["item_lookup"] is None
+    about = served.manifest["item_rows"]
+    assert about["field"] == "item_id" and about["llm"] == cfg.llm.model_dump(mode="json")
+    new_ids = {i for s in ("valid", "test") for i in raw.take(splits[s])["item_id"].to_pylist()}
+    assert about["new_items"] == len(new_ids) and new_ids <= set(served.schema.index["item_id"])
+    assert len(served.schema.index["item_id"]) == len(pipeline.data.schema.index["item_id"]) \
+        + len(new_ids)
+    np.testing.assert_allclose(served.predict_table(rows_test), trained, rtol=1e-5, atol=1e-6)
+    scripted = Predictor.from_bundle(bundle, runtime="torchscript")
+    np.testing.assert_allclose(scripted.predict_table(rows_test), trained, rtol=1e-5, atol=1e-6)
     import onnxruntime
 
+    features = served.encoder.encode_table(rows_test)
     (graph,) = onnxruntime.InferenceSession(str(bundle / "model.onnx")).run(None, {
-        "single": test.single.numpy(), "multi": torch.cat(test.multi, dim=1).numpy(),
-        "item": rows.numpy()})
+        "single": features.single, "multi": features.multi_matrix()})
     np.testing.assert_allclose(graph, trained, rtol=1e-5, atol=1e-6)
 
-    # a new item gets its generated embedding from its text, without retraining
-    row = pq.read_table(cfg.data.dataset).slice(0, 1).to_pylist()[0]
+    # a new item gets its generated row from its text, without retraining; its graphs too
+    row = rows_test.slice(0, 1).to_pylist()[0]
     new = {**row, "item_id": "i-new", "title": "A film nobody has seen"}
     before = served.predict_proba([new])[0]
-    pq.write_table(pa.Table.from_pylist([new]), tmp_path / "items.parquet")
+    pq.write_table(pa.Table.from_pylist([new, row]), tmp_path / "items.parquet")
     added = CliRunner().invoke(app, ["items", "add", str(bundle), str(tmp_path / "items.parquet")])
     assert added.exit_code == 0 and "1 items added" in added.output, added.output
+    assert "1 were in it already" in " ".join(added.output.split())
     grown = Predictor.from_bundle(bundle)
     fields_read = [f for f in FIELDS if f.name in pipeline.data.item_texts.fields]
     text = render_items(pa.Table.from_pylist([new]), fields_read, cfg.text)[0]
     hidden = encode_texts({"new": [text]}, cfg.llm, torch.device("cpu"), Reporter(quiet=True))
     state = pipeline.dir.load("item_gen")
-    torch.testing.assert_close(grown.items.lookup([text])[0], hidden["new"][0]
-                               @ state["llm_projection.weight"].T + state["llm_projection.bias"])
-    assert grown.predict_proba([new])[0] != pytest.approx(before)
+    expected = hidden["new"][0] @ state["llm_projection.weight"].T + state["llm_projection.bias"]
+    new_id = grown.schema.index["item_id"]["i-new"]
+    table = grown.module.embedding.table.weight
+    offset = sum(grown.schema.single_sizes[:item])
+    torch.testing.assert_close(table[offset + new_id], expected)
+    scored = grown.predict_proba([new])[0]
+    assert scored != pytest.approx(before)
+    assert grown.predict_proba([row])[0] == pytest.approx(served.predict_proba([row])[0])
+    assert Predictor.from_bundle(bundle, runtime="torchscript").predict_proba([new])[0] \
+        == pytest.approx(scored, abs=1e-6)
+    from elec.serve.bundle import BundleError
+    from elec.serve.items import item_encoder
+
+    with pytest.raises(BundleError, match="elec items add"):  # not over HTTP: restart after
+        item_encoder(bundle, Reporter(quiet=True))
 
     # the generator is a regression of learnt embeddings on text vectors: embeddings that
     # are a linear function of the vectors are generated exactly for items never fitted

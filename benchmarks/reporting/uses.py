@@ -11,7 +11,6 @@ from elec.bench import paired
 from elec.report.quality import deltas_table, methods_table
 from reporting.new_items import item_dropout_results
 from reporting.sources import RESULTS, protocol_key, source
-from reporting.words import words_control_lines
 
 
 def lm_uses() -> list[tuple[str, str, dict]]:
@@ -104,7 +103,7 @@ def lm_uses_summary(quality: dict[str, dict], every_cell: bool = True) -> list[s
                 text += (f", against ELEC's vanilla network {vanilla['mean']:+.4f} "
                          f"({vanilla['positive']}/{vanilla['seeds']})")
             lines.append(text + ".")
-    lines += field_control_lines(docs=False) + synth_item_lines() + words_control_lines()
+    lines += field_control_lines(docs=False) + synth_item_lines()
     return (["Other uses of the LM:", "", *lines, ""]) if lines else []
 
 

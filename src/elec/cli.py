@@ -20,7 +20,8 @@ app.add_typer(data_app, name="data")
 bench_app = typer.Typer(help="Benchmarks that write JSON, Markdown and plots.",
                         no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
-items_app = typer.Typer(help="The item table of an item_lm bundle.", no_args_is_help=True)
+items_app = typer.Typer(help="The items of a bundle of an item method (item_lm, item_gen, ...).",
+                        no_args_is_help=True)
 app.add_typer(items_app, name="items")
 console = Console()
 
@@ -215,23 +216,22 @@ def init(
 
 @items_app.command("add")
 def items_add(
-    bundle: Annotated[Path, typer.Argument(help="a bundle of item_lm from `elec export`")],
+    bundle: Annotated[Path, typer.Argument(help="a bundle of an item method (item_lm, "
+                                           "item_gen, ...) from `elec export`")],
     data: Annotated[str, typer.Argument(help="items (rows with the item fields): file or glob")],
 ) -> None:
     """Add new items to a bundle's item table, their text through its LM once; no retraining."""
     from elec.data.files import read_table
     from elec.serve.bundle import BundleError
-    from elec.serve.items import add_items, item_encoder, new_items
+    from elec.serve.items import add_from_table
     from elec.ui import Reporter
 
     try:
-        texts, known = new_items(bundle, read_table(data))
-        if texts:
-            with Reporter() as reporter:
-                add_items(bundle, texts, item_encoder(bundle, reporter)(texts))
+        with Reporter() as reporter:
+            added, known = add_from_table(bundle, read_table(data), reporter)
     except (BundleError, DataError, ModelNotFound) as error:
         _fail(error)
-    console.print(f"{len(texts):,} items added to {bundle}; {known:,} were in its table already")
+    console.print(f"{added:,} items added to {bundle}; {known:,} were in it already")
 
 
 @app.command()

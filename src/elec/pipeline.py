@@ -26,10 +26,10 @@ from elec.config import DistillConfig, RunConfig
 from elec.data.prepare import Prepared, prepare
 from elec.data.shards import prepare_shards, sharded
 from elec.data.store import write_json
+from elec.distill.generated import GeneratedNetwork, generated_checkpoint
 from elec.distill.networks import (
     FieldNetwork,
     GainNetwork,
-    GeneratedNetwork,
     PlainNetwork,
     VanillaNetwork,
     WordsNetwork,
@@ -163,8 +163,13 @@ class Run:
                   "train_seconds": round(time.perf_counter() - start, 2), "history": [],
                   "valid_auc_by_setting": scores, "prior": network.prior.item()}
         self.networks[method.name] = network
-        return record, {method.name: network.state_dict(),
-                        ITEMS.format(method.name): self.lm.item_checkpoint(method)}
+        items = self.data.item_texts
+        with torch.no_grad():
+            rows, keys = network.item_rows_served(
+                {s: columns[s] for s in self.data.splits}, items.ids)
+        served = generated_checkpoint(rows, keys, items.fields, self.lm.llm_settings(),
+                                      network.llm_projection)
+        return record, {method.name: network.state_dict(), ITEMS.format(method.name): served}
 
     def _finished(self, method: Method) -> dict | None:
         """A finished method's record; stage 1 (in memory) may come from the shared cache

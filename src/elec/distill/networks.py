@@ -9,16 +9,12 @@ and the plain backbone, trained on labels alone.
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from elec.config import DistillConfig, GainConfig, ModelConfig
 from elec.data.batches import Columns
-from elec.data.encoder import FIRST
 from elec.data.schema import FeatureSchema
 from elec.distill.losses import RepresentationDistillation, score_distillation
 from elec.models import CTRNetwork
@@ -150,82 +146,6 @@ class WordsNetwork(GainNetwork):
     def forward(self, batch: Columns) -> tuple[Tensor, Tensor]:
         bag = self.bags[batch.extra[ITEM_TEXT]]
         return super().forward(batch.with_extra(**{LLM_VECTOR: bag}))
-
-
-class GeneratedNetwork(nn.Module):
-    """A trained backbone whose item id embedding is blended with one generated from the
-    LM vector of the item's text:
-
-        e(item) = w E[item] + (1 - w) (W h(item text) + b),    w = n / (n + prior)
-
-    n is the item's training rows (0 for a new item, whose id is out of vocabulary). W, b
-    is a ridge regression of the backbone's learnt embeddings of the items with at least
-    FIT_ROWS training rows on their texts' vectors, as content-based cold start regresses
-    latent factors on content (van den Oord et al., NeurIPS 2013; Meta-Embedding, Pan et
-    al., SIGIR 2019, and CVAR, Zhao et al., SIGIR 2022, learn such a generator by the
-    loss). The backbone is not retrained; the ridge penalty and ``prior`` are chosen on
-    the validation rows (``fit``). Served, it is the backbone with a lookup of the
-    generated row by item text."""
-
-    FIT_ROWS = 10
-    PENALTIES = (0.01, 0.1, 1.0, 10.0)  # times the vectors' mean variance per item
-    PRIORS = (1.0, 3.0, 10.0, 30.0, 100.0)
-
-    def __init__(self, backbone: CTRNetwork, llm_dim: int, item_slot: int, counts: Tensor):
-        super().__init__()
-        self.network = copy.deepcopy(backbone).requires_grad_(False).eval()
-        self.llm_projection = nn.Linear(llm_dim, backbone.embedding_dim).requires_grad_(False)
-        self.item_slot = item_slot
-        counts = counts.float().clone()
-        counts[:FIRST] = 0.0  # missing and out-of-vocabulary ids: no learnt embedding
-        self.register_buffer("item_rows", counts)
-        self.register_buffer("prior", torch.tensor(10.0))
-
-    def learnt_share(self) -> Tensor:
-        """w of every id of the item field."""
-        return self.item_rows / (self.item_rows + self.prior)
-
-    def forward(self, batch: Columns) -> tuple[Tensor, Tensor]:
-        fields = self.network.embedding(batch.single, batch.multi)
-        generated = self.llm_projection(batch.extra[LLM_VECTOR])
-        share = self.learnt_share()[batch.single[:, self.item_slot]].unsqueeze(1)
-        item = share * fields[:, self.item_slot] + (1 - share) * generated
-        fields = torch.cat([fields[:, :self.item_slot], item.unsqueeze(1),
-                            fields[:, self.item_slot + 1:]], dim=1)
-        return self.network.backbone(fields)
-
-    def logit(self, batch: Columns) -> Tensor:
-        return self(batch)[0]
-
-    def fit(self, train: Columns, score: Callable[[], float]) -> dict[str, float]:
-        """Regress the learnt embeddings on the text vectors of ``train``'s items (one row
-        per item with FIT_ROWS training rows or more), for each penalty; set the penalty and
-        prior with the highest ``score()`` (the validation AUC). Every pair's score."""
-        ids = train.single[:, self.item_slot]
-        row = torch.zeros(len(self.item_rows), dtype=torch.long, device=ids.device)
-        row.scatter_reduce_(0, ids, torch.arange(len(ids), device=ids.device), "amax")
-        fitted = (self.item_rows >= self.FIT_ROWS).nonzero().squeeze(1)
-        vectors = train.extra[LLM_VECTOR][row[fitted]].double()  # a row of each item
-        offset = self.network.embedding.single_offsets[self.item_slot]
-        learnt = self.network.embedding.table.weight[fitted + offset].double()
-        mean_v, mean_e = vectors.mean(0), learnt.mean(0)
-        x, y = vectors - mean_v, learnt - mean_e
-        gram, scale = x.T @ x, x.var(0).sum().item()
-        scores, best = {}, (-1.0, None, None)
-        for penalty in self.PENALTIES:
-            weight = torch.linalg.solve(
-                gram + penalty * scale * torch.eye(len(gram), dtype=gram.dtype), x.T @ y).T
-            self.llm_projection.weight.copy_(weight)
-            self.llm_projection.bias.copy_(mean_e - weight @ mean_v)
-            for prior in self.PRIORS:
-                self.prior.fill_(prior)
-                scores[f"penalty {penalty} prior {prior}"] = auc = score()
-                if auc > best[0]:
-                    best = (auc, prior, {k: v.clone() for k, v in
-                                         self.llm_projection.state_dict().items()})
-        self.prior.fill_(best[1])
-        self.llm_projection.load_state_dict(best[2])
-        return scores
 
 
 class VanillaNetwork(nn.Module):

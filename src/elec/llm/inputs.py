@@ -83,9 +83,14 @@ class LMInputs:
         self.item_columns()
         first = self._first_rows()
         vectors = torch.stack([self._items[s][r] for s, r in first.values()])
-        llm = self.cfg.llm.model_copy(update={"precision": resolve_precision(
+        return item_checkpoint(list(first), self.data.item_texts.fields, vectors,
+                               self.llm_settings())
+
+    def llm_settings(self) -> dict:
+        """The LM settings that encoded the item vectors (``llm.precision`` as it ran
+        here, never "auto": a new item's text must be encoded as the others were)."""
+        return self.cfg.llm.model_copy(update={"precision": resolve_precision(
             self.cfg.llm.precision, encoding_device(self.device))}).model_dump(mode="json")
-        return item_checkpoint(list(first), self.data.item_texts.fields, vectors, llm)
 
     def _first_rows(self) -> dict[str, tuple[str, int]]:
         """Every distinct item text of the run's rows (every split), in order of first

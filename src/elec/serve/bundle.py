@@ -4,10 +4,13 @@
       manifest.json       format, model config, versions, metrics, sha256 of every file
       schema.json         the fitted encoders (vocabularies, buckets)
       model.safetensors   the network's weights
-      items.safetensors   item_lm, vanilla_item, words, item_gen, vanilla_gen: each item
-                          text's projected LM vector (words: bag of words; the graphs read
-                          a row's vector as a third input), and the projection; item_gen,
-                          vanilla_gen: the learnt share of every item id's embedding
+      items.safetensors   item_lm, vanilla_item, words: each item text's projected LM
+                          vector (words: bag of words; the graphs read a row's vector as
+                          a third input), and the projection
+      generator.safetensors  item_gen, vanilla_gen: the generator of new items' embedding
+                          rows from their texts' LM vectors (the graphs are the backbone's:
+                          the rows are in the embedding table, new items' ids in the
+                          vocabulary)
       model.torchscript   optional (--format torchscript)
       model.onnx          optional (--format onnx; needs the onnx extra)
 """
@@ -27,16 +30,17 @@ from elec import __version__
 from elec.config import ModelConfig, RunConfig
 from elec.data.schema import FeatureSchema
 from elec.data.store import atomic_dir, holds_only, sha256_file, write_json
+from elec.distill.generated import grown, read_generated_checkpoint
 from elec.distill.networks import folded
 from elec.methods import METHODS, method_model
 from elec.models import CTRNetwork
 from elec.rundir import RunDir
-from elec.serve.module import GeneratedServingModule, ItemServingModule, ServingModule
+from elec.serve.module import ItemServingModule, ServingModule
 from elec.text.items import ITEMS, item_table_llm, item_table_words, read_item_checkpoint
 
 FORMAT = "elec.bundle/1"
 ITEMS_FILE = "items.safetensors"  # item_lm's table
-LEARNT_SHARE = "learnt_share"  # item_gen's items.safetensors: w of every item id
+GENERATOR_FILE = "generator.safetensors"  # item_gen's generator of new items' rows
 PREFIX = "network."  # of the served backbone's weights in every exportable checkpoint
 
 
@@ -45,10 +49,12 @@ class BundleError(RuntimeError):
 
 
 def _network(run_dir: Path, method: str
-             ) -> tuple[CTRNetwork, FeatureSchema, ModelConfig, RunConfig, dict | None]:
-    """The served network of ``method``, its encoders, model and run configuration, and
-    for a method that looks up item vectors its item table (``item_checkpoint``'s
-    tensors, the vectors projected, with the projection to add new items)."""
+             ) -> tuple[CTRNetwork, FeatureSchema, ModelConfig, RunConfig, dict | None,
+                        tuple[dict, dict] | None]:
+    """The served network of ``method``, its encoders, model and run configuration; for a
+    method that looks up item vectors its item table (``item_checkpoint``'s tensors, the
+    vectors projected, with the projection to add new items); for one whose item rows are
+    generated, the manifest's account of them and the generator."""
     servable = [name for name, m in METHODS.items() if m.servable]
     if method not in servable:
         raise BundleError(f"method {method!r} cannot be served without a language model; "
@@ -72,7 +78,20 @@ def _network(run_dir: Path, method: str
     state = run.load(method)
     if METHODS[method].build == "field":  # the LM's part folded into the embedding table
         state = folded(state)
-    items = None
+    items, generated = None, None
+    if METHODS[method].build == "generated":
+        rows, about, generator = read_generated_checkpoint(run.load(ITEMS.format(method)))
+        weights = {k.removeprefix(PREFIX): v for k, v in state.items() if k.startswith(PREFIX)}
+        network = CTRNetwork(schema, model)
+        network.load_state_dict(weights)
+        network, schema = grown(network, schema, model, cfg.data.item_column, rows,
+                                about["keys"])
+        specs = {f.name: f for f in cfg.fields}
+        generated = ({"field": cfg.data.item_column, "new_items": len(about["keys"]),
+                      "fields": [specs[f].model_dump(mode="json") for f in about["fields"]],
+                      "text": cfg.text.model_dump(mode="json"), "llm": about["llm"]},
+                     generator)
+        return network, schema, model, cfg, None, generated
     if METHODS[method].lookup:
         if not run.checkpoint(ITEMS.format(method)).is_file():
             raise BundleError(f"{run_dir} holds a {method} trained by an elec that did not "
@@ -83,12 +102,10 @@ def _network(run_dir: Path, method: str
         items["vectors"] = F.linear(items["vectors"].float(), projection["weight"],
                                     projection["bias"])  # the trained nn.Linear's own op
         items.update({f"projection.{k}": v for k, v in projection.items()})
-        if METHODS[method].build == "generated":  # blended into the item's id embedding
-            items[LEARNT_SHARE] = state["item_rows"] / (state["item_rows"] + state["prior"])
     weights = {k.removeprefix(PREFIX): v for k, v in state.items() if k.startswith(PREFIX)}
-    network = CTRNetwork(schema, model, extra_fields=appended(items))
+    network = CTRNetwork(schema, model, extra_fields=int(items is not None))
     network.load_state_dict(weights)
-    return network.eval(), schema, model, cfg, items
+    return network.eval(), schema, model, cfg, items, None
 
 
 def example_inputs(schema: FeatureSchema, item_dim: int = 0, batch: int = 2
@@ -98,23 +115,10 @@ def example_inputs(schema: FeatureSchema, item_dim: int = 0, batch: int = 2
     return (single, multi, torch.zeros(batch, item_dim)) if item_dim else (single, multi)
 
 
-def appended(items: dict | None) -> int:
-    """The fields a network reads beyond the tabular ones: its item vector, unless the
-    vector is blended into the item id's embedding (``item_gen``)."""
-    return int(items is not None and LEARNT_SHARE not in items)
-
-
-def serving_module(network: CTRNetwork, schema: FeatureSchema, items: dict | None,
-                   item_field: str | None) -> ServingModule:
-    """The served module: the network alone, or reading its item vectors as an input (one
-    more field, or blended into field ``item_field``'s embedding)."""
+def serving_module(network: CTRNetwork, schema: FeatureSchema, items: bool) -> ServingModule:
+    """The served module: the network alone, or reading its item vectors as an input."""
     widths = [f.max_len for f in schema.multi]
-    if items is None:
-        return ServingModule(network, widths)
-    if LEARNT_SHARE in items:
-        slot = [f.name for f in schema.single].index(item_field)
-        return GeneratedServingModule(network, widths, slot, items[LEARNT_SHARE])
-    return ItemServingModule(network, widths)
+    return (ItemServingModule if items else ServingModule)(network, widths)
 
 
 def is_bundle(path: Path) -> bool:
@@ -149,13 +153,8 @@ def export(run_dir: str | Path, out: str | Path, method: str = "vanilla",
     if unknown:
         raise BundleError(f"unknown export format(s) {sorted(unknown)}; use torchscript, onnx")
     _check_out(out, force)
-    network, schema, model, cfg, items = _network(run_dir, method)
-    module = serving_module(network, schema, items, cfg.data.item_column).eval()
-    inputs = example_inputs(schema, 0 if items is None else model.embedding_dim)
+    network, schema, model, cfg, items, generated = _network(run_dir, method)
     with atomic_dir(out, is_bundle) as staging:
-        save_file({k: v.contiguous() for k, v in network.state_dict().items()},
-                  str(staging / "model.safetensors"))
-        schema.save(staging / "schema.json")
         lookup = None
         if items is not None:
             save_file({k: v.contiguous() for k, v in items.items()},
@@ -167,26 +166,41 @@ def export(run_dir: str | Path, out: str | Path, method: str = "vanilla",
                       "fields": [specs[f].model_dump(mode="json") for f in fields],
                       "text": cfg.text.model_dump(mode="json"),
                       "encoder": "words" if words else "llm",
-                      # the field whose embedding the item vector is blended into (item_gen)
-                      "blends_into": cfg.data.item_column if LEARNT_SHARE in items else None,
                       # the LM as it encoded the table (earlier runs: as configured)
                       "llm": None if words else (item_table_llm(items)
                                                  or cfg.llm.model_dump(mode="json"))}
-        if "torchscript" in formats:
-            with torch.no_grad():
-                torch.jit.trace(module, inputs).save(str(staging / "model.torchscript"))
-        if "onnx" in formats:
-            _export_onnx(module, inputs, staging / "model.onnx")
+        if generated is not None:
+            save_file({k: v.contiguous() for k, v in generated[1].items()},
+                      str(staging / GENERATOR_FILE))
+        write_network(staging, network, schema,
+                      0 if items is None else model.embedding_dim, formats)
         results = run_dir / "results.json"
         metrics = (json.loads(results.read_text())["methods"].get(method, {}).get("test")
                    if results.is_file() else None)
         write_json(staging / "manifest.json", {
             "format": FORMAT, "method": method, "model": model.model_dump(mode="json"),
             "fields": schema.names, "test_metrics": metrics, "item_lookup": lookup,
+            "item_rows": None if generated is None else generated[0],
             "versions": {"elec": __version__, "torch": torch.__version__},
             "sha256": {p.name: sha256_file(p) for p in sorted(staging.iterdir())},
         })
     return out
+
+
+def write_network(staging: Path, network: CTRNetwork, schema: FeatureSchema, item_dim: int,
+                  formats: tuple[str, ...]) -> None:
+    """The network's weights, encoders and the graphs of ``formats`` into ``staging``
+    (``item_dim``: the width of the item vectors its graphs read, 0 for none)."""
+    save_file({k: v.contiguous() for k, v in network.state_dict().items()},
+              str(staging / "model.safetensors"))
+    schema.save(staging / "schema.json")
+    module = serving_module(network, schema, bool(item_dim)).eval()
+    inputs = example_inputs(schema, item_dim)
+    if "torchscript" in formats:
+        with torch.no_grad():
+            torch.jit.trace(module, inputs).save(str(staging / "model.torchscript"))
+    if "onnx" in formats:
+        _export_onnx(module, inputs, staging / "model.onnx")
 
 
 def _export_onnx(module: ServingModule, inputs: tuple, path: Path) -> None:

@@ -1,10 +1,13 @@
-"""A bundle's item table grown without retraining (``elec items add``, and ``POST /items``
+"""A bundle's items grown without retraining (``elec items add``, and ``POST /items``
 of ``elec serve --add-items``).
 
 Each new item's text is rendered from the bundle's item fields as in training, put
 through the bundle's LM once (``item_encoder``; the words control's bundle needs none:
-its bag of the table's words) and projected by the trained projection into the table.
-The served graphs read item vectors as an input, so they stay as they are.
+its bag of the table's words) and projected by the trained projection into the item
+table; the served graphs read item vectors as an input, so they stay as they are. A
+bundle whose item rows are generated (``item_gen``, ``vanilla_gen``) takes new items'
+ids into its vocabulary instead, with their generated rows in the embedding table
+(``add_item_rows``): its weights and graphs are written again.
 """
 
 from __future__ import annotations
@@ -18,13 +21,24 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from elec.config import FieldSpec, LLMConfig, TextConfig
+from elec.config import FieldSpec, LLMConfig, ModelConfig, TextConfig
+from elec.data.schema import FeatureSchema
 from elec.data.store import atomic_dir, link_or_copy, sha256_file, write_json
 from elec.data.values import RowError
-from elec.serve.bundle import ITEMS_FILE, BundleError, is_bundle, read_manifest
+from elec.distill.generated import generated_rows, grown
+from elec.models import CTRNetwork
+from elec.serve.bundle import (
+    GENERATOR_FILE,
+    ITEMS_FILE,
+    BundleError,
+    is_bundle,
+    read_manifest,
+    write_network,
+)
 from elec.serve.predictor import ItemLookup
 from elec.text.items import (
     item_checkpoint,
+    item_keys,
     item_table_llm,
     item_table_words,
     read_item_checkpoint,
@@ -37,6 +51,10 @@ from elec.ui import Reporter
 def item_lookup(bundle: str | Path) -> dict:
     """The manifest's account of the bundle's item table (its fields, text and LM)."""
     manifest = read_manifest(bundle)
+    if manifest.get("item_rows"):
+        raise BundleError(f"{bundle} serves {manifest['method']!r}, whose new items' rows go "
+                          f"into its embedding table: add them with `elec items add`, then "
+                          f"restart the service")
     if not manifest.get("item_lookup"):
         raise BundleError(f"{bundle} serves {manifest['method']!r}, which looks up no item "
                           f"vectors; export item_lm or vanilla_item to add items to")
@@ -70,6 +88,66 @@ def new_items(bundle: str | Path, table: pa.Table) -> tuple[list[str], int]:
                                           TextConfig.model_validate(lookup["text"])))
     new = [t for t in rendered if t not in known]
     return new, len(rendered) - len(new)
+
+
+def add_from_table(bundle: str | Path, table: pa.Table, reporter: Reporter) -> tuple[int, int]:
+    """``elec items add``: the items of ``table``'s rows that the bundle lacks, added; how
+    many were added and how many it had already."""
+    if read_manifest(bundle).get("item_rows"):
+        return add_item_rows(bundle, table, reporter)
+    texts, known = new_items(bundle, table)
+    if texts:
+        add_items(bundle, texts, item_encoder(bundle, reporter)(texts))
+    return len(texts), known
+
+
+def add_item_rows(bundle: str | Path, table: pa.Table, reporter: Reporter) -> tuple[int, int]:
+    """New item ids into a generated method's bundle: each one's text through the LM and
+    the generator, its row into the embedding table, its id into the vocabulary; the
+    bundle is replaced whole or not at all."""
+    from elec.llm.stage1 import text_encoder
+
+    bundle = Path(bundle)
+    manifest = read_manifest(bundle)
+    about = manifest["item_rows"]
+    fields = [FieldSpec.model_validate(f) for f in about["fields"]]
+    missing = [n for n in [about["field"], *(f.name for f in fields)]
+               if n not in table.column_names]
+    if missing:
+        raise BundleError(f"the items lack the columns {missing} (this bundle reads the item "
+                          f"id {about['field']!r} and its text from "
+                          f"{[f.name for f in fields]})")
+    schema = FeatureSchema.load(bundle / "schema.json")
+    known = schema.index[about["field"]]
+    texts = dict(zip(item_keys(table, about["field"]),
+                     render_items(table, fields, TextConfig.model_validate(about["text"])),
+                     strict=True))
+    texts.pop(None, None)  # rows without an item id
+    new = {key: text for key, text in texts.items() if key not in known}
+    if new:
+        hidden = text_encoder(LLMConfig.model_validate(about["llm"]), reporter)(list(new.values()))
+        model = ModelConfig.model_validate(manifest["model"])
+        network = CTRNetwork(schema, model)
+        network.load_state_dict(load_file(str(bundle / "model.safetensors")))
+        position = [f.name for f in schema.single].index(about["field"])
+        offset = sum(schema.single_sizes[:position])
+        current = network.embedding.table.weight.detach()[
+            offset:offset + schema.single[position].size]
+        rows = generated_rows(hidden, load_file(str(bundle / GENERATOR_FILE)))
+        network, schema = grown(network, schema, model, about["field"],
+                                torch.cat([current, rows]), list(new))
+        formats = tuple(f for f, name in (("torchscript", "model.torchscript"),
+                                          ("onnx", "model.onnx")) if (bundle / name).is_file())
+        with atomic_dir(bundle, is_bundle) as staging:
+            write_network(staging, network, schema, 0, formats)
+            for name in manifest["sha256"]:  # the others unchanged
+                if not (staging / name).exists():
+                    link_or_copy(bundle / name, staging / name)
+            about["new_items"] += len(new)
+            manifest["fields"] = schema.names
+            manifest["sha256"] = {p.name: sha256_file(p) for p in sorted(staging.iterdir())}
+            write_json(staging / "manifest.json", manifest)
+    return len(new), len(texts) - len(new)
 
 
 def add_items(bundle: str | Path, texts: list[str], hidden: torch.Tensor) -> torch.Tensor:

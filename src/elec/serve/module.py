@@ -41,26 +41,3 @@ class ItemServingModule(ServingModule):
         """item: (batch, embedding dim) float32, each row's item vector."""
         logit, _ = self.backbone(torch.cat([self.fields(single, multi), item.unsqueeze(1)], 1))
         return torch.sigmoid(logit)
-
-
-class GeneratedServingModule(ServingModule):
-    """(single ids, multi ids, item vectors) -> click probabilities, for a network whose
-    item id embedding is blended with its item's generated one (``item_gen``): the
-    embedding of field ``item_slot`` is ``w E[id] + (1 - w) item``, w the learnt share of
-    each id (0 for a new item). The vectors come from the bundle's item table."""
-
-    def __init__(self, network: CTRNetwork, multi_widths: list[int], item_slot: int,
-                 learnt_share: Tensor):
-        super().__init__(network, multi_widths)
-        self.item_slot = item_slot
-        self.register_buffer("learnt_share", learnt_share.float())
-
-    def forward(self, single: Tensor, multi: Tensor, item: Tensor) -> Tensor:
-        """item: (batch, embedding dim) float32, each row's generated item embedding."""
-        fields = self.fields(single, multi)
-        share = self.learnt_share[single[:, self.item_slot]].unsqueeze(1)
-        mixed = share * fields[:, self.item_slot] + (1 - share) * item
-        fields = torch.cat([fields[:, :self.item_slot], mixed.unsqueeze(1),
-                            fields[:, self.item_slot + 1:]], dim=1)
-        logit, _ = self.backbone(fields)
-        return torch.sigmoid(logit)

@@ -15,7 +15,7 @@ from elec.config import FieldSpec, ModelConfig, TextConfig
 from elec.data.encoder import EncodedFeatures, RowEncoder
 from elec.data.schema import FeatureSchema
 from elec.models import CTRNetwork
-from elec.serve.bundle import ITEMS_FILE, BundleError, appended, read_manifest, serving_module
+from elec.serve.bundle import ITEMS_FILE, BundleError, read_manifest, serving_module
 from elec.text.items import read_item_checkpoint, render_items
 from elec.text.render import render_rows, truncate
 
@@ -52,10 +52,9 @@ class Predictor:
             module = torch.jit.load(str(bundle / "model.torchscript"))
         else:
             network = CTRNetwork(schema, ModelConfig.model_validate(manifest["model"]),
-                                 extra_fields=appended(items))
+                                 extra_fields=int(items is not None))
             network.load_state_dict(load_file(str(bundle / "model.safetensors")))
-            module = serving_module(network, schema, items,
-                                    (manifest.get("item_lookup") or {}).get("blends_into"))
+            module = serving_module(network, schema, items is not None)
         return cls(module, schema, manifest, items)
 
     def predict_proba(self, rows: Sequence[dict]) -> np.ndarray:

@@ -18,6 +18,7 @@ from torch import Tensor
 from elec.config import FieldSpec, RunConfig, TextConfig
 from elec.data.encoder import FIRST
 from elec.data.schema import FeatureSchema
+from elec.data.values import column_keys
 from elec.errors import DataError
 from elec.text.render import render_table, sentence, text_fields, truncate
 
@@ -131,6 +132,7 @@ def item_table_words(tensors: dict[str, Tensor]) -> list[str] | None:
 class ItemTexts:
     fields: list[str]  # the fields an item's text is rendered from, in order
     texts: dict[str, list[str]]  # split -> every row's item text
+    ids: dict[str, list[str | None]]  # split -> every row's item id, as a vocabulary key
 
 
 def item_texts(cfg: RunConfig) -> Callable[[dict[str, pa.Table]], ItemTexts]:
@@ -139,9 +141,17 @@ def item_texts(cfg: RunConfig) -> Callable[[dict[str, pa.Table]], ItemTexts]:
     def render(parts: dict[str, pa.Table]) -> ItemTexts:
         fields = item_fields(parts["train"], cfg.fields, cfg.text, cfg.data.item_column)
         return ItemTexts([f.name for f in fields], {
-            split: render_items(part, fields, cfg.text) for split, part in parts.items()})
+            split: render_items(part, fields, cfg.text) for split, part in parts.items()},
+            {split: item_keys(part, cfg.data.item_column) for split, part in parts.items()})
 
     return render
+
+
+def item_keys(table: pa.Table, item_column: str) -> list[str | None]:
+    """Every row's item id as the vocabulary keys it (None: missing)."""
+    found = column_keys(table[item_column].combine_chunks(), "categorical", item_column)
+    keys = [*found.keys, None]  # index -1: a missing value
+    return [keys[i] for i in found.indices.tolist()]
 
 
 def value_texts(schema: FeatureSchema, specs: Sequence[FieldSpec], cfg: TextConfig

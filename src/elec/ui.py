@@ -45,13 +45,15 @@ class Reporter:
         the console is no terminal (a log, a pipe), a line every 30 s says how far it is."""
         task = self._progress.add_task(description, total=total)
         say = None if self.console.is_terminal else self.every(30.0, wait=True)
-        done = [0]
+        done, started = [0], time.monotonic()
 
         def advance(steps: int = 1) -> None:
             self._progress.advance(task, steps)
             done[0] += steps
             if say is not None and done[0] < total:
-                say(f"{description}: {done[0]:,}/{total:,}")
+                rate = done[0] / max(time.monotonic() - started, 1e-9)
+                say(f"{description}: {done[0]:,}/{total:,} ({rate:,.1f}/s, about "
+                    f"{_duration((total - done[0]) / rate)} left)")
             if self._progress.tasks[self._progress.task_ids.index(task)].finished:
                 self._progress.remove_task(task)
         return advance
@@ -67,3 +69,12 @@ class Reporter:
                 last[0] = time.monotonic()
                 self.log(message)
         return say
+
+
+def _duration(seconds: float) -> str:
+    """``seconds`` as a person reads it: 45 s, 12 min, 3.5 h."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

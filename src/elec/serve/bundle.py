@@ -80,7 +80,13 @@ def _network(run_dir: Path, method: str
         state = folded(state)
     items, generated = None, None
     if METHODS[method].build == "generated":
-        rows, about, generator = read_generated_checkpoint(run.load(ITEMS.format(method)))
+        saved = run.load(ITEMS.format(method)) if run.checkpoint(ITEMS.format(method)).is_file() \
+            else {}
+        if "rows" not in saved:
+            raise BundleError(f"{run_dir} holds a {method} trained by an elec that did not "
+                              f"record its item rows; train it again (delete "
+                              f"{run.stage_path(method)} and rerun)")
+        rows, about, generator = read_generated_checkpoint(saved)
         weights = {k.removeprefix(PREFIX): v for k, v in state.items() if k.startswith(PREFIX)}
         network = CTRNetwork(schema, model)
         network.load_state_dict(weights)

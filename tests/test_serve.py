@@ -113,6 +113,9 @@ def test_gain_network_cannot_be_exported_and_corrupt_bundles_are_refused(finishe
     _, out = finished_run
     with pytest.raises(BundleError, match="cannot be served without a language model"):
         export(out, tmp_path / "g", method="gain")
+    with pytest.raises(BundleError, match=r"no finished 'item_lm' .* export one it finished "
+                                          r"with --method \(backbone, vanilla\)"):
+        export(out, tmp_path / "i", method="item_lm")
     copy = tmp_path / "copy"
     export(out, copy)
     (copy / "schema.json").write_text((copy / "schema.json").read_text().replace("u1", "u9"))

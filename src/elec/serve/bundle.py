@@ -71,8 +71,12 @@ def _network(run_dir: Path, method: str
     run = RunDir(run_dir, reasons.append)
     if run.finished(method) is None:
         why = f" ({reasons[0]})" if reasons else ""
+        done = [m for m in servable if m != method and RunDir(run_dir, lambda _: None)
+                .finished(m) is not None]
+        other = (f", or export one it finished with --method ({', '.join(done)})" if done
+                 else "")
         raise BundleError(f"{run_dir} has no finished {method!r} method{why}; run it with "
-                          f"`elec run ... --set methods=[{method}]` first")
+                          f"`elec run ... --set methods=[{method}]` first{other}")
     model = method_model(cfg, METHODS[method])
     schema = FeatureSchema.load(run_dir / "schema.json")
     state = run.load(method)

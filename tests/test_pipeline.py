@@ -26,7 +26,11 @@ def test_tiny_end_to_end_run_and_resume(tiny_config, elec_home, tmp_path):
     # the model that is served has exactly the backbone's parameters: no LM in it
     methods = results["methods"]
     assert methods["vanilla"]["parameters"] == methods["backbone"]["parameters"]
+    assert methods["vanilla_gen"]["parameters"] == methods["backbone"]["parameters"]
     assert methods["gain"]["parameters"] > methods["backbone"]["parameters"]
+    from elec.serve.bundle import served_by_default
+
+    assert served_by_default(out) == "vanilla_gen"  # what `elec export` takes
     # the collaborative signal of the synthetic data is learnable
     assert methods["backbone"]["test"]["auc"] > 0.6
     on_disk = json.loads((out / "results.json").read_text())
@@ -248,3 +252,32 @@ def test_the_resolved_configuration_goes_to_the_log_not_the_console(tiny_config,
     assert "backbone: test AUC" in console and "resolved configuration" not in console
     log = (tmp_path / "run" / "log.txt").read_text()
     assert "resolved configuration:" in log and "teacher_mix" in log
+
+
+def test_the_default_item_methods_are_left_out_where_the_data_cannot_run_them(
+        tiny_config, elec_home, tmp_path):
+    from elec.errors import DataError
+    from elec.pipeline import Run
+    from elec.ui import Reporter
+
+    def methods(cfg, name):
+        with Reporter(tmp_path / name / "log.txt", quiet=True) as reporter:
+            left = Run(cfg, tmp_path / name, reporter).cfg.methods
+        return left, (tmp_path / name / "log.txt").read_text()
+
+    assert methods(tiny_config, "all")[0] == DEFAULT  # item id and item text: all of them
+    hashed = tiny_config.model_copy(update={"fields": [
+        f.model_copy(update={"encoder": "hash"}) if f.name == "item_id" else f
+        for f in tiny_config.fields]})
+    left, log = methods(hashed, "hashed")
+    assert left == [m for m in DEFAULT if m != "vanilla_gen"]
+    assert "vanilla_gen left out of the default methods: the item column 'item_id'" in log
+    textless = tiny_config.model_copy(update={"fields": [  # no rendered field per item
+        f.model_copy(update={"in_text": False}) if f.name in ("title", "genres") else f
+        for f in tiny_config.fields]})
+    left, log = methods(textless, "textless")
+    assert left == [m for m in DEFAULT if m != "vanilla_gen"]
+    assert "vanilla_gen left out of the default methods: no field describes an item" in log
+    named = textless.model_copy(update={"methods": ["backbone", "vanilla_gen"]})
+    with pytest.raises(DataError, match="no rendered field holds one value per item"):
+        methods(named, "named")  # named in the config: refused, not left out

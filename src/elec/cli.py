@@ -79,6 +79,7 @@ def run(
     """Run ELEC end to end: LM adapter, backbone, controls, gain and vanilla networks."""
     from elec.pipeline import run as run_pipeline
     from elec.report.table import rich_table
+    from elec.serve.bundle import served_by_default
     from elec.train import distributed
 
     if nproc > 1:  # the same command, once per process, under torchrun
@@ -99,7 +100,8 @@ def run(
         return
     console.print(rich_table(results, title=f"ELEC on {cfg.data.dataset} "
                                             f"({cfg.model.name}, test split)"))
-    console.print(f"results: {out / 'results.json'}")
+    console.print(f"results: {out / 'results.json'}\nto serve {served_by_default(out)}: "
+                  f"elec export {out} --out bundle")
 
 
 @bench_app.command("quality")
@@ -139,7 +141,8 @@ def bench_quality(
 def export(
     run_dir: Annotated[Path, typer.Argument(help="a finished `elec run` directory")],
     out: Annotated[Path, typer.Option(help="bundle directory to write")],
-    method: Annotated[str, typer.Option(help="network to export")] = "vanilla",
+    method: Annotated[str | None, typer.Option(
+        help="network to export (default: vanilla_gen if the run has it, else vanilla)")] = None,
     format_: Annotated[list[str] | None, typer.Option(
         "--format", help="also write a graph: torchscript, onnx")] = None,
     force: Annotated[bool, typer.Option(

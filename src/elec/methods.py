@@ -99,7 +99,27 @@ TABLE = [
            "backbone by distill.teacher_mix (no LM)", "student", "cross_teacher", blend=True),
 ]
 METHODS = {m.name: m for m in TABLE}
-DEFAULT = ["lm_only", "backbone", "self_distilled", "gain", "vanilla"]
+DEFAULT = ["lm_only", "backbone", "self_distilled", "gain", "vanilla", "vanilla_gen"]
+SERVED = ["vanilla_gen", "vanilla"]  # what `elec export` takes by default: the first finished
+
+
+def item_methods(methods: list[str]) -> list[str]:
+    """The methods that read an item's text (served with its table or generated rows)."""
+    return [m for m in methods if METHODS[m].lookup]
+
+
+def defaults_without_items(cfg: RunConfig, sharded: bool, world: int) -> str | None:
+    """Why the default methods' item ones cannot run on ``cfg`` (None: they can): they
+    read the item column as a vocabulary field, on data in memory, in one process. A
+    method list the config names is checked by ``check_run`` instead, and refused."""
+    if "methods" in cfg.model_fields_set or not item_methods(cfg.methods):
+        return None
+    item = next((f for f in cfg.fields if f.name == cfg.data.item_column), None)
+    if item is None or item.kind != "categorical" or item.encoder != "vocab":
+        return f"the item column {cfg.data.item_column!r} is no categorical vocabulary field"
+    if sharded or world > 1:
+        return "they run on data in memory, in one process, for now"
+    return None
 
 
 def dependencies(method: Method, teacher_mix: float) -> list[str]:

@@ -40,7 +40,16 @@ from elec.environment import environment, resolve_device, seed_everything
 from elec.llm.finetune import finetuned_stage1
 from elec.llm.inputs import LMInputs
 from elec.llm.stage1 import frozen_stage1, shared_dir
-from elec.methods import METHODS, Method, check_run, dependencies, method_model, reads_llm
+from elec.methods import (
+    METHODS,
+    Method,
+    check_run,
+    defaults_without_items,
+    dependencies,
+    item_methods,
+    method_model,
+    reads_llm,
+)
 from elec.report.plots import training_curves
 from elec.rundir import RunDir
 from elec.text.items import ITEMS, item_texts
@@ -60,6 +69,9 @@ class Run:
         distributed.start(self.device)  # under torchrun: join the process group
         self.device = distributed.local_device(self.device)
         self.sharded = sharded(cfg)
+        why = defaults_without_items(cfg, self.sharded, distributed.world())
+        if why:
+            self.cfg = cfg = self._without_items(cfg, why)
         check_run(cfg, self.sharded, distributed.world())
         self.dir = RunDir(out, self.log, reporter.note)
         if distributed.is_main():  # the main rank writes; the others read what it wrote
@@ -82,7 +94,19 @@ class Run:
             return prepare_shards(cfg, out / "shards", self.device, self.reporter.every(),
                                   self.log, render if lm else None)
         items = any(METHODS[m].lookup for m in cfg.methods)
-        return prepare(cfg, render, self.device, self.log, item_texts(cfg) if items else None)
+        # the default methods' item ones are left out where no field describes an item
+        required = "methods" in cfg.model_fields_set
+        data = prepare(cfg, render, self.device, self.log,
+                       item_texts(cfg, required) if items else None)
+        if items and data.item_texts is None:
+            self.cfg = self._without_items(cfg, "no field describes an item by itself (name "
+                                                "them in text.item_fields)")
+        return data
+
+    def _without_items(self, cfg: RunConfig, why: str) -> RunConfig:
+        left = item_methods(cfg.methods)
+        self.log(f"{', '.join(left)} left out of the default methods: {why}")
+        return cfg.model_copy(update={"methods": [m for m in cfg.methods if m not in left]})
 
     def method(self, method: str | Method) -> dict:
         """A method's record: from this process, from the run directory, or trained now.
@@ -228,6 +252,7 @@ def run(cfg: RunConfig, out: Path, reporter: Reporter | None = None) -> dict:
                     else Reporter(quiet=True))
     with reporter:
         pipeline = Run(cfg, out, reporter)
+        cfg = pipeline.cfg  # the default methods less those the data cannot run
         for name in cfg.methods:
             pipeline.method(name)
         summary = {

@@ -32,7 +32,7 @@ from elec.data.schema import FeatureSchema
 from elec.data.store import atomic_dir, holds_only, sha256_file, write_json
 from elec.distill.generated import grown, read_generated_checkpoint
 from elec.distill.networks import folded
-from elec.methods import METHODS, method_model
+from elec.methods import METHODS, SERVED, method_model
 from elec.models import CTRNetwork
 from elec.rundir import RunDir
 from elec.serve.module import ItemServingModule, ServingModule
@@ -153,12 +153,21 @@ def _check_out(out: Path, force: bool) -> None:
                           f"choose a new --out directory")
 
 
-def export(run_dir: str | Path, out: str | Path, method: str = "vanilla",
+def served_by_default(run_dir: Path) -> str:
+    """The method ``elec export`` takes when none is named: the first of ``SERVED`` the
+    run finished (vanilla_gen where the data has item text, else vanilla)."""
+    run = RunDir(run_dir, lambda _: None)
+    return next((m for m in SERVED if run.finished(m) is not None), SERVED[-1])
+
+
+def export(run_dir: str | Path, out: str | Path, method: str | None = None,
            formats: tuple[str, ...] = (), force: bool = False) -> Path:
-    """Write the bundle of ``method`` to ``out``. An existing ``out`` is replaced only if it
-    is an empty directory or, with ``force``, a previous bundle: never a directory of
-    other files (the run directory, ``.``, a user's folder)."""
+    """Write the bundle of ``method`` (default: ``served_by_default``) to ``out``. An
+    existing ``out`` is replaced only if it is an empty directory or, with ``force``, a
+    previous bundle: never a directory of other files (the run directory, ``.``, a user's
+    folder)."""
     run_dir, out = Path(run_dir), Path(out)
+    method = method or served_by_default(run_dir)
     unknown = set(formats) - {"torchscript", "onnx"}
     if unknown:
         raise BundleError(f"unknown export format(s) {sorted(unknown)}; use torchscript, onnx")

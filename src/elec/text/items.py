@@ -135,11 +135,18 @@ class ItemTexts:
     ids: dict[str, list[str | None]]  # split -> every row's item id, as a vocabulary key
 
 
-def item_texts(cfg: RunConfig) -> Callable[[dict[str, pa.Table]], ItemTexts]:
+def item_texts(cfg: RunConfig, required: bool = True
+               ) -> Callable[[dict[str, pa.Table]], ItemTexts | None]:
     """What ``prepare`` calls for the item texts of every split (split -> rows): the item
-    fields found in the training rows, rendered alone."""
-    def render(parts: dict[str, pa.Table]) -> ItemTexts:
-        fields = item_fields(parts["train"], cfg.fields, cfg.text, cfg.data.item_column)
+    fields found in the training rows, rendered alone (None where none is found and they
+    are not ``required``)."""
+    def render(parts: dict[str, pa.Table]) -> ItemTexts | None:
+        try:
+            fields = item_fields(parts["train"], cfg.fields, cfg.text, cfg.data.item_column)
+        except DataError:
+            if required:
+                raise
+            return None
         return ItemTexts([f.name for f in fields], {
             split: render_items(part, fields, cfg.text) for split, part in parts.items()},
             {split: item_keys(part, cfg.data.item_column) for split, part in parts.items()})

@@ -199,8 +199,10 @@ def check_run(cfg: RunConfig, sharded: bool, world: int) -> None:
         raise ConfigError("field_lm reads the values of the categorical fields in the text, "
                           "and none is (hashed fields have no values to read): put one in "
                           "the text, or leave field_lm out of methods")
+    # the default methods' item ones are left out where they cannot run, not refused
+    named = cfg.methods if "methods" in cfg.model_fields_set else []
     ids = ((["train.item_dropout"] if cfg.train.item_dropout else [])
-           + [m for m in cfg.methods if METHODS[m].build == "generated"])
+           + [m for m in named if METHODS[m].build == "generated"])
     if ids:
         item_field = next((f for f in cfg.fields if f.name == cfg.data.item_column), None)
         if item_field is None or item_field.kind != "categorical" or item_field.encoder != "vocab":
@@ -208,7 +210,7 @@ def check_run(cfg: RunConfig, sharded: bool, world: int) -> None:
             raise ConfigError(f"{reads} the item column {cfg.data.item_column!r} "
                               f"(data.item_column) as a categorical field with encoder vocab; "
                               f"make it one, or leave out {', '.join(ids)}")
-    item = [m for m in cfg.methods if METHODS[m].lookup]
+    item = item_methods(named)
     if item and (sharded or world > 1):
         raise ConfigError(f"{', '.join(item)} run on data in memory, in one process, for "
                           f"now; leave them out of methods on shards or under torchrun")

@@ -41,7 +41,8 @@ class Method:
     distill: dict[str, float] = field(default_factory=dict)  # overrides of DistillConfig
     cross: bool = False  # plain: the cross teacher's backbone instead of the run's
     serves_llm: bool = False
-    lookup: bool = False  # serving looks up a vector by item: the bundle carries the table
+    lookup: bool = False  # reads its item text's vector: the bundle carries the item table (or,
+    # generated, the items' rows in its embedding table)
 
     @property
     def servable(self) -> bool:
@@ -83,9 +84,11 @@ TABLE = [
            "texts hold); served with the item table", "words", lookup=True),
     Method("item_gen", "the backbone with each item's id embedding blended with one generated "
            "from the LM vector of its text, by the item's training rows (a new item's is all "
-           "generated); served with the item table", "generated", "backbone", lookup=True),
+           "generated); served as the backbone, the rows in its embedding table", "generated",
+           "backbone", lookup=True),
     Method("vanilla_gen", "ELEC's vanilla network with item_gen's generated item embeddings; "
-           "served with the item table", "generated", "vanilla", lookup=True),
+           "served as the backbone, the rows in its embedding table", "generated", "vanilla",
+           lookup=True),
     Method("field_lm", "backbone whose embedding of each value in the text (\"Occupation "
            "is writer.\") adds the projected LM vector of that sentence; served as a backbone "
            "(the sums folded into the embedding table)", "field"),

@@ -155,5 +155,11 @@ def reach_table(readme: bool = False) -> list[str]:
                            + f" | {'n/a' if kept is None else f'{kept:.0%}'} |")
     files = "; ".join(source(run["path"], run["file"]["environment"]) for run in found)
     return [("#### " if not readme else "") + "Where the LM reaches rare and new items "
-            f"(test AUC, paired differences with the seeds they hold in; {files})", "", *out,
-            ""]
+            f"(test AUC, paired differences with the seeds they hold in; {files})", "",
+            "Rare: test rows of items with fewer than 10 training rows; new: of items with "
+            "none. The first table is every network against the backbone; the second, the "
+            "generated item embeddings against each control, and their retention, (method - "
+            "backbone) / (gain - backbone) on the slice: above 100% the served network beats "
+            "the gain network there; n/a where the gain network is not above the backbone. "
+            "`backbone_item_dropout` is the backbone trained with `train.item_dropout: 0.2`, "
+            "`item_gen_item_dropout` item_gen on it.", "", *out, ""]

@@ -21,7 +21,6 @@ from reporting.sources import RESULTS, ROOT, source
 DROPOUT = "backbone_item_dropout"  # the backbone trained with train.item_dropout 0.2
 SERVED = ["item_gen", "vanilla_gen", "item_gen_item_dropout", "vanilla", "item_lm", "words"]
 CONTROLS = ["backbone", DROPOUT, "ensemble_distilled", "words", "vanilla"]
-SLICES = ("all", "rare", "new")
 TITLES = {"synth_words": "synthetic, title words are the appeal",
           "synth_meaning": "synthetic, title meaning is the appeal (varied wordings)",
           "ml100k-cold-item": "MovieLens-100K, cold-item (every test item new)",
@@ -70,6 +69,14 @@ def runs() -> list[dict]:
     return found
 
 
+def _slices(run: dict) -> list[str]:
+    """The slices a run shows: all rows, and rare and new where they are fewer (on a
+    cold-item split every test row is of a new item: one slice)."""
+    file = run["file"]
+    return ["all", *(s for s in ("rare", "new")
+                     if file.get(f"{s}_test_rows", 0) < file["test_rows"])]
+
+
 def _paired(seeds: dict, method: str, control: str, rows: str) -> list[float]:
     return [auc[method][rows] - auc[control][rows] for auc in seeds.values()
             if method in auc and control in auc]
@@ -88,7 +95,7 @@ def retention(seeds: dict, method: str, rows: str) -> float | None:
 def cells() -> list[dict]:
     out = []
     for run in runs():
-        for rows in SLICES:
+        for rows in _slices(run):
             for method in SERVED:
                 for control in CONTROLS:
                     diffs = _paired(run["seeds"], method, control, rows)
@@ -135,7 +142,7 @@ def reach_table(readme: bool = False) -> list[str]:
     out = ["| table | backbone | slice | " + " | ".join(f"`{m}`" for m in shown) + " |",
            "|---|---|---|" + "---|" * len(shown)]
     for run in found:
-        for rows in SLICES:
+        for rows in _slices(run):
             out.append(f"| {TITLES.get(run['data'], run['data'])} | {run['backbone']} | {rows} | "
                        + " | ".join(_delta(run["seeds"], m, "backbone", rows) for m in shown)
                        + " |")
@@ -144,7 +151,7 @@ def reach_table(readme: bool = False) -> list[str]:
         f"- `{c}`" for c in against) + " | retention |", "|---|---|---|---|"
         + "---|" * (len(against) + 1)]
     for run in found:
-        for rows in SLICES:
+        for rows in _slices(run):
             for method in ("item_gen", "vanilla_gen", "item_gen_item_dropout"):
                 if not _paired(run["seeds"], method, "backbone", rows):
                     continue

@@ -127,7 +127,7 @@ def main() -> None:
 def item_slices(run: Run, rare: int) -> dict[str, np.ndarray]:
     """The test rows: all, of items with fewer than ``rare`` training rows, of items with
     none (their id out of vocabulary)."""
-    item = [f.name for f in run.data.schema.single].index(run.cfg.data.item_column)
+    item = run.data.schema.single_column(run.cfg.data.item_column)
     codes = {s: run.data.columns[s].single[:, item].cpu() for s in ("train", "test")}
     counts = torch.bincount(codes["train"], minlength=run.data.schema.single[item].size)
     counts[:FIRST] = 0  # missing and unseen ids

@@ -99,7 +99,8 @@ def test_bench_workers_exit_when_the_bench_is_killed(tmp_path):
 
 
 def test_bench_trains_by_default_the_methods_a_config_has_the_inputs_for(tiny_config):
-    from elec.methods import METHODS, trainable
+    from elec.methods import METHODS
+    from elec.runnable import trainable
 
     assert trainable(tiny_config) == list(METHODS)
     codes = tiny_config.model_copy(update={"fields": [

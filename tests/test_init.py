@@ -12,7 +12,7 @@ from elec.cli import app
 from elec.config import load_config
 from elec.data.propose import propose, small_batch
 from elec.errors import ConfigError
-from elec.methods import check_run
+from elec.runnable import check_run
 
 runner = CliRunner()
 

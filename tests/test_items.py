@@ -185,7 +185,7 @@ def test_item_dropout_reads_a_fraction_of_training_ids_as_unseen():
 
 def test_item_dropout_needs_the_item_column_as_a_vocabulary_field(tiny_config):
     from elec.errors import ConfigError
-    from elec.methods import check_run
+    from elec.runnable import check_run
 
     fields = [f.model_copy(update={"encoder": "hash"}) if f.name == "item_id" else f
               for f in tiny_config.fields]
@@ -265,7 +265,7 @@ def test_field_lm_reads_each_value_sentence_and_serves_as_a_backbone(tiny_config
 
 def test_field_lm_needs_a_categorical_field_in_the_text(tiny_config):
     from elec.errors import ConfigError
-    from elec.methods import check_run
+    from elec.runnable import check_run
 
     fields = [f.model_copy(update={"in_text": False}) if f.kind in ("categorical", "multi")
               else f for f in tiny_config.fields]

@@ -11,7 +11,6 @@ from rich.markup import escape
 
 from elec.config import load_config
 from elec.errors import ConfigError, DataError, ModelNotFound
-from elec.methods import trainable
 
 app = typer.Typer(help="LLM-empowered CTR prediction with LLM-free serving (ELEC).",
                   no_args_is_help=True, add_completion=False)
@@ -123,6 +122,7 @@ def bench_quality(
     from elec.bench import quality
     from elec.report.plots import quality_figure
     from elec.report.quality import markdown
+    from elec.runnable import trainable
 
     try:
         cfg = load_config(config, set_ or [])

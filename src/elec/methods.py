@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
-from elec.errors import ConfigError
-
 if TYPE_CHECKING:
     from elec.config import ModelConfig, RunConfig
 
@@ -27,12 +25,10 @@ class Method:
     # stage1: the adapted LM; plain: a backbone on labels alone; gain: the backbone with
     # the LM vector as one more field; item: the backbone with the LM vector of the item's
     # own text as one more field; words: as item, with the item text's plain words in
-    # place of the LM's vector (no LM); generated: the trained backbone with its item id
-    # embedding blended with one generated from the LM vector of the item's text (the trained
-    # network is ``teacher``'s); field: the
-    # backbone with the LM vector of each
-    # value's sentence added to the value's embedding; student: a backbone distilled from
-    # ``teacher``
+    # place of the LM's vector (no LM); generated: ``teacher``'s trained network with its
+    # item id embedding blended with one generated from the LM vector of the item's text;
+    # field: the backbone with the LM vector of each value's sentence added to the
+    # value's embedding; student: a backbone distilled from ``teacher``
     build: Build
     teacher: str | None = None
     # student: the score target is distill.teacher_mix * teacher + (1 - teacher_mix) *
@@ -60,7 +56,7 @@ class Method:
     def wrapped(self) -> bool:
         """Its trained network wraps the backbone that is served (a student's; field_lm's,
         into whose embeddings the LM sums fold): the served parameters are that one's."""
-        return self.build in ("field", "student", "generated")
+        return self.build in ("field", "student")
 
 
 TABLE = [
@@ -111,20 +107,6 @@ def item_methods(methods: list[str]) -> list[str]:
     return [m for m in methods if METHODS[m].lookup]
 
 
-def defaults_without_items(cfg: RunConfig, sharded: bool, world: int) -> str | None:
-    """Why the default methods' item ones cannot run on ``cfg`` (None: they can): they
-    read the item column as a vocabulary field, on data in memory, in one process. A
-    method list the config names is checked by ``check_run`` instead, and refused."""
-    if "methods" in cfg.model_fields_set or not item_methods(cfg.methods):
-        return None
-    item = next((f for f in cfg.fields if f.name == cfg.data.item_column), None)
-    if item is None or item.kind != "categorical" or item.encoder != "vocab":
-        return f"the item column {cfg.data.item_column!r} is no categorical vocabulary field"
-    if sharded or world > 1:
-        return "they run on data in memory, in one process, for now"
-    return None
-
-
 def dependencies(method: Method, teacher_mix: float) -> list[str]:
     """The methods whose trained networks ``method`` needs."""
     if method.build == "gain":
@@ -158,69 +140,3 @@ def reads_llm(method: Method) -> bool:
     if method.build in ("stage1", "gain", "item", "generated", "field"):
         return True
     return method.build == "student" and reads_llm(METHODS[method.teacher])
-
-
-def _values_in_text(rendered: list) -> bool:
-    """Whether a rendered field has values to read one by one (field_lm's input)."""
-    return any(f.kind in ("categorical", "multi") and f.encoder == "vocab" for f in rendered)
-
-
-def trainable(cfg: RunConfig) -> list[str]:
-    """The rows of the table ``cfg`` has the inputs for (what `elec bench quality` trains
-    by default): all of them, less the LM's methods when no field is in the text,
-    ``field_lm`` when no vocabulary field is, ``item_lm`` when the item column is not a
-    field."""
-    from elec.text.render import text_fields
-
-    rendered = text_fields(cfg.fields, cfg.text)
-    names = {f.name for f in cfg.fields}
-    return [m.name for m in TABLE
-            if not ((reads_llm(m) or m.build == "words") and not rendered)
-            and not (m.build == "field" and not _values_in_text(rendered))
-            and not (m.lookup and cfg.data.item_column not in names)]
-
-
-def check_run(cfg: RunConfig, sharded: bool, world: int) -> None:
-    """Refuse, before any stage runs, what would fail later: an unknown backbone or
-    hyper-parameter (the run's and the cross teacher's), and LoRA / full fine-tuning on
-    shards or under torchrun (they read their texts in memory, in one process); every
-    other method runs on shards and under torchrun."""
-    from elec.models import build_backbone
-
-    for method in (METHODS["backbone"], METHODS["cross_teacher"]):
-        model = method_model(cfg, method)
-        build_backbone(model.name, 2, model.embedding_dim, model.params)
-    from elec.text.render import text_fields
-
-    readers = [m for m in cfg.methods if reads_llm(METHODS[m])]
-    rendered = text_fields(cfg.fields, cfg.text)
-    if readers and not rendered:
-        raise ConfigError(f"{', '.join(readers)} read the LM's text, but no field is rendered "
-                          f"into it (every field has in_text: false): set in_text on the "
-                          f"fields that carry words, or train methods=[backbone] alone")
-    if "field_lm" in cfg.methods and not _values_in_text(rendered):
-        raise ConfigError("field_lm reads the values of the categorical fields in the text, "
-                          "and none is (hashed fields have no values to read): put one in "
-                          "the text, or leave field_lm out of methods")
-    # the default methods' item ones are left out where they cannot run, not refused
-    named = cfg.methods if "methods" in cfg.model_fields_set else []
-    ids = ((["train.item_dropout"] if cfg.train.item_dropout else [])
-           + [m for m in named if METHODS[m].build == "generated"])
-    if ids:
-        item_field = next((f for f in cfg.fields if f.name == cfg.data.item_column), None)
-        if item_field is None or item_field.kind != "categorical" or item_field.encoder != "vocab":
-            reads = " and ".join(ids) + (" reads" if len(ids) == 1 else " read")
-            raise ConfigError(f"{reads} the item column {cfg.data.item_column!r} "
-                              f"(data.item_column) as a categorical field with encoder vocab; "
-                              f"make it one, or leave out {', '.join(ids)}")
-    item = item_methods(named)
-    if item and (sharded or world > 1):
-        raise ConfigError(f"{', '.join(item)} run on data in memory, in one process, for "
-                          f"now; leave them out of methods on shards or under torchrun")
-    mode = cfg.adapter.mode
-    if mode != "frozen" and (sharded or world > 1) and any(
-            reads_llm(METHODS[m]) for m in cfg.methods):
-        where = "on data.storage shards" if sharded else "under torchrun"
-        raise ConfigError(f"adapter.mode {mode} does not run {where} yet (the LM is "
-                          f"fine-tuned on texts in memory, in one process); use adapter.mode "
-                          f"frozen there")

@@ -40,18 +40,10 @@ from elec.environment import environment, resolve_device, seed_everything
 from elec.llm.finetune import finetuned_stage1
 from elec.llm.inputs import LMInputs
 from elec.llm.stage1 import frozen_stage1, shared_dir
-from elec.methods import (
-    METHODS,
-    Method,
-    check_run,
-    defaults_without_items,
-    dependencies,
-    item_methods,
-    method_model,
-    reads_llm,
-)
+from elec.methods import METHODS, Method, dependencies, item_methods, method_model, reads_llm
 from elec.report.plots import training_curves
 from elec.rundir import RunDir
+from elec.runnable import check_run, defaults_without_items
 from elec.text.items import ITEMS, item_texts
 from elec.text.render import render_table
 from elec.train import distributed
@@ -189,8 +181,7 @@ class Run:
         self.networks[method.name] = network
         items = self.data.item_texts
         with torch.no_grad():
-            rows, keys = network.item_rows_served(
-                {s: columns[s] for s in self.data.splits}, items.ids)
+            rows, keys = network.item_rows_served(columns, items.ids)
         served = generated_checkpoint(rows, keys, items.fields, self.lm.llm_settings(),
                                       network.llm_projection)
         return record, {method.name: network.state_dict(), ITEMS.format(method.name): served}
@@ -224,7 +215,7 @@ class Run:
             return WordsNetwork(self.data.schema, self.cfg.model, self.lm.item_words()[2],
                                 self.cfg.gain)
         if method.build == "generated":
-            item = [f.name for f in self.data.schema.single].index(self.cfg.data.item_column)
+            item = self.data.schema.single_column(self.cfg.data.item_column)
             counts = torch.bincount(self.data.columns["train"].single[:, item].cpu(),
                                     minlength=self.data.schema.single[item].size)
             return GeneratedNetwork(self.network(method.teacher).network, self.lm.item_dim, item,

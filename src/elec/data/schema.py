@@ -174,6 +174,11 @@ class FeatureSchema:
         """Field names in embedding order: single-valued fields, then multi-valued."""
         return [f.name for f in self.single + self.multi]
 
+    def single_column(self, name: str) -> int:
+        """The column of single-valued field ``name`` among the encoded ids (its slot
+        among the embedded fields)."""
+        return [f.name for f in self.single].index(name)
+
     @property
     def single_sizes(self) -> list[int]:
         return [f.size for f in self.single]

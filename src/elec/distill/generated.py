@@ -131,12 +131,19 @@ def a_row_of(ids: Tensor, size: int) -> Tensor:
     return row.scatter_reduce_(0, ids, torch.arange(len(ids), device=ids.device), "amax")
 
 
+def field_rows(network: CTRNetwork, schema: FeatureSchema, field: str) -> Tensor:
+    """The embedding rows of single-valued field ``field`` (every id of its vocabulary)."""
+    offset = sum(schema.single_sizes[:schema.single_column(field)])
+    size = schema.single[schema.single_column(field)].size
+    return network.embedding.table.weight.detach()[offset:offset + size]
+
+
 def grown(network: CTRNetwork, schema: FeatureSchema, model: ModelConfig, field: str,
           rows: Tensor, keys: list[str]) -> tuple[CTRNetwork, FeatureSchema]:
     """``network`` and ``schema`` with single-valued field ``field``'s embedding rows
     replaced by ``rows``: its vocabulary's, then one for each of ``keys``, new ids added to
     the vocabulary in that order."""
-    position = [f.name for f in schema.single].index(field)
+    position = schema.single_column(field)
     fitted = schema.single[position]
     if len(rows) != fitted.size + len(keys):
         raise ValueError(f"{len(rows)} rows for {fitted.size} ids and {len(keys)} new ones")

@@ -71,8 +71,8 @@ def _network(run_dir: Path, method: str
     run = RunDir(run_dir, reasons.append)
     if run.finished(method) is None:
         why = f" ({reasons[0]})" if reasons else ""
-        done = [m for m in servable if m != method and RunDir(run_dir, lambda _: None)
-                .finished(m) is not None]
+        quiet = RunDir(run_dir, lambda _: None)
+        done = [m for m in servable if m != method and quiet.finished(m) is not None]
         other = (f", or export one it finished with --method ({', '.join(done)})" if done
                  else "")
         raise BundleError(f"{run_dir} has no finished {method!r} method{why}; run it with "
@@ -80,34 +80,20 @@ def _network(run_dir: Path, method: str
     model = method_model(cfg, METHODS[method])
     schema = FeatureSchema.load(run_dir / "schema.json")
     state = run.load(method)
-    if METHODS[method].build == "field":  # the LM's part folded into the embedding table
+    build = METHODS[method].build
+    if build == "field":  # the LM's part folded into the embedding table
         state = folded(state)
-    items, generated = None, None
-    if METHODS[method].build == "generated":
-        saved = run.load(ITEMS.format(method)) if run.checkpoint(ITEMS.format(method)).is_file() \
-            else {}
-        if "rows" not in saved:
-            raise BundleError(f"{run_dir} holds a {method} trained by an elec that did not "
-                              f"record its item rows; train it again (delete "
-                              f"{run.stage_path(method)} and rerun)")
-        rows, about, generator = read_generated_checkpoint(saved)
-        weights = {k.removeprefix(PREFIX): v for k, v in state.items() if k.startswith(PREFIX)}
-        network = CTRNetwork(schema, model)
-        network.load_state_dict(weights)
-        network, schema = grown(network, schema, model, cfg.data.item_column, rows,
-                                about["keys"])
-        specs = {f.name: f for f in cfg.fields}
-        generated = ({"field": cfg.data.item_column, "new_items": len(about["keys"]),
-                      "fields": [specs[f].model_dump(mode="json") for f in about["fields"]],
-                      "text": cfg.text.model_dump(mode="json"), "llm": about["llm"]},
-                     generator)
-        return network, schema, model, cfg, None, generated
+    items, saved = None, None
     if METHODS[method].lookup:
-        if not run.checkpoint(ITEMS.format(method)).is_file():
+        path = run.checkpoint(ITEMS.format(method))
+        saved = run.load(ITEMS.format(method)) if path.is_file() else {}
+        if ("rows" if build == "generated" else "vectors") not in saved:
             raise BundleError(f"{run_dir} holds a {method} trained by an elec that did not "
-                              f"record its item table; train it again (delete "
-                              f"{run.stage_path(method)} and rerun, or run into a new --out)")
-        items = run.load(ITEMS.format(method))
+                              f"record its item {'rows' if build == 'generated' else 'table'}; "
+                              f"train it again (delete {run.stage_path(method)} and rerun, or "
+                              f"run into a new --out)")
+    if saved is not None and build != "generated":
+        items = saved
         projection = {k: state[f"llm_projection.{k}"] for k in ("weight", "bias")}
         items["vectors"] = F.linear(items["vectors"].float(), projection["weight"],
                                     projection["bias"])  # the trained nn.Linear's own op
@@ -115,7 +101,17 @@ def _network(run_dir: Path, method: str
     weights = {k.removeprefix(PREFIX): v for k, v in state.items() if k.startswith(PREFIX)}
     network = CTRNetwork(schema, model, extra_fields=int(items is not None))
     network.load_state_dict(weights)
-    return network.eval(), schema, model, cfg, items, None
+    generated = None
+    if build == "generated":  # the items' rows into the table, new ids into the vocabulary
+        rows, about, generator = read_generated_checkpoint(saved)
+        network, schema = grown(network, schema, model, cfg.data.item_column, rows,
+                                about["keys"])
+        specs = {f.name: f for f in cfg.fields}
+        generated = ({"field": cfg.data.item_column, "new_items": len(about["keys"]),
+                      "fields": [specs[f].model_dump(mode="json") for f in about["fields"]],
+                      "text": cfg.text.model_dump(mode="json"), "llm": about["llm"]},
+                     generator)
+    return network.eval(), schema, model, cfg, items, generated
 
 
 def example_inputs(schema: FeatureSchema, item_dim: int = 0, batch: int = 2

@@ -25,7 +25,7 @@ from elec.config import FieldSpec, LLMConfig, ModelConfig, TextConfig
 from elec.data.schema import FeatureSchema
 from elec.data.store import atomic_dir, link_or_copy, sha256_file, write_json
 from elec.data.values import RowError
-from elec.distill.generated import generated_rows, grown
+from elec.distill.generated import field_rows, generated_rows, grown
 from elec.models import CTRNetwork
 from elec.serve.bundle import (
     GENERATOR_FILE,
@@ -129,13 +129,9 @@ def add_item_rows(bundle: str | Path, table: pa.Table, reporter: Reporter) -> tu
         model = ModelConfig.model_validate(manifest["model"])
         network = CTRNetwork(schema, model)
         network.load_state_dict(load_file(str(bundle / "model.safetensors")))
-        position = [f.name for f in schema.single].index(about["field"])
-        offset = sum(schema.single_sizes[:position])
-        current = network.embedding.table.weight.detach()[
-            offset:offset + schema.single[position].size]
         rows = generated_rows(hidden, load_file(str(bundle / GENERATOR_FILE)))
-        network, schema = grown(network, schema, model, about["field"],
-                                torch.cat([current, rows]), list(new))
+        network, schema = grown(network, schema, model, about["field"], torch.cat(
+            [field_rows(network, schema, about["field"]), rows]), list(new))
         formats = tuple(f for f, name in (("torchscript", "model.torchscript"),
                                           ("onnx", "model.onnx")) if (bundle / name).is_file())
         with atomic_dir(bundle, is_bundle) as staging:

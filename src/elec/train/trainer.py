@@ -30,7 +30,7 @@ def item_dropout(cfg: RunConfig, schema: FeatureSchema) -> Augment | None:
     fresh one for every network: each draws the same rows."""
     if not cfg.train.item_dropout:
         return None
-    column = [f.name for f in schema.single].index(cfg.data.item_column)
+    column = schema.single_column(cfg.data.item_column)
     return id_dropout(column, cfg.train.item_dropout, cfg.seed)
 
 

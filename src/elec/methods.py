@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from elec.config import ModelConfig, RunConfig
 
-Build = Literal["stage1", "plain", "gain", "item", "words", "generated", "field", "student"]
+Build = Literal["stage1", "plain", "gain", "item", "words", "generated", "sid", "field",
+                "student"]
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,10 @@ class Method:
     # own text as one more field; words: as item, with the item text's plain words in
     # place of the LM's vector (no LM); generated: ``teacher``'s trained network with its
     # item id embedding blended with one generated from the LM vector of the item's text;
-    # field: the backbone with the LM vector of each value's sentence added to the
-    # value's embedding; student: a backbone distilled from ``teacher``
+    # sid: the backbone whose item embedding adds rows shared by the items whose texts'
+    # LM vectors quantise to the same codes (semantic IDs); field: the backbone with the
+    # LM vector of each value's sentence added to the value's embedding; student: a
+    # backbone distilled from ``teacher``
     build: Build
     teacher: str | None = None
     # student: the score target is distill.teacher_mix * teacher + (1 - teacher_mix) *
@@ -38,7 +41,7 @@ class Method:
     cross: bool = False  # plain: the cross teacher's backbone instead of the run's
     serves_llm: bool = False
     lookup: bool = False  # reads its item text's vector: the bundle carries the item table (or,
-    # generated, the items' rows in its embedding table)
+    # folds_items, the items' rows in its embedding table)
 
     @property
     def servable(self) -> bool:
@@ -50,13 +53,21 @@ class Method:
         """Its network projects LM vectors (words: the bag of its item text's words) into
         the embedding space (a projection trained with its own weight decay,
         gain.projection_weight_decay)."""
-        return self.build in ("gain", "item", "field") or self.lookup
+        return (self.build in ("gain", "item", "words", "field")
+                or (self.build == "student" and self.lookup))
+
+    @property
+    def folds_items(self) -> bool:
+        """Its items' embedding rows are made from their texts: written into the served
+        table, new items' ids into the vocabulary (``elec.distill.item_rows``)."""
+        return self.build in ("generated", "sid")
 
     @property
     def wrapped(self) -> bool:
-        """Its trained network wraps the backbone that is served (a student's; field_lm's,
-        into whose embeddings the LM sums fold): the served parameters are that one's."""
-        return self.build in ("field", "student")
+        """Its trained network wraps the backbone that is served (a student's; field_lm's
+        and item_sid's, into whose embeddings the LM's part folds): the served parameters
+        are that one's."""
+        return self.build in ("field", "sid", "student")
 
 
 TABLE = [
@@ -85,6 +96,10 @@ TABLE = [
     Method("vanilla_gen", "ELEC's vanilla network with item_gen's generated item embeddings; "
            "served as the backbone, the rows in its embedding table", "generated", "vanilla",
            lookup=True),
+    Method("item_sid", "the backbone whose item embedding adds learnt rows shared by items "
+           "whose texts read alike (semantic IDs: the LM vector quantised by residual "
+           "k-means; a new item's embedding is its codes' rows); served as the backbone, the "
+           "rows in its embedding table", "sid", lookup=True),
     Method("field_lm", "backbone whose embedding of each value in the text (\"Occupation "
            "is writer.\") adds the projected LM vector of that sentence; served as a backbone "
            "(the sums folded into the embedding table)", "field"),
@@ -137,6 +152,6 @@ def variant_of(of: str, name: str, **distill: float) -> Method:
 
 def reads_llm(method: Method) -> bool:
     """Whether ``method`` or a network it learns from reads LM vectors."""
-    if method.build in ("stage1", "gain", "item", "generated", "field"):
+    if method.build in ("stage1", "gain", "item", "generated", "sid", "field"):
         return True
     return method.build == "student" and reads_llm(METHODS[method.teacher])

@@ -26,7 +26,8 @@ from elec.config import DistillConfig, RunConfig
 from elec.data.prepare import Prepared, prepare
 from elec.data.shards import prepare_shards, sharded
 from elec.data.store import write_json
-from elec.distill.generated import GeneratedNetwork, generated_checkpoint
+from elec.distill.generated import GeneratedNetwork
+from elec.distill.item_rows import generated_checkpoint, served_item_rows
 from elec.distill.networks import (
     FieldNetwork,
     GainNetwork,
@@ -35,6 +36,7 @@ from elec.distill.networks import (
     WordsNetwork,
     projection_apart,
 )
+from elec.distill.semantic import SemanticIdNetwork, item_codebooks
 from elec.distill.targets import distillation_rows
 from elec.environment import environment, resolve_device, seed_everything
 from elec.llm.finetune import finetuned_stage1
@@ -158,8 +160,10 @@ class Run:
                              param_groups, network.network if method.wrapped else None)
         self.networks[method.name] = network  # teachers are read by their students
         checkpoints = {method.name: network.state_dict()}
-        if method.lookup:  # what its bundle looks up
-            checkpoints[ITEMS.format(method.name)] = self.lm.item_checkpoint(method)
+        if method.lookup:  # what its bundle looks up, or its items' rows
+            checkpoints[ITEMS.format(method.name)] = (
+                self._item_rows(network, columns) if method.folds_items
+                else self.lm.item_checkpoint(method))
         return record, checkpoints
 
     def _generated(self, method: Method, network: GeneratedNetwork, columns: dict
@@ -179,12 +183,19 @@ class Run:
                   "train_seconds": round(time.perf_counter() - start, 2), "history": [],
                   "valid_auc_by_setting": scores, "prior": network.prior.item()}
         self.networks[method.name] = network
+        return record, {method.name: network.state_dict(),
+                        ITEMS.format(method.name): self._item_rows(network, columns)}
+
+    def _item_rows(self, network: GeneratedNetwork | SemanticIdNetwork, columns: dict
+                   ) -> dict[str, Tensor]:
+        """What the bundle of a method whose item rows come from text is made of: the rows
+        of every item the run saw, new ones' ids, and the generator for later ones."""
         items = self.data.item_texts
+        size = self.data.schema.single[network.item_slot].size
         with torch.no_grad():
-            rows, keys = network.item_rows_served(columns, items.ids)
-        served = generated_checkpoint(rows, keys, items.fields, self.lm.llm_settings(),
-                                      network.llm_projection)
-        return record, {method.name: network.state_dict(), ITEMS.format(method.name): served}
+            rows, keys = served_item_rows(network.eval(), size, columns, items.ids)
+            return generated_checkpoint(rows, keys, items.fields, self.lm.llm_settings(),
+                                        network.generator())
 
     def _finished(self, method: Method) -> dict | None:
         """A finished method's record; stage 1 (in memory) may come from the shared cache
@@ -214,6 +225,11 @@ class Run:
         if method.build == "words":
             return WordsNetwork(self.data.schema, self.cfg.model, self.lm.item_words()[2],
                                 self.cfg.gain)
+        if method.build == "sid":
+            item = self.data.schema.single_column(self.cfg.data.item_column)
+            train = self.lm.item_columns()["train"]
+            return SemanticIdNetwork(self.data.schema, self.cfg.model, item, item_codebooks(
+                train, item, self.data.schema.single[item].size, self.cfg.seed))
         if method.build == "generated":
             item = self.data.schema.single_column(self.cfg.data.item_column)
             counts = torch.bincount(self.data.columns["train"].single[:, item].cpu(),

@@ -77,7 +77,7 @@ def check_run(cfg: RunConfig, sharded: bool, world: int) -> None:
     # the default methods' item ones are left out where they cannot run, not refused
     named = cfg.methods if "methods" in cfg.model_fields_set else []
     ids = ((["train.item_dropout"] if cfg.train.item_dropout else [])
-           + [m for m in named if METHODS[m].build == "generated"])
+           + [m for m in named if METHODS[m].folds_items])
     if ids and item_id_problem(cfg):
         reads = " and ".join(ids) + (" reads" if len(ids) == 1 else " read")
         raise ConfigError(f"{reads} the item column {cfg.data.item_column!r} "

@@ -16,18 +16,14 @@ into the vocabulary (``item_rows``, ``grown``): the served network is the backbo
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable
-from dataclasses import replace
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from elec.config import ModelConfig
 from elec.data.batches import Columns
-from elec.data.encoder import FIRST, MISSING, OOV
-from elec.data.schema import FeatureSchema
+from elec.data.encoder import FIRST, MISSING
+from elec.distill.item_rows import a_row_of
 from elec.distill.networks import LLM_VECTOR
 from elec.models import CTRNetwork
 
@@ -97,87 +93,11 @@ class GeneratedNetwork(nn.Module):
         self.llm_projection.load_state_dict(best[2])
         return scores
 
-    def item_rows_served(self, columns: dict[str, Columns], keys: dict[str, list[str | None]]
-                         ) -> tuple[Tensor, list[str]]:
-        """The item field's embedding rows as served: every id of the vocabulary blended
-        with the generated row of its text, then a generated row for each new id (out of
-        vocabulary) that ``columns`` hold, in order of first appearance (``keys``: split ->
-        each row's item id as the vocabulary keys it); and the new ids."""
-        rows = self._learnt(torch.arange(len(self.item_rows), device=self.prior.device))
-        share = self.learnt_share().unsqueeze(1)
-        done = torch.zeros(len(self.item_rows), dtype=torch.bool, device=rows.device)
-        done[:FIRST] = True  # missing and unseen ids keep their rows
-        new: dict[str, Tensor] = {}
-        for split, part in columns.items():
-            ids, vectors = part.single[:, self.item_slot], part.extra[LLM_VECTOR]
-            seen = torch.zeros_like(done)
-            seen[ids] = True
-            known = (seen & ~done).nonzero().squeeze(1)
-            generated = self.llm_projection(vectors[a_row_of(ids, len(done))[known]])
-            rows[known] = share[known] * rows[known] + (1 - share[known]) * generated
-            done[known] = True
-            for r in (ids == OOV).nonzero().squeeze(1).tolist():
-                key = keys[split][r]
-                if key is not None and key not in new:
-                    new[key] = vectors[r]
-        if not new:
-            return rows, []
-        return torch.cat([rows, self.llm_projection(torch.stack(list(new.values())))]), list(new)
+    def item_row(self, ids: Tensor, vectors: Tensor) -> Tensor:
+        """The item embedding of ids (out-of-vocabulary for new items) with these texts."""
+        share = self.learnt_share()[ids].unsqueeze(1)
+        return share * self._learnt(ids) + (1 - share) * self.llm_projection(vectors)
 
-
-def a_row_of(ids: Tensor, size: int) -> Tensor:
-    """For each of ``size`` ids, one row of ``ids`` that holds it (0 where none does)."""
-    row = torch.zeros(size, dtype=torch.long, device=ids.device)
-    return row.scatter_reduce_(0, ids, torch.arange(len(ids), device=ids.device), "amax")
-
-
-def field_rows(network: CTRNetwork, schema: FeatureSchema, field: str) -> Tensor:
-    """The embedding rows of single-valued field ``field`` (every id of its vocabulary)."""
-    offset = sum(schema.single_sizes[:schema.single_column(field)])
-    size = schema.single[schema.single_column(field)].size
-    return network.embedding.table.weight.detach()[offset:offset + size]
-
-
-def grown(network: CTRNetwork, schema: FeatureSchema, model: ModelConfig, field: str,
-          rows: Tensor, keys: list[str]) -> tuple[CTRNetwork, FeatureSchema]:
-    """``network`` and ``schema`` with single-valued field ``field``'s embedding rows
-    replaced by ``rows``: its vocabulary's, then one for each of ``keys``, new ids added to
-    the vocabulary in that order."""
-    position = schema.single_column(field)
-    fitted = schema.single[position]
-    if len(rows) != fitted.size + len(keys):
-        raise ValueError(f"{len(rows)} rows for {fitted.size} ids and {len(keys)} new ones")
-    wider = FeatureSchema([replace(f, vocab=[*f.vocab, *keys]) if f is fitted else f
-                           for f in schema.fields])
-    offset = sum(schema.single_sizes[:position])
-    table = network.embedding.table.weight.detach()
-    state = {k: v for k, v in network.state_dict().items() if k != "embedding.table.weight"}
-    state["embedding.table.weight"] = torch.cat(
-        [table[:offset], rows.to(table.dtype), table[offset + fitted.size:]])
-    served = CTRNetwork(wider, model)
-    served.load_state_dict(state)
-    return served.eval(), wider
-
-
-def generated_rows(hidden: Tensor, projection: dict[str, Tensor]) -> Tensor:
-    """New items' rows: their texts' LM vectors through the fitted generator."""
-    return F.linear(hidden.float(), projection["weight"], projection["bias"])
-
-
-def generated_checkpoint(rows: Tensor, keys: list[str], fields: list[str], llm: dict,
-                         projection: nn.Linear) -> dict[str, Tensor]:
-    """What a bundle of a generated method is made of, beside the trained network: the
-    item field's served rows and new ids (``item_rows_served``), the fields an item's text
-    is rendered from, the LM that encoded them and the generator, for new items later."""
-    about = json.dumps({"keys": keys, "fields": fields, "llm": llm}).encode()
-    return {"rows": rows.detach().float().cpu(),
-            "about_json": torch.frombuffer(bytearray(about), dtype=torch.uint8),
-            "generator.weight": projection.weight.detach().float().cpu(),
-            "generator.bias": projection.bias.detach().float().cpu()}
-
-
-def read_generated_checkpoint(tensors: dict[str, Tensor]) -> tuple[Tensor, dict,
-                                                                   dict[str, Tensor]]:
-    """rows, {"keys", "fields", "llm"}, the generator's weight and bias."""
-    about = json.loads(bytes(tensors["about_json"].numpy()).decode())
-    return tensors["rows"], about, {k: tensors[f"generator.{k}"] for k in ("weight", "bias")}
+    def generator(self) -> dict[str, Tensor]:
+        """What turns a new item's LM vector into its row (``generated_rows``)."""
+        return {"weight": self.llm_projection.weight, "bias": self.llm_projection.bias}

@@ -7,10 +7,10 @@
       items.safetensors   item_lm, vanilla_item, words: each item text's projected LM
                           vector (words: bag of words; the graphs read a row's vector as
                           a third input), and the projection
-      generator.safetensors  item_gen, vanilla_gen: the generator of new items' embedding
-                          rows from their texts' LM vectors (the graphs are the backbone's:
-                          the rows are in the embedding table, new items' ids in the
-                          vocabulary)
+      generator.safetensors  item_gen, vanilla_gen, item_sid: the generator of new
+                          items' embedding rows from their texts' LM vectors (the
+                          graphs are the backbone's: the rows are in the embedding
+                          table, new items' ids in the vocabulary)
       model.torchscript   optional (--format torchscript)
       model.onnx          optional (--format onnx; needs the onnx extra)
 """
@@ -30,7 +30,7 @@ from elec import __version__
 from elec.config import ModelConfig, RunConfig
 from elec.data.schema import FeatureSchema
 from elec.data.store import atomic_dir, holds_only, sha256_file, write_json
-from elec.distill.generated import grown, read_generated_checkpoint
+from elec.distill.item_rows import grown, read_generated_checkpoint
 from elec.distill.networks import folded
 from elec.methods import METHODS, SERVED, method_model
 from elec.models import CTRNetwork
@@ -80,19 +80,19 @@ def _network(run_dir: Path, method: str
     model = method_model(cfg, METHODS[method])
     schema = FeatureSchema.load(run_dir / "schema.json")
     state = run.load(method)
-    build = METHODS[method].build
+    build, folds = METHODS[method].build, METHODS[method].folds_items
     if build == "field":  # the LM's part folded into the embedding table
         state = folded(state)
     items, saved = None, None
     if METHODS[method].lookup:
         path = run.checkpoint(ITEMS.format(method))
         saved = run.load(ITEMS.format(method)) if path.is_file() else {}
-        if ("rows" if build == "generated" else "vectors") not in saved:
+        if ("rows" if folds else "vectors") not in saved:
             raise BundleError(f"{run_dir} holds a {method} trained by an elec that did not "
-                              f"record its item {'rows' if build == 'generated' else 'table'}; "
+                              f"record its item {'rows' if folds else 'table'}; "
                               f"train it again (delete {run.stage_path(method)} and rerun, or "
                               f"run into a new --out)")
-    if saved is not None and build != "generated":
+    if saved is not None and not folds:
         items = saved
         projection = {k: state[f"llm_projection.{k}"] for k in ("weight", "bias")}
         items["vectors"] = F.linear(items["vectors"].float(), projection["weight"],
@@ -102,7 +102,7 @@ def _network(run_dir: Path, method: str
     network = CTRNetwork(schema, model, extra_fields=int(items is not None))
     network.load_state_dict(weights)
     generated = None
-    if build == "generated":  # the items' rows into the table, new ids into the vocabulary
+    if folds:  # the items' rows into the table, new ids into the vocabulary
         rows, about, generator = read_generated_checkpoint(saved)
         network, schema = grown(network, schema, model, cfg.data.item_column, rows,
                                 about["keys"])

@@ -7,8 +7,8 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from elec.distill.item_rows import generated_rows, prefix_count, prefix_rows, semantic_ids
 from elec.distill.semantic import residual_kmeans
+from elec.models.item_rows import generated_rows, prefix_count, prefix_rows, semantic_ids
 from elec.pipeline import Run, run
 from elec.serve.bundle import export
 from elec.serve.predictor import Predictor

@@ -26,8 +26,7 @@ from elec.config import DistillConfig, RunConfig
 from elec.data.prepare import Prepared, prepare
 from elec.data.shards import prepare_shards, sharded
 from elec.data.store import write_json
-from elec.distill.generated import GeneratedNetwork
-from elec.distill.item_rows import generated_checkpoint, served_item_rows
+from elec.distill.generated import GeneratedNetwork, served_item_rows
 from elec.distill.networks import (
     FieldNetwork,
     GainNetwork,
@@ -43,6 +42,7 @@ from elec.llm.finetune import finetuned_stage1
 from elec.llm.inputs import LMInputs
 from elec.llm.stage1 import frozen_stage1, shared_dir
 from elec.methods import METHODS, Method, dependencies, item_methods, method_model, reads_llm
+from elec.models.item_rows import generated_checkpoint
 from elec.report.plots import training_curves
 from elec.rundir import RunDir
 from elec.runnable import check_run, defaults_without_items

@@ -22,10 +22,10 @@ import torch
 from torch import Tensor, nn
 
 from elec.data.batches import Columns
-from elec.data.encoder import FIRST, MISSING
-from elec.distill.item_rows import a_row_of
+from elec.data.encoder import FIRST, MISSING, OOV
 from elec.distill.networks import LLM_VECTOR
 from elec.models import CTRNetwork
+from elec.models.item_rows import a_row_of
 
 
 class GeneratedNetwork(nn.Module):
@@ -101,3 +101,34 @@ class GeneratedNetwork(nn.Module):
     def generator(self) -> dict[str, Tensor]:
         """What turns a new item's LM vector into its row (``generated_rows``)."""
         return {"weight": self.llm_projection.weight, "bias": self.llm_projection.bias}
+
+
+def served_item_rows(network: nn.Module, size: int, columns: dict[str, Columns],
+                     keys: dict[str, list[str | None]]) -> tuple[Tensor, list[str]]:
+    """The item field's embedding rows as served by a network whose item embedding is
+    computed from its text (``network.item_row(ids, vectors)``): every id of the
+    vocabulary (``size`` ids) that ``columns`` hold, from its text; then a row for each new
+    id (out of vocabulary) that ``columns`` hold, in order of first appearance (``keys``:
+    split -> each row's item id as the vocabulary keys it); and the new ids. Ids no row
+    holds (and the missing and unseen ids) keep their trained rows."""
+    embedding, slot = network.network.embedding, network.item_slot
+    offset = embedding.single_offsets[slot]
+    rows = embedding.table.weight[offset:offset + size].detach().clone()
+    done = torch.zeros(size, dtype=torch.bool, device=rows.device)
+    done[:FIRST] = True
+    new: dict[str, Tensor] = {}
+    for split, part in columns.items():
+        ids, vectors = part.single[:, slot], part.extra[LLM_VECTOR]
+        seen = torch.zeros_like(done)
+        seen[ids] = True
+        known = (seen & ~done).nonzero().squeeze(1)
+        rows[known] = network.item_row(known, vectors[a_row_of(ids, size)[known]])
+        done[known] = True
+        for r in (ids == OOV).nonzero().squeeze(1).tolist():
+            key = keys[split][r]
+            if key is not None and key not in new:
+                new[key] = vectors[r]
+    if not new:
+        return rows, []
+    unseen = torch.full((len(new),), OOV, dtype=torch.long, device=rows.device)
+    return torch.cat([rows, network.item_row(unseen, torch.stack(list(new.values())))]), list(new)

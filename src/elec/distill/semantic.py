@@ -23,9 +23,9 @@ from elec.config import ModelConfig
 from elec.data.batches import Columns
 from elec.data.encoder import FIRST, OOV
 from elec.data.schema import FeatureSchema
-from elec.distill.item_rows import a_row_of, prefix_count, prefix_rows, semantic_ids
 from elec.distill.networks import LLM_VECTOR
 from elec.models import CTRNetwork
+from elec.models.item_rows import a_row_of, prefix_count, prefix_rows, semantic_ids
 
 
 class SemanticIdNetwork(nn.Module):

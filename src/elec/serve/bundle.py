@@ -30,10 +30,10 @@ from elec import __version__
 from elec.config import ModelConfig, RunConfig
 from elec.data.schema import FeatureSchema
 from elec.data.store import atomic_dir, holds_only, sha256_file, write_json
-from elec.distill.item_rows import grown, read_generated_checkpoint
 from elec.distill.networks import folded
 from elec.methods import METHODS, SERVED, method_model
 from elec.models import CTRNetwork
+from elec.models.item_rows import grown, read_generated_checkpoint
 from elec.rundir import RunDir
 from elec.serve.module import ItemServingModule, ServingModule
 from elec.text.items import ITEMS, item_table_llm, item_table_words, read_item_checkpoint

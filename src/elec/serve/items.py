@@ -25,8 +25,8 @@ from elec.config import FieldSpec, LLMConfig, ModelConfig, TextConfig
 from elec.data.schema import FeatureSchema
 from elec.data.store import atomic_dir, link_or_copy, sha256_file, write_json
 from elec.data.values import RowError
-from elec.distill.item_rows import field_rows, generated_rows, grown
 from elec.models import CTRNetwork
+from elec.models.item_rows import field_rows, generated_rows, grown
 from elec.serve.bundle import (
     GENERATOR_FILE,
     ITEMS_FILE,

@@ -2,7 +2,8 @@
 item a run saw written in place of the trained ones, new items' ids added to the
 vocabulary (``grown``), and the generator that makes a later new item's row from its
 text's LM vector (item_gen and vanilla_gen: a linear map; item_sid: its semantic ID's
-prefix rows). What serving needs of those methods, without their training code."""
+prefix rows). What serving needs of those methods, without their training code (which
+makes the rows: ``elec.distill.generated.served_item_rows``)."""
 
 from __future__ import annotations
 
@@ -11,45 +12,11 @@ from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from elec.config import ModelConfig
-from elec.data.batches import Columns
-from elec.data.encoder import FIRST, OOV
 from elec.data.schema import FeatureSchema
-from elec.distill.networks import LLM_VECTOR
 from elec.models import CTRNetwork
-
-
-def served_item_rows(network: nn.Module, size: int, columns: dict[str, Columns],
-                     keys: dict[str, list[str | None]]) -> tuple[Tensor, list[str]]:
-    """The item field's embedding rows as served by a network whose item embedding is
-    computed from its text (``network.item_row(ids, vectors)``): every id of the
-    vocabulary (``size`` ids) that ``columns`` hold, from its text; then a row for each new
-    id (out of vocabulary) that ``columns`` hold, in order of first appearance (``keys``:
-    split -> each row's item id as the vocabulary keys it); and the new ids. Ids no row
-    holds (and the missing and unseen ids) keep their trained rows."""
-    embedding, slot = network.network.embedding, network.item_slot
-    offset = embedding.single_offsets[slot]
-    rows = embedding.table.weight[offset:offset + size].detach().clone()
-    done = torch.zeros(size, dtype=torch.bool, device=rows.device)
-    done[:FIRST] = True
-    new: dict[str, Tensor] = {}
-    for split, part in columns.items():
-        ids, vectors = part.single[:, slot], part.extra[LLM_VECTOR]
-        seen = torch.zeros_like(done)
-        seen[ids] = True
-        known = (seen & ~done).nonzero().squeeze(1)
-        rows[known] = network.item_row(known, vectors[a_row_of(ids, size)[known]])
-        done[known] = True
-        for r in (ids == OOV).nonzero().squeeze(1).tolist():
-            key = keys[split][r]
-            if key is not None and key not in new:
-                new[key] = vectors[r]
-    if not new:
-        return rows, []
-    unseen = torch.full((len(new),), OOV, dtype=torch.long, device=rows.device)
-    return torch.cat([rows, network.item_row(unseen, torch.stack(list(new.values())))]), list(new)
 
 
 def a_row_of(ids: Tensor, size: int) -> Tensor:

@@ -74,24 +74,24 @@ def run(
     out: Annotated[Path, typer.Option(help="run directory (rerun to resume)")] = Path("runs/last"),
     nproc: Annotated[int, typer.Option(
         min=1, help="processes on this machine: >1 runs it under torchrun (DDP)")] = 1,
+    plan_: Annotated[bool, typer.Option("--plan", help="print the plan, run nothing")] = False,
 ) -> None:
     """Run ELEC end to end: LM adapter, backbone, controls, gain and vanilla networks."""
+    from elec.data.shards import sharded
     from elec.pipeline import run as run_pipeline
+    from elec.plan import describe, plan
     from elec.report.table import rich_table
     from elec.serve.bundle import served_by_default
     from elec.train import distributed
 
-    if nproc > 1:  # the same command, once per process, under torchrun
-        import subprocess
-        import sys
-
+    if nproc > 1 and not plan_:  # the same command, once per process, under torchrun
         overrides = [a for o in set_ or [] for a in ("--set", o)]
-        done = subprocess.run([sys.executable, "-m", "torch.distributed.run",
-                               f"--nproc-per-node={nproc}", "-m", "elec.cli", "run",
-                               "-c", str(config), "--out", str(out), *overrides], check=False)
-        raise typer.Exit(code=done.returncode)
+        raise typer.Exit(code=distributed.relaunch(
+            nproc, ["run", "-c", str(config), "--out", str(out), *overrides]))
     try:
         cfg = load_config(config, set_ or [])
+        if plan_:
+            return console.print(describe(*plan(cfg, sharded(cfg), nproc)), soft_wrap=True)
         results = run_pipeline(cfg, out)
     except (ConfigError, DataError, ModelNotFound) as error:
         _fail(error)

@@ -43,6 +43,7 @@ from elec.llm.inputs import LMInputs
 from elec.llm.stage1 import frozen_stage1, shared_dir
 from elec.methods import METHODS, Method, dependencies, item_methods, method_model, reads_llm
 from elec.models.item_rows import generated_checkpoint
+from elec.plan import plan
 from elec.report.plots import training_curves
 from elec.rundir import RunDir
 from elec.runnable import check_run, defaults_without_items
@@ -260,8 +261,8 @@ def run(cfg: RunConfig, out: Path, reporter: Reporter | None = None) -> dict:
     with reporter:
         pipeline = Run(cfg, out, reporter)
         cfg = pipeline.cfg  # the default methods less those the data cannot run
-        for name in cfg.methods:
-            pipeline.method(name)
+        for step in plan(cfg)[0]:
+            pipeline.method(step.method)
         summary = {
             "methods": {name: {"what": METHODS[name].what,
                                "serves_llm": METHODS[name].serves_llm,

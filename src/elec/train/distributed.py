@@ -35,6 +35,17 @@ def start(device: torch.device) -> None:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
 
 
+def relaunch(nproc: int, args: list[str]) -> int:
+    """Run ``elec <args>`` once per process under torchrun, on this machine; its exit
+    status."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run",
+                           f"--nproc-per-node={nproc}", "-m", "elec.cli", *args],
+                          check=False).returncode
+
+
 def rank() -> int:
     """This process's rank (torchrun's ``RANK`` before the group is joined)."""
     return dist.get_rank() if dist.is_initialized() else int(os.environ.get("RANK", "0"))

@@ -1,0 +1,78 @@
+"""The plan of a run, resolved from the method table and the configuration before
+anything runs: which networks it trains, in which order (each after the networks it
+learns from), what each reads and how it is served. ``elec run`` trains the plan's steps
+in order; ``elec run --plan`` prints it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from elec.config import RunConfig
+from elec.methods import METHODS, Method, dependencies
+from elec.runnable import defaults_without_items
+
+READS = {  # what a network of each kind reads beside the tabular fields
+    "stage1": "every row's text through the LM; trains the adapter",
+    "plain": "the tabular fields only",
+    "gain": "the adapted LM vector of every row (cross-fitted by lm_only)",
+    "item": "the LM vector of its item's text",
+    "words": "the plain words of its item's text (no LM)",
+    "generated": "the LM vector of each item's text, to generate item embeddings",
+    "sid": "the LM vector of each item's text, quantised into semantic-ID codes",
+    "field": "the LM vector of each categorical value's sentence",
+    "student": "the tabular fields, and its teacher's scores and representations",
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    method: Method
+    needs: tuple[str, ...]  # the methods whose trained networks it reads
+
+    def describe(self) -> str:
+        m = self.method
+        reads = READS[m.build] + (" and its item's LM vector" if m.build == "student"
+                                  and m.lookup else "")
+        serves = ("needs the LM at every request" if m.serves_llm else
+                  "the backbone, item rows in its table" if m.folds_items else
+                  "the backbone and an item table" if m.lookup else "the backbone")
+        learns = (f"; learns from {m.teacher}" + (" blended with backbone"
+                                                  if len(self.needs) > 1 else "")
+                  if m.teacher else "; after lm_only" if self.needs else "")
+        return f"{m.name}: reads {reads}{learns}; served: {serves}"
+
+
+def plan(cfg: RunConfig, sharded: bool = False, world: int = 1) -> tuple[list[Step], str | None]:
+    """Every network ``cfg.methods`` need, each after those it learns from (depth first,
+    in the order of ``cfg.methods``), less the default item methods the run cannot train;
+    and why those were left out (None: none were)."""
+    why = defaults_without_items(cfg, sharded, world)
+    left = {m for m in cfg.methods if METHODS[m].lookup} if why else set()
+    steps: list[Step] = []
+    done: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in done:
+            return
+        done.add(name)
+        method = METHODS[name]
+        teacher_mix = cfg.distill.model_copy(update=method.distill).teacher_mix
+        needs = tuple(dependencies(method, teacher_mix))
+        for needed in needs:
+            visit(needed)
+        steps.append(Step(method, needs))
+
+    for name in cfg.methods:
+        if name not in left:
+            visit(name)
+    return steps, why
+
+
+def describe(steps: list[Step], why: str | None) -> str:
+    """The plan as numbered lines."""
+    lines = [f"{len(steps)} networks, trained in this order (those finished in the run "
+             f"directory are read, not trained again):"]
+    lines += [f"{i}. {step.describe()}" for i, step in enumerate(steps, 1)]
+    if why:
+        lines.append(f"(the default item methods are left out: {why})")
+    return "\n".join(lines)

@@ -183,3 +183,22 @@ def test_killed_encoding_resumes_with_identical_vectors(tiny_lm, tmp_path):
     resumed = resumed_cache.vectors(texts, encoder.encode, shard_size=8)
     assert resumed_cache.computed == 30 - 16 and resumed_cache.reused == 16
     np.testing.assert_array_equal(resumed, whole)
+
+
+def test_the_cost_of_an_encoding_is_said_before_it_starts(tmp_path):
+    from elec.llm.stage1 import encoding_estimate
+
+    many = [f"text {i}" for i in range(300)]
+    told = []
+    cache = VectorCache(tmp_path, "fp", log=lambda m: None)
+    assert cache.rate is None
+    cache.vectors(many + many[:5], CountingEncoder(), announce=told.append)
+    assert told == [300]  # distinct texts not yet in the cache, before any was encoded
+    assert cache.rate > 0  # measured, for the next estimate
+    again = VectorCache(tmp_path, "fp", log=lambda m: None)
+    again.vectors(many + ["one more"], CountingEncoder(), announce=told.append)
+    assert told[-1] == 1
+    assert encoding_estimate(100_000, 0, None).endswith("nothing to encode")
+    assert "no rate measured" in encoding_estimate(10, 10, None)
+    said = encoding_estimate(100_000, 60_000, 200.0)
+    assert "60,000 distinct" in said and "200 texts/s" in said and "about 5 min" in said

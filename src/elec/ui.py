@@ -53,7 +53,7 @@ class Reporter:
             if say is not None and done[0] < total:
                 rate = done[0] / max(time.monotonic() - started, 1e-9)
                 say(f"{description}: {done[0]:,}/{total:,} ({rate:,.1f}/s, about "
-                    f"{_duration((total - done[0]) / rate)} left)")
+                    f"{duration((total - done[0]) / rate)} left)")
             if self._progress.tasks[self._progress.task_ids.index(task)].finished:
                 self._progress.remove_task(task)
         return advance
@@ -71,7 +71,7 @@ class Reporter:
         return say
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     """``seconds`` as a person reads it: 45 s, 12 min, 3.5 h."""
     if seconds < 90:
         return f"{seconds:.0f} s"

@@ -14,6 +14,8 @@ then reads the others' shards from the cache directory.
 from __future__ import annotations
 
 import hashlib
+import json
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -59,13 +61,22 @@ class VectorCache:
         name = hashlib.sha256(payload).hexdigest()[:24]
         write_atomic(self.dir / f"shard-{name}.safetensors", payload)
 
+    @property
+    def rate(self) -> float | None:
+        """Texts per second of the last encoding of 256 texts or more with this
+        configuration on this machine (None: none yet)."""
+        path = self.dir / "rate.json"
+        return json.loads(path.read_text())["texts_per_second"] if path.is_file() else None
+
     def vectors(self, texts: Sequence[str], encode: Callable[[list[str]], np.ndarray],
                 shard_size: int = 4096, rank: int = 0, world: int = 1,
-                barrier: Callable[[], None] = lambda: None) -> np.ndarray:
+                barrier: Callable[[], None] = lambda: None,
+                announce: Callable[[int], None] = lambda todo: None) -> np.ndarray:
         """Vectors for ``texts`` (float32 [len(texts), dim]), encoding only unseen texts;
         with ``world`` > 1 this is rank ``rank``'s share (``barrier`` waits for all ranks).
         A shard holds the same texts whichever rank encodes it, so the vectors are those
-        one process computes."""
+        one process computes. ``announce`` is told how many distinct texts are to encode
+        (by all ranks) before any is."""
         keys = [text_key(t) for t in texts]
         known = self._shards()
         barrier()  # every rank has seen the same cache before any rank adds to it
@@ -77,13 +88,19 @@ class VectorCache:
         # shortest texts first: a shard then spans few token lengths, so the encoder's
         # one-length batches are full (vectors do not depend on batch company)
         pending = sorted(todo.items(), key=lambda item: len(item[1]))
+        announce(len(pending))
         starts = range(0, len(pending), shard_size)
+        began, computed = time.perf_counter(), self.computed
         for start in starts[rank::world]:
             chunk = pending[start:start + shard_size]
             encoded = encode([text for _, text in chunk])
             self._write_shard([key for key, _ in chunk], encoded)
             known.update(zip((key for key, _ in chunk), encoded, strict=True))
             self.computed += len(chunk)
+        if self.computed - computed >= 256 and world == 1:
+            rate = (self.computed - computed) / (time.perf_counter() - began)
+            write_atomic(self.dir / "rate.json",
+                         json.dumps({"texts_per_second": round(rate, 1)}).encode())
         if world > 1:
             barrier()
             known.update(self._shards())

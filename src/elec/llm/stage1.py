@@ -43,7 +43,7 @@ from elec.text.items import value_texts
 from elec.train import distributed
 from elec.train.fit import fit_network
 from elec.train.trainer import Trainer
-from elec.ui import Reporter
+from elec.ui import Reporter, duration
 
 
 def cache_key(cfg: RunConfig, data_digest: str) -> str:
@@ -82,12 +82,24 @@ def encode_texts(texts: dict[str, list[str]], llm: LLMConfig, device: torch.devi
     advance = reporter.bar(f"LM encoding ({encoder.precision})", len(everything))
     vectors = torch.from_numpy(cache.vectors(
         everything, lambda chunk: encoder.encode(chunk, advance), llm.shard_size,
-        distributed.rank(), distributed.world(), distributed.barrier))
+        distributed.rank(), distributed.world(), distributed.barrier,
+        lambda todo: reporter.log(encoding_estimate(len(everything), todo, cache.rate))))
     reporter.log(f"LM vectors: {cache.computed:,} texts encoded, {cache.reused:,} from the "
                  f"cache ({cache.dir})")
     sizes = [len(texts[split]) for split in texts]
     return {split: part.to(device) for split, part in
             zip(texts, torch.split(vectors, sizes), strict=True)}
+
+
+def encoding_estimate(texts: int, todo: int, rate: float | None) -> str:
+    """What an encoding will cost, said before it starts."""
+    head = f"LM encoding: {texts:,} texts, {todo:,} distinct ones not in the vector cache"
+    if not todo:
+        return head + ": nothing to encode"
+    if rate is None:
+        return head + " to encode (no rate measured with this LM here yet)"
+    return (head + f" to encode, at about {rate:,.0f} texts/s (the last encoding with this "
+            f"LM here): about {duration(todo / rate)}")
 
 
 def text_encoder(llm: LLMConfig, reporter: Reporter) -> Callable[[list[str]], Tensor]:

@@ -44,6 +44,7 @@ def test_elec_runs_end_to_end_under_torchrun_with_the_lm_vectors_of_one_process(
     assert cached(tmp_path / "home-two") == cached(tmp_path / "home-one")
     two = json.loads((tmp_path / "two" / "results.json").read_text())
     assert two.keys() == one.keys()
+    assert two["lm_texts"] == one["lm_texts"]  # counted over the ranks: every text once
     for name, record in two["methods"].items():
         assert record.keys() >= {"valid", "test", "parameters", "what", "serves_llm"}
         assert 0.5 < record["test"]["auc"] <= 1.0, name

@@ -47,6 +47,10 @@ def test_tiny_end_to_end_run_and_resume(tiny_config, elec_home, tmp_path):
     assert again["methods"] == results["methods"]
     new_log = (out / "log.txt").read_text()[log_size:]
     assert "resuming" in new_log and "epoch" not in new_log and "texts encoded" not in new_log
+    # what the LM encoded is said before (in the log) and counted after
+    assert results["lm_texts"]["encoded"] > 0
+    assert "distinct ones not in the vector cache to encode" in (out / "log.txt").read_text()
+    assert again["lm_texts"] == {"encoded": 0, "from_cache": 0}
 
     # another list of methods is the same run: what is finished is reported, not retrained
     log_size = (out / "log.txt").stat().st_size

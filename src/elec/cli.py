@@ -80,7 +80,7 @@ def run(
     from elec.data.shards import sharded
     from elec.pipeline import run as run_pipeline
     from elec.plan import describe, plan
-    from elec.report.table import rich_table
+    from elec.report.table import closing_lines, rich_table
     from elec.serve.bundle import served_by_default
     from elec.train import distributed
 
@@ -99,8 +99,7 @@ def run(
         return
     console.print(rich_table(results, title=f"ELEC on {cfg.data.dataset} "
                                             f"({cfg.model.name}, test split)"))
-    console.print(f"results: {out / 'results.json'}\nto serve {served_by_default(out)}: "
-                  f"elec export {out} --out bundle")
+    console.print(closing_lines(results, out, served_by_default(out)), highlight=False)
 
 
 @bench_app.command("quality")

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from elec.config import ModelConfig, RunConfig
 
-Build = Literal["stage1", "plain", "gain", "item", "words", "generated", "sid", "field",
-                "student"]
+Build = Literal["stage1", "plain", "gain", "item", "words", "generated", "field", "student"]
 
 
 @dataclass(frozen=True)
@@ -28,10 +27,8 @@ class Method:
     # own text as one more field; words: as item, with the item text's plain words in
     # place of the LM's vector (no LM); generated: ``teacher``'s trained network with its
     # item id embedding blended with one generated from the LM vector of the item's text;
-    # sid: the backbone whose item embedding adds rows shared by the items whose texts'
-    # LM vectors quantise to the same codes (semantic IDs); field: the backbone with the
-    # LM vector of each value's sentence added to the value's embedding; student: a
-    # backbone distilled from ``teacher``
+    # field: the backbone with the LM vector of each value's sentence added to the value's
+    # embedding; student: a backbone distilled from ``teacher``
     build: Build
     teacher: str | None = None
     # student: the score target is distill.teacher_mix * teacher + (1 - teacher_mix) *
@@ -60,14 +57,13 @@ class Method:
     def folds_items(self) -> bool:
         """Its items' embedding rows are made from their texts: written into the served
         table, new items' ids into the vocabulary (``elec.distill.item_rows``)."""
-        return self.build in ("generated", "sid")
+        return self.build == "generated"
 
     @property
     def wrapped(self) -> bool:
-        """Its trained network wraps the backbone that is served (a student's; field_lm's
-        and item_sid's, into whose embeddings the LM's part folds): the served parameters
-        are that one's."""
-        return self.build in ("field", "sid", "student")
+        """Its trained network wraps the backbone that is served (a student's; field_lm's,
+        into whose embeddings the LM sums fold): the served parameters are that one's."""
+        return self.build in ("field", "student")
 
 
 TABLE = [
@@ -96,10 +92,6 @@ TABLE = [
     Method("vanilla_gen", "ELEC's vanilla network with item_gen's generated item embeddings; "
            "served as the backbone, the rows in its embedding table", "generated", "vanilla",
            lookup=True),
-    Method("item_sid", "the backbone whose item embedding adds learnt rows shared by items "
-           "whose texts read alike (semantic IDs: the LM vector quantised by residual "
-           "k-means; a new item's embedding is its codes' rows); served as the backbone, the "
-           "rows in its embedding table", "sid", lookup=True),
     Method("field_lm", "backbone whose embedding of each value in the text (\"Occupation "
            "is writer.\") adds the projected LM vector of that sentence; served as a backbone "
            "(the sums folded into the embedding table)", "field"),
@@ -152,6 +144,6 @@ def variant_of(of: str, name: str, **distill: float) -> Method:
 
 def reads_llm(method: Method) -> bool:
     """Whether ``method`` or a network it learns from reads LM vectors."""
-    if method.build in ("stage1", "gain", "item", "generated", "sid", "field"):
+    if method.build in ("stage1", "gain", "item", "generated", "field"):
         return True
     return method.build == "student" and reads_llm(METHODS[method.teacher])

@@ -35,7 +35,6 @@ from elec.distill.networks import (
     WordsNetwork,
     projection_apart,
 )
-from elec.distill.semantic import SemanticIdNetwork, item_codebooks
 from elec.distill.targets import distillation_rows
 from elec.environment import environment, resolve_device, seed_everything
 from elec.llm.finetune import finetuned_stage1
@@ -161,10 +160,8 @@ class Run:
                              param_groups, network.network if method.wrapped else None)
         self.networks[method.name] = network  # teachers are read by their students
         checkpoints = {method.name: network.state_dict()}
-        if method.lookup:  # what its bundle looks up, or its items' rows
-            checkpoints[ITEMS.format(method.name)] = (
-                self._item_rows(network, columns) if method.folds_items
-                else self.lm.item_checkpoint(method))
+        if method.lookup:  # what its bundle looks up
+            checkpoints[ITEMS.format(method.name)] = self.lm.item_checkpoint(method)
         return record, checkpoints
 
     def _generated(self, method: Method, network: GeneratedNetwork, columns: dict
@@ -187,8 +184,7 @@ class Run:
         return record, {method.name: network.state_dict(),
                         ITEMS.format(method.name): self._item_rows(network, columns)}
 
-    def _item_rows(self, network: GeneratedNetwork | SemanticIdNetwork, columns: dict
-                   ) -> dict[str, Tensor]:
+    def _item_rows(self, network: GeneratedNetwork, columns: dict) -> dict[str, Tensor]:
         """What the bundle of a method whose item rows come from text is made of: the rows
         of every item the run saw, new ones' ids, and the generator for later ones."""
         items = self.data.item_texts
@@ -226,11 +222,6 @@ class Run:
         if method.build == "words":
             return WordsNetwork(self.data.schema, self.cfg.model, self.lm.item_words()[2],
                                 self.cfg.gain)
-        if method.build == "sid":
-            item = self.data.schema.single_column(self.cfg.data.item_column)
-            train = self.lm.item_columns()["train"]
-            return SemanticIdNetwork(self.data.schema, self.cfg.model, item, item_codebooks(
-                train, item, self.data.schema.single[item].size, self.cfg.seed))
         if method.build == "generated":
             item = self.data.schema.single_column(self.cfg.data.item_column)
             counts = torch.bincount(self.data.columns["train"].single[:, item].cpu(),
@@ -269,6 +260,7 @@ def run(cfg: RunConfig, out: Path, reporter: Reporter | None = None) -> dict:
                                **pipeline.records[name]}
                         for name in cfg.methods},
             "config": cfg.to_dict(),
+            "lm_texts": dict(reporter.texts),  # in this invocation (a resumed run: its share)
             "environment": environment(),
         }
         if distributed.is_main():

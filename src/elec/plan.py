@@ -18,7 +18,6 @@ READS = {  # what a network of each kind reads beside the tabular fields
     "item": "the LM vector of its item's text",
     "words": "the plain words of its item's text (no LM)",
     "generated": "the LM vector of each item's text, to generate item embeddings",
-    "sid": "the LM vector of each item's text, quantised into semantic-ID codes",
     "field": "the LM vector of each categorical value's sentence",
     "student": "the tabular fields, and its teacher's scores and representations",
 }

@@ -18,6 +18,7 @@ class Reporter:
                  quiet: bool = False):
         self.console = console or Console(stderr=True, quiet=quiet)
         self.log_path = log_path
+        self.texts = {"encoded": 0, "from_cache": 0}  # LM texts, over everything reported
         self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
                                   MofNCompleteColumn(), TimeRemainingColumn(),
                                   console=self.console, transient=True)

@@ -84,7 +84,10 @@ def encode_texts(texts: dict[str, list[str]], llm: LLMConfig, device: torch.devi
         everything, lambda chunk: encoder.encode(chunk, advance), llm.shard_size,
         distributed.rank(), distributed.world(), distributed.barrier,
         lambda todo: reporter.log(encoding_estimate(len(everything), todo, cache.rate))))
-    reporter.log(f"LM vectors: {cache.computed:,} texts encoded, {cache.reused:,} from the "
+    encoded = int(distributed.summed(cache.computed)[0])  # by every rank under torchrun
+    reporter.texts["encoded"] += encoded
+    reporter.texts["from_cache"] += cache.reused
+    reporter.log(f"LM vectors: {encoded:,} texts encoded, {cache.reused:,} from the "
                  f"cache ({cache.dir})")
     sizes = [len(texts[split]) for split in texts]
     return {split: part.to(device) for split, part in

@@ -1,9 +1,9 @@
 """A served embedding table's item rows made from the items' texts: the rows of every
 item a run saw written in place of the trained ones, new items' ids added to the
 vocabulary (``grown``), and the generator that makes a later new item's row from its
-text's LM vector (item_gen and vanilla_gen: a linear map; item_sid: its semantic ID's
-prefix rows). What serving needs of those methods, without their training code (which
-makes the rows: ``elec.distill.generated.served_item_rows``)."""
+text's LM vector (item_gen and vanilla_gen: a linear map). What serving needs of those
+methods, without their training code (which makes the rows:
+``elec.distill.generated.served_item_rows``)."""
 
 from __future__ import annotations
 
@@ -54,14 +54,8 @@ def grown(network: CTRNetwork, schema: FeatureSchema, model: ModelConfig, field:
 
 
 def generated_rows(hidden: Tensor, generator: dict[str, Tensor]) -> Tensor:
-    """New items' rows from their texts' LM vectors: through the fitted linear generator
-    (item_gen, vanilla_gen), or the unseen id's row plus the prefix rows of their
-    semantic IDs (item_sid)."""
-    if "codebooks" not in generator:
-        return F.linear(hidden.float(), generator["weight"], generator["bias"])
-    codebooks = generator["codebooks"]
-    rows = prefix_rows(semantic_ids(codebooks, hidden.float()), codebooks.shape[1])
-    return generator["base"] + generator["prefixes"][rows].sum(1)
+    """New items' rows: their texts' LM vectors through the fitted generator."""
+    return F.linear(hidden.float(), generator["weight"], generator["bias"])
 
 
 def generated_checkpoint(rows: Tensor, keys: list[str], fields: list[str], llm: dict,
@@ -82,29 +76,3 @@ def read_generated_checkpoint(tensors: dict[str, Tensor]) -> tuple[Tensor, dict,
     about = json.loads(bytes(tensors["about_json"].numpy()).decode())
     return tensors["rows"], about, {k.removeprefix("generator."): v for k, v in tensors.items()
                                     if k.startswith("generator.")}
-
-
-def semantic_ids(codebooks: Tensor, vectors: Tensor) -> Tensor:
-    """Each vector's codes, level by level: (rows, levels)."""
-    residual = F.normalize(vectors.float(), dim=1)
-    codes = []
-    for centroids in codebooks:
-        nearest = torch.cdist(residual, centroids).argmin(1)
-        codes.append(nearest)
-        residual = residual - centroids[nearest]
-    return torch.stack(codes, dim=1)
-
-
-def prefix_count(levels: int, codes: int) -> int:
-    """How many prefixes (c_1), (c_1, c_2), ... there are: the rows of C."""
-    return sum(codes ** (level + 1) for level in range(levels))
-
-
-def prefix_rows(codes: Tensor, k: int) -> Tensor:
-    """The row of C of every prefix of every semantic ID: (rows, levels)."""
-    rows, prefix, offset = [], torch.zeros_like(codes[:, 0]), 0
-    for level in range(codes.shape[1]):
-        prefix = prefix * k + codes[:, level]
-        rows.append(offset + prefix)
-        offset += k ** (level + 1)
-    return torch.stack(rows, dim=1)

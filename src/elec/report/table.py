@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.table import Table
 
 COLUMNS = ("method", "what it is", "serves an LM?", "AUC", "logloss")
@@ -29,3 +31,12 @@ def markdown(results: dict) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(row) + " |" for row in rows(results)]
     return "\n".join(lines)
+
+
+def closing_lines(results: dict, out: Path, served: str) -> str:
+    """What ``elec run`` says last: where the results are, what the LM encoded, and the
+    command that exports the network it serves by default."""
+    texts = results["lm_texts"]
+    return (f"results: {out / 'results.json'}; LM texts: {texts['encoded']:,} encoded, "
+            f"{texts['from_cache']:,} from the cache\nto serve {served}: elec export {out} "
+            f"--out bundle")

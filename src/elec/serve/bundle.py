@@ -7,8 +7,8 @@
       items.safetensors   item_lm, vanilla_item, words: each item text's projected LM
                           vector (words: bag of words; the graphs read a row's vector as
                           a third input), and the projection
-      generator.safetensors  item_gen, vanilla_gen, item_sid: the generator of new
-                          items' embedding rows from their texts' LM vectors (the
+      generator.safetensors  item_gen, vanilla_gen: the generator of new items'
+                          embedding rows from their texts' LM vectors (the
                           graphs are the backbone's: the rows are in the embedding
                           table, new items' ids in the vocabulary)
       model.torchscript   optional (--format torchscript)

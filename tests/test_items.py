@@ -9,9 +9,9 @@ from conftest import FIELDS, synthetic_table
 
 from elec.config import TextConfig
 from elec.errors import DataError
+from elec.export import export
 from elec.pipeline import Run, run
 from elec.serve import Predictor
-from elec.serve.bundle import export
 from elec.text.items import item_fields, render_items
 from elec.train.trainer import sigmoid
 from elec.ui import Reporter
@@ -233,8 +233,8 @@ def test_field_lm_reads_each_value_sentence_and_serves_as_a_backbone(tiny_config
     import torch
 
     from elec.data.encoder import FIRST
+    from elec.export import export
     from elec.serve import Predictor
-    from elec.serve.bundle import export
     from elec.text.items import value_texts
     from elec.train.trainer import sigmoid
 

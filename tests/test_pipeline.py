@@ -28,7 +28,7 @@ def test_tiny_end_to_end_run_and_resume(tiny_config, elec_home, tmp_path):
     assert methods["vanilla"]["parameters"] == methods["backbone"]["parameters"]
     assert methods["vanilla_gen"]["parameters"] == methods["backbone"]["parameters"]
     assert methods["gain"]["parameters"] > methods["backbone"]["parameters"]
-    from elec.serve.bundle import served_by_default
+    from elec.export import served_by_default
 
     assert served_by_default(out) == "vanilla_gen"  # what `elec export` takes
     # the collaborative signal of the synthetic data is learnable
@@ -93,9 +93,11 @@ def test_a_method_gives_the_same_result_alone_or_after_others(tiny_config, elec_
     assert after_others["config"]["distill"]["cross_teacher"] == "dcnv2"
 
 
-def test_unknown_method_is_refused():
+def test_unknown_method_is_refused(tmp_path):
+    cfg = load_config(None, ["methods=[backbone,magic]"])  # the table checks its names
     with pytest.raises(ConfigError, match=r"methods \['magic'\] are not known"):
-        load_config(None, ["methods=[backbone,magic]"])
+        run(cfg, tmp_path / "run")
+    assert not (tmp_path / "run" / "stages").exists()
 
 
 def test_stage1_is_shared_by_runs_that_differ_only_downstream(tiny_config, elec_home, tmp_path):

@@ -1,5 +1,6 @@
 """Export, predictor parity with training, and the HTTP service on a loopback port."""
 
+import json
 import socket
 import threading
 import time
@@ -15,9 +16,10 @@ from elec.data.sources import load_table
 from elec.data.splits import split_indices
 from elec.data.values import RowError
 from elec.distill.networks import VanillaNetwork
+from elec.export import export
 from elec.pipeline import Run, run
 from elec.serve import Predictor
-from elec.serve.bundle import BundleError, export, read_manifest
+from elec.serve.bundle import BundleError, read_manifest
 from elec.train.trainer import predict_logits, sigmoid
 from elec.ui import Reporter
 
@@ -93,6 +95,42 @@ def test_vanilla_bundle_has_the_backbones_parameter_count(bundle, finished_run):
     backbone = {k: v for k, v in load_file(str(out / "checkpoints" / "backbone.safetensors")
                                            ).items()}
     assert sum(v.numel() for v in weights.values()) == sum(v.numel() for v in backbone.values())
+
+
+def test_serving_scores_rows_without_importing_any_training_code(bundle, test_rows, tmp_path):
+    """A bundle is loaded and scored, in a fresh process, with the training modules
+    blocked from import: serving (the predictor, the HTTP app, file scoring) needs the
+    model code, the encoder and the bundle format."""
+    import subprocess
+    import sys
+
+    script = f"""
+import importlib.abc, json, sys
+BLOCKED = ("elec.pipeline", "elec.methods", "elec.rundir", "elec.distill", "elec.train",
+           "elec.llm", "elec.export", "elec.plan", "elec.runnable", "elec.bench")
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.startswith(BLOCKED):
+            raise ImportError("serving imported " + name)
+sys.meta_path.insert(0, Block())
+import elec.serve.app, elec.serve.score
+from elec.serve.predictor import Predictor
+for runtime in ("eager", "torchscript"):
+    p = Predictor.from_bundle({str(bundle)!r}, runtime)
+    print(json.dumps([float(x) for x in p.predict_proba(json.load(sys.stdin)[:5])]))
+    sys.stdin.seek(0)
+"""
+    rows = tmp_path / "rows.json"
+    rows.write_text(json.dumps(test_rows[:5]))
+    with open(rows) as stdin:
+        done = subprocess.run([sys.executable, "-c", script], stdin=stdin, capture_output=True,
+                              text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    scored = [json.loads(line) for line in done.stdout.splitlines()]
+    expected = Predictor.from_bundle(bundle).predict_proba(test_rows[:5])
+    for scores in scored:
+        np.testing.assert_allclose(scores, expected, rtol=1e-5)
+    assert len(scored) == 2
 
 
 def test_unseen_and_missing_values_and_wrong_types(bundle, test_rows):

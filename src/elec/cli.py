@@ -78,10 +78,10 @@ def run(
 ) -> None:
     """Run ELEC end to end: LM adapter, backbone, controls, gain and vanilla networks."""
     from elec.data.shards import sharded
+    from elec.export import served_by_default
     from elec.pipeline import run as run_pipeline
     from elec.plan import describe, plan
     from elec.report.table import closing_lines, rich_table
-    from elec.serve.bundle import served_by_default
     from elec.train import distributed
 
     if nproc > 1 and not plan_:  # the same command, once per process, under torchrun
@@ -148,8 +148,8 @@ def export(
         help="replace a previous bundle at --out (never a directory of other files)")] = False,
 ) -> None:
     """Write a self-contained serving bundle (weights, encoders, manifest; no pickle)."""
+    from elec.export import export as export_bundle
     from elec.serve.bundle import BundleError
-    from elec.serve.bundle import export as export_bundle
 
     try:
         path = export_bundle(run_dir, out, method, tuple(format_ or ()), force)

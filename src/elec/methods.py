@@ -10,10 +10,10 @@ teacher's score is blended with the backbone's. The pipeline, ``elec bench``,
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-if TYPE_CHECKING:
-    from elec.config import ModelConfig, RunConfig
+from elec.config import DEFAULT_METHODS, ModelConfig, RunConfig
+from elec.errors import ConfigError
 
 Build = Literal["stage1", "plain", "gain", "item", "words", "generated", "field", "student"]
 
@@ -105,8 +105,16 @@ TABLE = [
            "backbone by distill.teacher_mix (no LM)", "student", "cross_teacher", blend=True),
 ]
 METHODS = {m.name: m for m in TABLE}
-DEFAULT = ["lm_only", "backbone", "self_distilled", "gain", "vanilla", "vanilla_gen"]
+DEFAULT = DEFAULT_METHODS
 SERVED = ["vanilla_gen", "vanilla"]  # what `elec export` takes by default: the first finished
+
+
+def check_names(names: list[str]) -> None:
+    """Refuse method names that are no row of the table (the config's ``methods``)."""
+    unknown = [m for m in names if m not in METHODS]
+    if unknown:
+        raise ConfigError(f"config key 'methods': methods {unknown} are not known; choose "
+                          f"from {', '.join(METHODS)}")
 
 
 def item_methods(methods: list[str]) -> list[str]:

@@ -40,7 +40,15 @@ from elec.environment import environment, resolve_device, seed_everything
 from elec.llm.finetune import finetuned_stage1
 from elec.llm.inputs import LMInputs
 from elec.llm.stage1 import frozen_stage1, shared_dir
-from elec.methods import METHODS, Method, dependencies, item_methods, method_model, reads_llm
+from elec.methods import (
+    METHODS,
+    Method,
+    check_names,
+    dependencies,
+    item_methods,
+    method_model,
+    reads_llm,
+)
 from elec.models.item_rows import generated_checkpoint
 from elec.plan import plan
 from elec.report.plots import training_curves
@@ -63,6 +71,7 @@ class Run:
         distributed.start(self.device)  # under torchrun: join the process group
         self.device = distributed.local_device(self.device)
         self.sharded = sharded(cfg)
+        check_names(cfg.methods)
         why = defaults_without_items(cfg, self.sharded, distributed.world())
         if why:
             self.cfg = cfg = self._without_items(cfg, why)

@@ -8,11 +8,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 
+from elec.data.schema import FIRST, MISSING, OOV, FeatureSchema, FittedField
 from elec.data.values import (
     ColumnKeys,
     RowError,
@@ -24,14 +24,6 @@ from elec.data.values import (
     same_type,
 )
 from elec.errors import shown
-
-if TYPE_CHECKING:
-    from elec.data.schema import FeatureSchema, FittedField
-
-# Index conventions, shared by every field so that one embedding table serves all:
-# 0 is "missing" (and padding in multi-valued fields), 1 the out-of-vocabulary bucket,
-# real values start at 2.
-MISSING, OOV, FIRST = 0, 1, 2
 
 
 @dataclass

@@ -19,9 +19,13 @@ import numpy as np
 import pyarrow as pa
 
 from elec.config import FieldSpec
-from elec.data.encoder import FIRST
 from elec.data.store import write_atomic
 from elec.data.values import RowError, column_keys, numbers
+
+# Index conventions, shared by every field so that one embedding table serves all:
+# 0 is "missing" (and padding in multi-valued fields), 1 the out-of-vocabulary bucket,
+# real values start at 2. (The encoder, which applies them, exports them too.)
+MISSING, OOV, FIRST = 0, 1, 2
 
 
 @dataclass

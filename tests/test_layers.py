@@ -1,0 +1,58 @@
+"""The import graph of src/elec: no circles, lazy and type-checking imports included."""
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).parent.parent / "src"
+
+
+def imports() -> dict[str, set[str]]:
+    """Each module of elec -> the modules of elec it imports, wherever in the file."""
+    modules = {}
+    for path in SRC.rglob("*.py"):
+        name = ".".join(path.relative_to(SRC).with_suffix("").parts).removesuffix(".__init__")
+        modules[name] = path
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                targets = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules
+                           else node.module for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            graph[name] |= {t for t in targets if t in modules and t != name}
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module."""
+    found, order, reach = [], {}, {}
+    stack: list[str] = []
+
+    def visit(v: str) -> None:
+        order[v] = reach[v] = len(order)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in order:
+                visit(w)
+                reach[v] = min(reach[v], reach[w])
+            elif w in stack:
+                reach[v] = min(reach[v], order[w])
+        if reach[v] == order[v]:
+            group = stack[stack.index(v):]
+            del stack[stack.index(v):]
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for v in graph:
+        if v not in order:
+            visit(v)
+    return found
+
+
+def test_the_import_graph_has_no_circle():
+    graph = imports()
+    assert len(graph) > 50 and "elec.serve.predictor" in graph["elec.serve"]
+    assert circles(graph) == []
+    assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

@@ -24,8 +24,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from elec import environment
 from elec.data.store import write_json
-from elec.environment import environment
 
 RESULTS = Path(__file__).parent / "results"
 FIELDS = ("fields: [{name: user, kind: categorical}, {name: item, kind: categorical},"
@@ -245,8 +245,7 @@ def http_cases(work: Path) -> list[dict]:
     """POST /predict with malformed requests, through a test client."""
     from fastapi.testclient import TestClient
 
-    from elec.serve import Predictor
-    from elec.serve.app import create_app
+    from elec import Predictor, create_app
 
     subprocess.run([sys.executable, "-m", "elec.cli", "export", "runs/done", "--out",
                     "served", "--method", "backbone"], cwd=work, check=True,

@@ -20,13 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from elec.config import load_config
+from elec import Reporter, environment, load_config, run
 from elec.data.sources import load_table, subsample
-from elec.environment import environment
 from elec.llm.encoder import TextEncoder
-from elec.pipeline import run
 from elec.text.render import render_table
-from elec.ui import Reporter
 
 RESULTS = Path(__file__).parent / "results"
 PRECISIONS = ("fp32", "bf16", "int8")

@@ -21,13 +21,8 @@ from pathlib import Path
 import torch
 
 import elec.llm.inputs
-from elec.bench import paired, stats
-from elec.config import load_config
+from elec import METHODS, Reporter, Run, environment, load_config, paired, stats
 from elec.data.store import write_json
-from elec.environment import environment
-from elec.methods import METHODS
-from elec.pipeline import Run
-from elec.ui import Reporter
 
 RESULTS = Path(__file__).parent / "results"
 SHUFFLED = dataclasses.replace(METHODS["field_lm"], name="field_lm_shuffled",

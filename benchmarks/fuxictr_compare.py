@@ -32,12 +32,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from elec.bench import stats
-from elec.config import load_config
-from elec.environment import environment
-from elec.models import BACKBONES
-from elec.pipeline import Run
-from elec.ui import Reporter
+from elec import BACKBONES, Reporter, Run, environment, load_config, stats
 
 RESULTS = Path(__file__).parent / "results"
 LABEL = "label"

@@ -17,10 +17,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from elec.bench import paired, quality, stats
-from elec.config import load_config
+from elec import environment, load_config, paired, quality, stats
 from elec.data.store import write_json
-from elec.environment import environment
 
 RESULTS = Path(__file__).parent / "results"
 

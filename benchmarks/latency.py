@@ -23,15 +23,10 @@ import yaml
 from safetensors.torch import load_file
 from serving import served
 
-from elec.config import RunConfig
-from elec.data.sources import load_table
-from elec.data.splits import split_indices
+from elec import Predictor, RunConfig, environment, export, load_table, split_indices
 from elec.distill.networks import LLM_VECTOR, GainNetwork
-from elec.environment import environment
-from elec.export import export
 from elec.llm.adapter import Adapter
 from elec.llm.encoder import TextEncoder
-from elec.serve import Predictor
 from elec.text.render import render_rows, text_fields, truncate
 
 RESULTS = Path(__file__).parent / "results"

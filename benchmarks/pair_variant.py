@@ -19,7 +19,7 @@ import argparse
 import json
 from pathlib import Path
 
-from elec.bench import paired, stats
+from elec import paired, stats
 from elec.data.store import write_json
 
 RESULTS = Path(__file__).parent / "results"

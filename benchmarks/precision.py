@@ -14,11 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from elec.bench import paired, stats
-from elec.config import load_config
-from elec.environment import environment
-from elec.pipeline import run
-from elec.ui import Reporter
+from elec import Reporter, environment, load_config, paired, run, stats
 
 RESULTS = Path(__file__).parent / "results"
 PRECISIONS = ("fp32", "bf16")

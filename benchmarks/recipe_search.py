@@ -30,15 +30,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from elec.config import load_config
+from elec import Reporter, Run, environment, evaluate, load_config, variant_of
 from elec.data.store import write_json
-from elec.environment import environment
-from elec.methods import variant_of
-from elec.pipeline import Run
 from elec.rundir import RunDir
-from elec.train.metrics import evaluate
 from elec.train.trainer import sigmoid
-from elec.ui import Reporter
 
 RESULTS = Path(__file__).parent / "results"
 TEXTBOOK = ["backbone", "cross_teacher", "self_distilled", "cross_distilled", "gain", "vanilla"]

@@ -26,17 +26,19 @@ import torch
 import yaml
 from latency import interleaved
 
-from elec.config import RunConfig
-from elec.data.sources import load_table
-from elec.data.splits import split_indices
-from elec.environment import environment
-from elec.export import export
-from elec.methods import METHODS
+from elec import (
+    METHODS,
+    Predictor,
+    Reporter,
+    RunConfig,
+    environment,
+    export,
+    load_table,
+    split_indices,
+)
 from elec.rundir import RunDir
-from elec.serve import Predictor
 from elec.serve.bundle import ITEMS_FILE
 from elec.serve.items import ItemAdder, add_from_table, item_encoder
-from elec.ui import Reporter
 
 RESULTS = Path(__file__).parent / "results"
 BATCHES = (1, 1024)

@@ -30,15 +30,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from elec.bench import stats
-from elec.config import load_config
+from elec import Reporter, Run, SynthConfig, environment, evaluate, load_config, stats, synthesize
 from elec.data.encoder import FIRST
-from elec.data.synth import SynthConfig, synthesize
-from elec.environment import environment
-from elec.pipeline import Run
-from elec.train.metrics import evaluate
 from elec.train.trainer import sigmoid
-from elec.ui import Reporter
 
 RESULTS = Path(__file__).parent / "results"
 METHODS = ["backbone", "self_distilled", "ensemble_distilled", "gain", "vanilla"]

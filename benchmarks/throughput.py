@@ -37,13 +37,10 @@ import pyarrow.parquet as pq
 import torch
 from fuxictr_compare import LABEL, Loader, feature_map, fuxictr_models
 
-from elec.config import load_config
+from elec import SynthConfig, environment, evaluate, load_config, synthesize
 from elec.data.batches import Columns
 from elec.data.shards import prepare_shards
-from elec.data.synth import SynthConfig, synthesize
 from elec.distill.networks import PlainNetwork
-from elec.environment import environment
-from elec.train.metrics import evaluate
 from elec.train.trainer import Trainer, predict_logits, sigmoid
 
 RESULTS = Path(__file__).parent / "results"

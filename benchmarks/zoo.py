@@ -15,10 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-from elec.bench import quality
-from elec.config import load_config
-from elec.environment import environment
-from elec.models import BACKBONES
+from elec import BACKBONES, environment, load_config, quality
 from elec.report.quality import zoo_table
 
 RESULTS = Path(__file__).parent / "results"

@@ -9,7 +9,7 @@ from conftest import FIELDS, synthetic_table
 
 from elec.config import TextConfig
 from elec.errors import DataError
-from elec.export import export
+from elec.exporter import export
 from elec.pipeline import Run, run
 from elec.serve import Predictor
 from elec.text.items import item_fields, render_items
@@ -233,7 +233,7 @@ def test_field_lm_reads_each_value_sentence_and_serves_as_a_backbone(tiny_config
     import torch
 
     from elec.data.encoder import FIRST
-    from elec.export import export
+    from elec.exporter import export
     from elec.serve import Predictor
     from elec.text.items import value_texts
     from elec.train.trainer import sigmoid

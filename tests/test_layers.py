@@ -56,3 +56,19 @@ def test_the_import_graph_has_no_circle():
     assert len(graph) > 50 and "elec.serve.predictor" in graph["elec.serve"]
     assert circles(graph) == []
     assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_public_api_resolves_every_name_and_import_elec_stays_light():
+    import subprocess
+    import sys
+
+    import elec
+
+    for name in elec.__all__:
+        assert getattr(elec, name) is not None, name
+    assert elec.plan.__module__ == "elec.planner" and callable(elec.export)
+    # importing elec alone loads none of its modules (nor torch)
+    done = subprocess.run([sys.executable, "-c", "import sys, elec; print(sorted(m for m in "
+                           "sys.modules if m.startswith(('elec.', 'torch'))))"],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -28,7 +28,7 @@ def test_tiny_end_to_end_run_and_resume(tiny_config, elec_home, tmp_path):
     assert methods["vanilla"]["parameters"] == methods["backbone"]["parameters"]
     assert methods["vanilla_gen"]["parameters"] == methods["backbone"]["parameters"]
     assert methods["gain"]["parameters"] > methods["backbone"]["parameters"]
-    from elec.export import served_by_default
+    from elec.exporter import served_by_default
 
     assert served_by_default(out) == "vanilla_gen"  # what `elec export` takes
     # the collaborative signal of the synthetic data is learnable

@@ -3,7 +3,7 @@
 from typer.testing import CliRunner
 
 from elec.cli import app
-from elec.plan import plan
+from elec.planner import plan
 
 
 def test_the_plan_orders_every_network_after_those_it_learns_from(tiny_config):

@@ -16,7 +16,7 @@ from elec.data.sources import load_table
 from elec.data.splits import split_indices
 from elec.data.values import RowError
 from elec.distill.networks import VanillaNetwork
-from elec.export import export
+from elec.exporter import export
 from elec.pipeline import Run, run
 from elec.serve import Predictor
 from elec.serve.bundle import BundleError, read_manifest
@@ -107,7 +107,7 @@ def test_serving_scores_rows_without_importing_any_training_code(bundle, test_ro
     script = f"""
 import importlib.abc, json, sys
 BLOCKED = ("elec.pipeline", "elec.methods", "elec.rundir", "elec.distill", "elec.train",
-           "elec.llm", "elec.export", "elec.plan", "elec.runnable", "elec.bench")
+           "elec.llm", "elec.exporter", "elec.planner", "elec.runnable", "elec.bench")
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
         if name.startswith(BLOCKED):

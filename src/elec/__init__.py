@@ -1,3 +1,46 @@
-"""elec: LLM-empowered CTR prediction with LLM-free serving (ELEC, SIGIR 2025)."""
+"""elec: LLM-empowered CTR prediction with LLM-free serving (ELEC, SIGIR 2025).
+
+The public API, imported on first use (``import elec`` stays light, and serving never
+loads the training code):
+
+    config    RunConfig, load_config
+    running   run (a whole run: results), Run (its networks, on demand), plan
+    methods   METHODS, TABLE, Method, variant_of (the method table)
+    models    BACKBONES
+    data      load_table, split_indices, synthesize, SynthConfig, fetch
+    serving   export, Predictor, create_app
+    measuring quality, paired, stats, evaluate, environment, Reporter
+"""
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
+
+_API = {
+    "RunConfig": "elec.config", "load_config": "elec.config",
+    "run": "elec.pipeline", "Run": "elec.pipeline", "plan": "elec.planner",
+    "METHODS": "elec.methods", "TABLE": "elec.methods", "Method": "elec.methods",
+    "variant_of": "elec.methods",
+    "BACKBONES": "elec.models",
+    "load_table": "elec.data.sources", "fetch": "elec.data.sources",
+    "split_indices": "elec.data.splits",
+    "synthesize": "elec.data.synth", "SynthConfig": "elec.data.synth",
+    "export": "elec.exporter", "Predictor": "elec.serve.predictor",
+    "create_app": "elec.serve.app",
+    "quality": "elec.bench", "paired": "elec.bench", "stats": "elec.bench",
+    "evaluate": "elec.train.metrics", "environment": "elec.environment",
+    "Reporter": "elec.ui",
+}
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str) -> object:
+    if name not in _API:
+        raise AttributeError(f"module 'elec' has no attribute {name!r}")
+    return getattr(importlib.import_module(_API[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

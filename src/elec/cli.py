@@ -78,9 +78,9 @@ def run(
 ) -> None:
     """Run ELEC end to end: LM adapter, backbone, controls, gain and vanilla networks."""
     from elec.data.shards import sharded
-    from elec.export import served_by_default
+    from elec.exporter import served_by_default
     from elec.pipeline import run as run_pipeline
-    from elec.plan import describe, plan
+    from elec.planner import describe, plan
     from elec.report.table import closing_lines, rich_table
     from elec.train import distributed
 
@@ -148,7 +148,7 @@ def export(
         help="replace a previous bundle at --out (never a directory of other files)")] = False,
 ) -> None:
     """Write a self-contained serving bundle (weights, encoders, manifest; no pickle)."""
-    from elec.export import export as export_bundle
+    from elec.exporter import export as export_bundle
     from elec.serve.bundle import BundleError
 
     try:

@@ -50,7 +50,7 @@ from elec.methods import (
     reads_llm,
 )
 from elec.models.item_rows import generated_checkpoint
-from elec.plan import plan
+from elec.planner import plan
 from elec.report.plots import training_curves
 from elec.rundir import RunDir
 from elec.runnable import check_run, defaults_without_items

@@ -1,5 +1,5 @@
 """A serving bundle: the self-contained, pickle-free files of a served network (written
-by ``elec export``, ``elec.export``), read and checked here.
+by ``elec export``, ``elec.exporter``), read and checked here.
 
     BUNDLE/
       manifest.json       format, model config, versions, metrics, sha256 of every file

@@ -12,9 +12,7 @@ from torch import Tensor, nn
 
 def init_linear(module: nn.Module) -> None:
     """Xavier-normal weights and zero biases for every ``nn.Linear`` in ``module``, as
-    FuxiCTR initialises its models: with it, not with PyTorch's default, DeepFM is
-    within the comparison's bar (benchmarks/results/fuxictr.json against
-    fuxictr_default-init_6eb5006.json); per seed the change is noise-sized."""
+    FuxiCTR initialises its models (the FuxiCTR comparison in docs/results.md)."""
     for layer in module.modules():
         if isinstance(layer, nn.Linear):
             nn.init.xavier_normal_(layer.weight)
@@ -24,9 +22,8 @@ def init_linear(module: nn.Module) -> None:
 
 class _TableRows(torch.autograd.Function):
     """``F.embedding`` with the gradient of the table summed by one ``index_add_``: on the
-    CPU, torch's own embedding backward has every thread scan every looked-up row (DeepFM
-    on 2M synthetic rows, batch 4096, 2 threads: 15.4 ms against 4.3 ms; the whole
-    training step about 8 ms faster). The same sums in the same order, so the same bits."""
+    CPU, torch's own embedding backward has every thread scan every looked-up row, several
+    times slower. The same sums in the same order, so the same bits."""
 
     @staticmethod
     def forward(ctx, weight: Tensor, rows: Tensor) -> Tensor:
@@ -79,10 +76,9 @@ class FeaturesEmbedding(nn.Module):
 
 class Dropout(nn.Module):
     """``nn.Dropout``, with its mask drawn on the CPU from 16-bit random numbers, four per
-    64-bit draw: torch's own CPU dropout draws one Bernoulli sample per value, which took
-    longer than the layer's matmul (4096 x 400, forward and backward: 26.6 ms against
-    5.7 ms here). A value is kept with probability 1 - p rounded to 1/65,536. On GPUs,
-    ``F.dropout``."""
+    64-bit draw: torch's own CPU dropout draws one Bernoulli sample per value, which takes
+    longer than the layer's matmul. A value is kept with probability 1 - p rounded to
+    1/65,536. On GPUs, ``F.dropout``."""
 
     def __init__(self, p: float):
         super().__init__()

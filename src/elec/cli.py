@@ -186,9 +186,9 @@ def serve(
             adder = ItemAdder(bundle, predictor.items, encode)
     except (BundleError, ModelNotFound) as error:
         _fail(error)
-    # hand the interpreter to the event loop often, so a large request scored in a worker
-    # thread does not hold up small ones for the default 5 ms at a time
-    sys.setswitchinterval(0.001)
+    sys.setswitchinterval(0.001)  # a large request scored in a thread must not stall small ones
+    console.print(f"serving {predictor.manifest['method']} from {bundle} on http://{host}:{port} "
+                  f"(POST /predict; the API at /docs); Ctrl-C stops", highlight=False)
     uvicorn.run(create_app(predictor, max_rows, add_items=adder), host=host, port=port,
                 log_level="warning")
 

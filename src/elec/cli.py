@@ -141,7 +141,8 @@ def export(
     run_dir: Annotated[Path, typer.Argument(help="a finished `elec run` directory")],
     out: Annotated[Path, typer.Option(help="bundle directory to write")],
     method: Annotated[str | None, typer.Option(
-        help="network to export (default: vanilla_gen if the run has it, else vanilla)")] = None,
+        help="network to export (default: the servable one with the best validation AUC)")
+    ] = None,
     format_: Annotated[list[str] | None, typer.Option(
         "--format", help="also write a graph: torchscript, onnx")] = None,
     force: Annotated[bool, typer.Option(

@@ -212,7 +212,8 @@ class TrainConfig(Section):
 
 # what `elec run` trains when the config names no methods: rows of the method table
 # (elec.methods, which checks every name a config gives)
-DEFAULT_METHODS = ["lm_only", "backbone", "self_distilled", "gain", "vanilla", "vanilla_gen"]
+DEFAULT_METHODS = ["lm_only", "backbone", "self_distilled", "gain", "vanilla", "item_gen",
+                   "vanilla_gen"]
 
 
 class RunConfig(Section):

@@ -18,7 +18,7 @@ from elec.config import ModelConfig, RunConfig
 from elec.data.schema import FeatureSchema
 from elec.data.store import atomic_dir, holds_only, sha256_file, write_json
 from elec.distill.networks import folded
-from elec.methods import METHODS, SERVED, method_model
+from elec.methods import METHODS, method_model
 from elec.models import CTRNetwork
 from elec.models.item_rows import grown, read_generated_checkpoint
 from elec.rundir import RunDir
@@ -114,10 +114,16 @@ def _check_out(out: Path, force: bool) -> None:
 
 
 def served_by_default(run_dir: Path) -> str:
-    """The method ``elec export`` takes when none is named: the first of ``SERVED`` the
-    run finished (vanilla_gen where the data has item text, else vanilla)."""
+    """The method ``elec export`` takes when none is named: of the servable networks the
+    run finished, the one with the highest validation AUC (the first in the method table
+    on a tie; vanilla where the run finished none)."""
     run = RunDir(run_dir, lambda _: None)
-    return next((m for m in SERVED if run.finished(m) is not None), SERVED[-1])
+    valid = {}
+    for name, method in METHODS.items():
+        record = run.finished(name) if method.servable else None
+        if record is not None and record.get("valid"):
+            valid[name] = record["valid"]["auc"]
+    return max(valid, key=valid.__getitem__) if valid else "vanilla"
 
 
 def export(run_dir: str | Path, out: str | Path, method: str | None = None,

@@ -106,7 +106,6 @@ TABLE = [
 ]
 METHODS = {m.name: m for m in TABLE}
 DEFAULT = DEFAULT_METHODS
-SERVED = ["vanilla_gen", "vanilla"]  # what `elec export` takes by default: the first finished
 
 
 def check_names(names: list[str]) -> None:

@@ -37,6 +37,9 @@ def closing_lines(results: dict, out: Path, served: str) -> str:
     """What ``elec run`` says last: where the results are, what the LM encoded, and the
     command that exports the network it serves by default."""
     texts = results["lm_texts"]
+    valid = results["methods"].get(served, {}).get("valid", {}).get("auc")
+    why = ("" if valid is None else
+           f" (the highest validation AUC of the servable networks, {valid:.4f})")
     return (f"results: {out / 'results.json'}; LM texts: {texts['encoded']:,} encoded, "
-            f"{texts['from_cache']:,} from the cache\nto serve {served}: elec export {out} "
-            f"--out bundle")
+            f"{texts['from_cache']:,} from the cache\nto serve {served}{why}: elec export "
+            f"{out} --out bundle")

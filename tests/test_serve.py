@@ -50,7 +50,8 @@ def _tiny(table_path, tiny_lm):
 @pytest.fixture(scope="module")
 def bundle(finished_run, tmp_path_factory):
     _, out = finished_run
-    return export(out, tmp_path_factory.mktemp("b") / "bundle", formats=("torchscript", "onnx"))
+    return export(out, tmp_path_factory.mktemp("b") / "bundle", method="vanilla",
+                  formats=("torchscript", "onnx"))
 
 
 @pytest.fixture(scope="module")
@@ -350,18 +351,19 @@ def test_an_export_killed_midway_leaves_the_previous_bundle_whole(finished_run, 
     import sys
 
     _, out = finished_run
-    bundle = export(out, tmp_path / "bundle")
+    bundle = export(out, tmp_path / "bundle", method="vanilla")
     before = {p.name: p.read_bytes() for p in bundle.iterdir()}
     # a second export with --force that is killed (SIGKILL: no clean-up runs) while it
     # writes its files
     script = (
         "import time, sys\n"
         "import elec.serve.bundle as b\n"
+        "from elec.exporter import export\n"
         "real = b.save_file\n"
         "def slow(*a, **k):\n"
         "    real(*a, **k); print('writing', flush=True); time.sleep(60)\n"
         "b.save_file = slow\n"
-        f"b.export({str(out)!r}, {str(bundle)!r}, method='backbone', force=True)\n")
+        f"export({str(out)!r}, {str(bundle)!r}, method='backbone', force=True)\n")
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert child.stdout.readline().strip() == "writing"
     os.kill(child.pid, signal.SIGKILL)

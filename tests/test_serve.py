@@ -302,8 +302,15 @@ def test_http_limits_hold_for_chunked_bodies_and_errors_do_not_echo_the_input(se
     extra = httpx.post(f"{server}/predict", json={"rows": [{**row, "colour": "red"}]})
     assert extra.json()["ignored_fields"] == ["click", "colour", "timestamp", "title"]
     tabular = {k: row[k] for k in ("user_id", "item_id", "age", "occupation", "genres")}
-    assert "ignored_fields" not in httpx.post(f"{server}/predict",
-                                              json={"rows": [tabular]}).json()
+    answer = httpx.post(f"{server}/predict", json={"rows": [tabular]}).json()
+    assert "ignored_fields" not in answer and "missing_fields" not in answer
+    # a field the model reads that a row lacks is read as missing, and said
+    partial = {k: v for k, v in tabular.items() if k != "age"}
+    assert httpx.post(f"{server}/predict", json={"rows": [tabular, partial]}).json()[
+        "missing_fields"] == ["age"]
+    # a row with none of them is no row to score
+    nothing = httpx.post(f"{server}/predict", json={"rows": [tabular, {"colour": "red"}]})
+    assert nothing.status_code == 422 and "row 1 has none of the fields" in nothing.text
 
 
 JSON_VALUES = st.recursive(

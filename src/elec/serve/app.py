@@ -37,6 +37,8 @@ class PredictRequest(BaseModel):
 class PredictResponse(BaseModel):
     probabilities: list[float]
     ignored_fields: list[str] | None = None  # names in the rows that the model does not read
+    missing_fields: list[str] | None = None  # fields the model reads that a row lacks (read
+    # as missing values)
 
 
 class BodyLimit:
@@ -114,6 +116,11 @@ def create_app(predictor: Predictor, max_rows: int = 4096,
         if len(body.rows) > max_rows:
             return JSONResponse(status_code=413, content={
                 "detail": f"{len(body.rows):,} rows in one request; the maximum is {max_rows:,}"})
+        empty = next((i for i, row in enumerate(body.rows) if known.isdisjoint(row)), None)
+        if empty is not None:
+            return JSONResponse(status_code=422, content={
+                "detail": f"row {empty} has none of the fields the model reads "
+                          f"({', '.join(sorted(known)[:20])}): nothing to score"})
         try:
             if len(body.rows) <= INLINE_ROWS:  # a thread hop would cost more than scoring
                 probabilities = predictor.predict_proba(body.rows)
@@ -122,8 +129,10 @@ def create_app(predictor: Predictor, max_rows: int = 4096,
         except RowError as error:
             return JSONResponse(status_code=422, content={"detail": str(error)})
         ignored = sorted({name for row in body.rows for name in row} - known)
+        missing = sorted({name for row in body.rows for name in known.difference(row)})
         return {"probabilities": probabilities.tolist(),
-                "ignored_fields": [clip(name) for name in ignored[:50]] or None}
+                "ignored_fields": [clip(name) for name in ignored[:50]] or None,
+                "missing_fields": missing or None}
 
     if add_items is not None:
         @app.post("/items", openapi_extra=request_schema)

@@ -109,3 +109,47 @@ def test_a_criteo_style_table_keeps_opaque_codes_out_of_the_text(tmp_path):
     check_run(load_config(tmp_path / "criteo.yaml"), sharded=False, world=1)
     with pytest.raises(ConfigError, match="no field is rendered into it"):
         check_run(load_config(tmp_path / "criteo.yaml", ["methods=[backbone,gain]"]), False, 1)
+
+
+def test_init_leaves_out_an_index_and_a_leak_and_finds_the_user_and_item_by_shape(tmp_path):
+    """A shop table written by pandas: its unnamed index, a shopper column of codes, a
+    product id whose title depends on it, star ratings that decide the label."""
+    rng = np.random.default_rng(1)
+    rows = 2000
+    items = rng.integers(0, 80, rows)
+    words = ["snug", "wool", "jumper", "linen", "dress", "denim", "jacket", "silk", "scarf"]
+    titles = [" ".join(rng.choice(words, 3)) + f" no. {i}" for i in range(80)]
+    stars = rng.integers(1, 6, rows)
+    lines = [",shopper,Clothing ID,Title,Department,Stars,Recommended"]
+    lines += [f"{r},U{rng.integers(0, 150)},{items[r]},{titles[items[r]]},"
+              f"{['Tops', 'Dresses', 'Jackets'][items[r] % 3]},{stars[r]},{int(stars[r] >= 4)}"
+              for r in range(rows)]
+    (tmp_path / "shop.csv").write_text("\n".join(lines) + "\n")
+    text = propose(tmp_path / "shop.csv", "Recommended")
+    cfg = yaml.safe_load(text)
+    kinds = _kinds(text)
+    assert set(kinds) == {"shopper", "Clothing ID", "Title", "Department"}
+    assert kinds["shopper"][:2] == ("categorical", False)  # codes, not words for the LM
+    assert kinds["Title"][0] == "text"
+    left = [line for line in text.splitlines() if "# left out" in line]
+    assert len(left) == 2 and "no name" in left[0]
+    assert "'Stars'" in left[1] and "AUC 1.000" in left[1] and "leak" in left[1]
+    assert cfg["data"]["user_column"] == "shopper"
+    assert cfg["data"]["item_column"] == "Clothing ID"  # the id the title depends on
+    assert "cold-item (by Clothing ID)" in text and "max_length: 128" in text
+    loaded = load_config(None, [])  # the proposal is a valid config
+    loaded = type(loaded).model_validate(cfg)
+    check_run(loaded, sharded=False, world=1)
+
+
+def test_init_tells_how_much_long_text_the_lm_cannot_read(tmp_path):
+    rng = np.random.default_rng(2)
+    rows = 600
+    review = [" ".join(rng.choice(["good", "fit", "soft", "small", "colour"], 120))
+              for _ in range(rows)]
+    table = pa.table({"item_id": rng.integers(0, 30, rows), "review": review,
+                      "clicked": rng.integers(0, 2, rows)})
+    pacsv.write_csv(table, tmp_path / "reviews.csv")
+    text = propose(tmp_path / "reviews.csv", "clicked")
+    line = next(x for x in text.splitlines() if "max_length" in x)
+    assert "about 100% of the sampled rows' texts are longer" in line and "in_text: false" in line

@@ -20,15 +20,26 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from elec.data.files import batches, dataset, input_files
+from elec.data.verdicts import (
+    LEAK_AUC,
+    depends_on,
+    key_verdict,
+    single_column_auc,
+    text_share_cut,
+    unnamed,
+)
 from elec.errors import DataError
 
 SAMPLE_ROWS = 100_000
-USER = re.compile(r"^(user|uid|customer|client|member|visitor|reviewer|account)(_?id)?$", re.I)
+USER = re.compile(r"^(user|uid|customer|client|member|visitor|reviewer|account|shopper|"
+                  r"buyer|person|viewer|reader|listener|player|guest|subscriber)(_?id)?$", re.I)
 ITEM = re.compile(r"^(item|iid|product|movie|asin|sku|ad|article|song|book|business|"
-                  r"video|news|parent_asin)(_?id)?$", re.I)
+                  r"video|news|parent_asin|clothing|listing|offer|track|recipe|hotel|"
+                  r"restaurant|course|job|post|game|app)(_?id)?$", re.I)
 TIME = re.compile(r"^(timestamp|time|date|datetime|ts|unix_?time|event_?time|created_at)$",
                   re.I)
-ID = re.compile(r"(^id$|_id$|Id$|^uid$|^iid$)")
+ID = re.compile(r"(^id$|_id$|^uid$|^iid$)")
+ID_VALUE = re.compile(r"^[A-Za-z]{1,3}[-_]?\d+$")  # U123, SKU-9: codes, not words
 OPAQUE_NAME = re.compile(r"^[A-Za-z]{0,2}\d+$")  # Criteo's I1, C26: nothing to read
 CODE = re.compile(r"^[0-9a-fA-F]{6,}$")  # hashed values: nothing to read either
 
@@ -91,6 +102,16 @@ def _split_of(values: list[str]) -> str | None:
     return None
 
 
+def plain(name: str) -> str:
+    """A column name as the name rules read it: "Clothing ID" -> "clothing_id",
+    "productId" -> "product_id"."""
+    return re.sub(r"\W+", "_", re.sub(r"([a-z])([A-Z])", r"\1_\2", name.strip())).lower()
+
+
+def id_named(name: str) -> bool:
+    return bool(ID.search(plain(name)) or USER.match(plain(name)) or ITEM.match(plain(name)))
+
+
 def propose_field(name: str, column: pa.ChunkedArray) -> Proposal:
     """One column's kind, with the reason."""
     kind = column.type
@@ -107,7 +128,7 @@ def propose_field(name: str, column: pa.ChunkedArray) -> Proposal:
     if pa.types.is_boolean(kind):
         return Proposal(name, "categorical", "true / false")
     if pa.types.is_integer(kind):
-        if ID.search(name) or USER.match(name) or ITEM.match(name):
+        if id_named(name):
             return Proposal(name, "categorical", f"an id ({distinct:,} values): its number "
                             f"means nothing to an LM", in_text=False)
         if distinct <= 20:
@@ -127,8 +148,9 @@ def propose_field(name: str, column: pa.ChunkedArray) -> Proposal:
     if len(unique) > 50 and (words >= 2.5 or chars >= 30):
         return Proposal(name, "text", f"{len(unique):,} distinct strings of {words:.1f} words "
                         f"on average: read by the LM only")
-    code = bool(unique) and sum(bool(CODE.match(v)) for v in unique) > 0.9 * len(unique)
-    id_like = bool(ID.search(name) or USER.match(name) or ITEM.match(name))
+    code = bool(unique) and sum(bool(CODE.match(v) or ID_VALUE.match(v))
+                                for v in unique) > 0.9 * len(unique)
+    id_like = id_named(name)
     min_count = 2 if distinct > 10_000 else None
     if id_like or code or opaque:
         what = "an id" if id_like else "opaque codes"
@@ -155,6 +177,29 @@ def label_rule(column: pa.ChunkedArray, name: str) -> tuple[float | None, str]:
     return threshold, f">= {threshold:g} (the top 40% of the sample) is a click: adjust"
 
 
+def clicks(column: pa.ChunkedArray, threshold: float | None) -> np.ndarray:
+    """The sample's 0/1 labels under the proposed rule (a missing label: 0)."""
+    values = pc.fill_null(pc.cast(column, pa.float64()), 0).to_numpy(zero_copy_only=False)
+    return (values >= threshold if threshold is not None else values > 0).astype(np.float64)
+
+
+def user_and_item(table: pa.Table, fields: list[Proposal]) -> tuple[str | None, str | None]:
+    """The user and item columns: by name, else by shape among the id columns with
+    repeats (the item is the one a text column depends on, as a title on its product;
+    the user another)."""
+    ids = [f.name for f in fields if f.kind == "categorical" and not f.in_text]
+    user = next((n for n in ids if USER.match(plain(n))), None)
+    item = next((n for n in ids if ITEM.match(plain(n))), None)
+    texts = [f.name for f in fields if f.kind == "text"]
+    if item is None:
+        item = next((n for n in ids if n != user and any(depends_on(table, n, t)
+                                                         for t in texts)), None)
+    if user is None:
+        user = next((n for n in ids if n != item and pc.count_distinct(table[n]).as_py()
+                     <= 0.5 * (len(table[n]) - table[n].null_count)), None)
+    return user, item
+
+
 def small_batch(rows: int) -> int:
     """A power of two giving 50 to 100 steps an epoch on the training 80% of ``rows``, kept
     within 64 to 1024: on a table of a few thousand rows the default batch leaves too few."""
@@ -168,11 +213,22 @@ def propose(data: str | Path, label: str) -> str:
         raise DataError(f"--label {label!r} is not a column of {data}; its columns are "
                         f"{', '.join(table.column_names)}")
     threshold, label_why = label_rule(table[label], label)
+    clicked = clicks(table[label], threshold)
     names = [n for n in table.column_names if n != label]
-    time = next((n for n in names if TIME.match(n)), None)
-    user = next((n for n in names if USER.match(n)), None)
-    item = next((n for n in names if ITEM.match(n)), None)
-    fields = [propose_field(n, table[n]) for n in names if n != time]
+    time = next((n for n in names if TIME.match(plain(n))), None)
+    left = {n: "no name (an index written with the table)" for n in names if unnamed(n)}
+    fields = [propose_field(n, table[n]) for n in names if n != time and n not in left]
+    for f in fields:
+        auc = single_column_auc(table[f.name], clicked)
+        key = key_verdict(table[f.name]) if f.kind in ("categorical", "numeric") else None
+        if key:
+            left[f.name] = key
+        elif auc is not None and auc >= LEAK_AUC:
+            left[f.name] = (f"alone it ranks the clicks with AUC {auc:.3f}: the label, or "
+                            f"decided with it (a leak); put it back only if it is known when "
+                            f"a row is scored")
+    fields = [f for f in fields if f.name not in left]
+    user, item = user_and_item(table, fields)
     texts = [f for f in fields if f.in_text]
     lines = [
         f"# A first config for {data}, proposed by `elec init` from its first "
@@ -187,7 +243,8 @@ def propose(data: str | Path, label: str) -> str:
         f"  label_threshold: {'null' if threshold is None else f'{threshold:g}'}"
         f"    # {label_why}",
         f"  split: random             # or temporal{' (by ' + time + ')' if time else ''}"
-        f"{', cold-item (by ' + item + ')' if item else ''}",
+        + (f"; cold-item (by {item}) scores only items no training row holds, where "
+           f"reading the item's text pays most" if item else ""),
         f"  user_column: {user or 'null'}" + ("" if user else "    # no user column found: "
                                               "no gAUC"),
     ]
@@ -201,10 +258,17 @@ def propose(data: str | Path, label: str) -> str:
               "  # column out of the text the LM reads; display: how the text names it"]
     width = max(len(f.line()) for f in fields) if fields else 0
     lines += [f"{f.line():<{width}}  # {f.why}" for f in fields]
+    lines += [f"  # left out: {n!r}: {why}" for n, why in left.items()]
     if not texts:
         lines.append("  # no column reads as words: the LM has little to add on this table")
+    cut = text_share_cut(table, [f.name for f in texts])
     lines += ["llm:", "  name: minilm              # the bundled MiniLM; or a local path / "
-              "Hugging Face id", "model:", "  name: deepfm", "  embedding_dim: 16"]
+              "Hugging Face id",
+              f"  max_length: 128           # tokens the LM reads of a row's text: about "
+              f"{cut:.0%} of the sampled rows' texts are longer and lose their last fields"
+              + (" (leave long free text out of the text, in_text: false, or raise it)"
+                 if cut > 0.1 else ""),
+              "model:", "  name: deepfm", "  embedding_dim: 16"]
     train = []
     if table.num_rows < SAMPLE_ROWS:  # the whole table: small data wants small batches
         batch = small_batch(table.num_rows)

@@ -104,7 +104,7 @@ def main() -> None:
               "titles": args.titles if args.config is None else None,
               "data": "synth_" + args.titles if args.config is None else config.stem,
               "rare_below_training_rows": args.rare,
-              "command": " ".join(["python", *sys.argv]),
+              "command": " ".join(["python", "benchmarks/synth_quality.py", *sys.argv[1:]]),
               "test_rows": len(labels), "rare_test_rows": int(rare.sum()),
               "new_test_rows": int(slices["new"].sum()),
               "achievable_test_auc": synth["splits"]["test"]["achievable_auc"],

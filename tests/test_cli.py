@@ -69,3 +69,19 @@ def test_data_synth_writes_the_meaning_variant_and_names_an_unknown_kind_of_titl
                                  "--out", str(tmp_path / "x")])
     assert result.exit_code == 2 and "titles 'sense': use words or meaning" in result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_elec_run_closes_with_what_to_serve_its_lift_and_the_export_command(tmp_path):
+    from elec.report.table import closing_lines
+
+    def record(valid, test):
+        return {"valid": {"auc": valid}, "test": {"auc": test}}
+
+    results = {"lm_texts": {"encoded": 1200, "from_cache": 30},
+               "methods": {"backbone": record(0.70, 0.71), "self_distilled": record(0.71, 0.715),
+                           "vanilla": record(0.72, 0.7234)}}
+    text = closing_lines(results, tmp_path / "run", "vanilla")
+    assert "1,200 encoded, 30 from the cache" in text
+    assert "to serve vanilla (the highest validation AUC, 0.7200" in text
+    assert "+0.0134 test AUC over backbone, +0.0084 test AUC over self_distilled" in text
+    assert text.endswith(f"elec export {tmp_path / 'run'} --out bundle")

@@ -304,6 +304,10 @@ def test_http_limits_hold_for_chunked_bodies_and_errors_do_not_echo_the_input(se
     tabular = {k: row[k] for k in ("user_id", "item_id", "age", "occupation", "genres")}
     answer = httpx.post(f"{server}/predict", json={"rows": [tabular]}).json()
     assert "ignored_fields" not in answer and "missing_fields" not in answer
+    # the error answers are documented, with their body
+    documented = httpx.get(f"{server}/openapi.json").json()["paths"]["/predict"]["post"]
+    assert {"413", "422"} <= set(documented["responses"])
+    assert "ErrorAnswer" in str(documented["responses"]["422"])
     # a field the model reads that a row lacks is read as missing, and said
     partial = {k: v for k, v in tabular.items() if k != "age"}
     assert httpx.post(f"{server}/predict", json={"rows": [tabular, partial]}).json()[

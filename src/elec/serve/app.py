@@ -41,6 +41,16 @@ class PredictResponse(BaseModel):
     # as missing values)
 
 
+class ErrorAnswer(BaseModel):
+    detail: str | list[dict[str, Any]]  # what was wrong, naming the row or field
+
+
+ERRORS = {413: {"model": ErrorAnswer, "description": "more rows or bytes than one request "
+                                                     "may hold"},
+          422: {"model": ErrorAnswer, "description": "a request, row or value the model "
+                                                     "cannot read, named"}}
+
+
 class BodyLimit:
     """ASGI middleware: a request body over ``limit`` bytes gets a 413 before the app
     sees any of it, whether its length was announced or it came in chunks."""
@@ -105,7 +115,7 @@ def create_app(predictor: Predictor, max_rows: int = 4096,
         "application/json": {"schema": PredictRequest.model_json_schema()}}}}
 
     @app.post("/predict", response_model=PredictResponse, response_model_exclude_none=True,
-              openapi_extra=request_schema)
+              openapi_extra=request_schema, responses=ERRORS)
     async def predict(request: Request):
         raw = await request.body()
         try:  # a large body is parsed in a worker thread too: parsing 4,096 rows takes ms

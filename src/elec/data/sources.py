@@ -25,19 +25,29 @@ def fetch(name: str, force: bool = False, log: Callable[[str], None] = print) ->
     return BUILTIN[name].fetch(force=force, log=log)
 
 
-def load_table(cfg: DataConfig, log: Callable[[str], None] = print) -> pa.Table:
-    """All samples of the configured dataset, one row each (not yet split)."""
-    if cfg.dataset in BUILTIN and cfg.loader == "table":
+def _table(cfg: DataConfig, log: Callable[[str], None]) -> pa.Table:
+    """data.loader table: a built-in dataset by name, or the user's files."""
+    if cfg.dataset in BUILTIN:
         source = BUILTIN[cfg.dataset]
         return source.samples(source.load_tables(source.fetch(log=log)), history=cfg.history)
-    if cfg.loader == "ml-1m":
-        return movielens1m.samples(Path(cfg.dataset).expanduser(), history=cfg.history)
-    if cfg.loader == "amazon-reviews-2023":
-        return amazon.samples(Path(cfg.dataset).expanduser())
     if not Path(cfg.dataset).exists() and not any(c in cfg.dataset for c in "*?["):
         raise DataError(f"data.dataset {cfg.dataset!r} is neither a built-in dataset "
                         f"({', '.join(BUILTIN)}) nor an existing file, directory or pattern")
     return read_table(cfg.dataset)
+
+
+LOADERS: dict[str, Callable[[DataConfig, Callable[[str], None]], pa.Table]] = {
+    # data.loader -> the samples of the dataset data.dataset names, one row each
+    "table": _table,
+    "ml-1m": lambda cfg, log: movielens1m.samples(Path(cfg.dataset).expanduser(),
+                                                  history=cfg.history),
+    "amazon-reviews-2023": lambda cfg, log: amazon.samples(Path(cfg.dataset).expanduser()),
+}
+
+
+def load_table(cfg: DataConfig, log: Callable[[str], None] = print) -> pa.Table:
+    """All samples of the configured dataset, one row each (not yet split)."""
+    return LOADERS[cfg.loader](cfg, log)
 
 
 def check_fields(table: pa.Table, fields: list[FieldSpec], cfg: DataConfig) -> None:

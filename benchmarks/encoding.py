@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from elec import Reporter, environment, load_config, run
+from elec import Reporter, load_config, run
 from elec.data.sources import load_table, subsample
+from elec.environment import environment
 from elec.llm.encoder import TextEncoder
 from elec.text.render import render_table
 

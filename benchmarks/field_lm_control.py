@@ -21,8 +21,9 @@ from pathlib import Path
 import torch
 
 import elec.llm.inputs
-from elec import METHODS, Reporter, Run, environment, load_config, paired, stats
+from elec import METHODS, Reporter, Run, load_config, paired, stats
 from elec.data.store import write_json
+from elec.environment import environment
 
 RESULTS = Path(__file__).parent / "results"
 SHUFFLED = dataclasses.replace(METHODS["field_lm"], name="field_lm_shuffled",

@@ -32,7 +32,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from elec import BACKBONES, Reporter, Run, environment, load_config, stats
+from elec import BACKBONES, Reporter, Run, load_config, stats
+from elec.environment import environment
 
 RESULTS = Path(__file__).parent / "results"
 LABEL = "label"

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 from serving import served
 
-from elec import environment
 from elec.data.schema import FeatureSchema
 from elec.data.store import write_json
+from elec.environment import environment
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -20,7 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from elec import SynthConfig, environment, synthesize
+from elec import SynthConfig, synthesize
+from elec.environment import environment
 
 RESULTS = Path(__file__).parent / "results"
 OVERRIDES = ["methods=[backbone]", "data.storage=shards", "train.max_epochs=1",

@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from elec import Reporter, Run, environment, evaluate, load_config, variant_of
+from elec import Reporter, Run, evaluate, load_config, variant_of
 from elec.data.store import write_json
+from elec.environment import environment
 from elec.rundir import RunDir
 from elec.train.trainer import sigmoid
 

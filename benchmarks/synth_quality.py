@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from elec import Reporter, Run, SynthConfig, environment, evaluate, load_config, stats, synthesize
+from elec import Reporter, Run, SynthConfig, evaluate, load_config, stats, synthesize
 from elec.data.encoder import FIRST
+from elec.environment import environment
 from elec.train.trainer import sigmoid
 
 RESULTS = Path(__file__).parent / "results"

@@ -15,7 +15,8 @@ import argparse
 import json
 from pathlib import Path
 
-from elec import BACKBONES, environment, load_config, quality
+from elec import BACKBONES, load_config, quality
+from elec.environment import environment
 from elec.report.quality import zoo_table
 
 RESULTS = Path(__file__).parent / "results"

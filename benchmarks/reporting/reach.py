@@ -89,7 +89,8 @@ def _mean(values: list[float]) -> float | None:
 def retention(seeds: dict, method: str, rows: str) -> float | None:
     lift = _mean(_paired(seeds, "gain", "backbone", rows))
     kept = _mean(_paired(seeds, method, "backbone", rows))
-    return None if lift is None or kept is None or lift <= 0 else kept / lift
+    # a share of a lift within noise says nothing: n/a under 0.001
+    return None if lift is None or kept is None or lift < 0.001 else kept / lift
 
 
 def cells() -> list[dict]:
@@ -167,6 +168,6 @@ def reach_table(readme: bool = False) -> list[str]:
             "none. The first table is every network against the backbone; the second, the "
             "generated item embeddings against each control, and their retention, (method - "
             "backbone) / (gain - backbone) on the slice: above 100% the served network beats "
-            "the gain network there; n/a where the gain network is not above the backbone. "
+            "the gain network there; n/a where the gain network is not 0.001 above the backbone. "
             "`backbone_item_dropout` is the backbone trained with `train.item_dropout: 0.2`, "
             "`item_gen_item_dropout` item_gen on it.", "", *out, ""]

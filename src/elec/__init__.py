@@ -9,7 +9,7 @@ loads the training code):
     models    BACKBONES
     data      load_table, split_indices, synthesize, SynthConfig, fetch
     serving   export, Predictor, create_app
-    measuring quality, paired, stats, evaluate, environment, Reporter
+    measuring quality, paired, stats, evaluate, Reporter
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ _API = {
     "export": "elec.exporter", "Predictor": "elec.serve.predictor",
     "create_app": "elec.serve.app",
     "quality": "elec.bench", "paired": "elec.bench", "stats": "elec.bench",
-    "evaluate": "elec.train.metrics", "environment": "elec.environment",
+    "evaluate": "elec.train.metrics",
     "Reporter": "elec.ui",
 }
 __all__ = ["__version__", *_API]

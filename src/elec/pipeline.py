@@ -43,7 +43,6 @@ from elec.llm.stage1 import frozen_stage1, shared_dir
 from elec.methods import (
     METHODS,
     Method,
-    check_names,
     dependencies,
     item_methods,
     method_model,
@@ -53,7 +52,7 @@ from elec.models.item_rows import generated_checkpoint
 from elec.planner import plan
 from elec.report.plots import training_curves
 from elec.rundir import RunDir
-from elec.runnable import check_run, defaults_without_items
+from elec.runnable import check_run
 from elec.text.items import ITEMS, item_texts
 from elec.text.render import render_table
 from elec.train import distributed
@@ -71,8 +70,7 @@ class Run:
         distributed.start(self.device)  # under torchrun: join the process group
         self.device = distributed.local_device(self.device)
         self.sharded = sharded(cfg)
-        check_names(cfg.methods)
-        why = defaults_without_items(cfg, self.sharded, distributed.world())
+        why = plan(cfg, self.sharded, distributed.world())[1]  # checks the names too
         if why:
             self.cfg = cfg = self._without_items(cfg, why)
         check_run(cfg, self.sharded, distributed.world())

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from elec.config import RunConfig
-from elec.methods import METHODS, Method, check_names, dependencies
+from elec.methods import METHODS, Method, check_names, dependencies, item_methods
 from elec.runnable import defaults_without_items
 
 READS = {  # what a network of each kind reads beside the tabular fields
@@ -47,7 +47,7 @@ def plan(cfg: RunConfig, sharded: bool = False, world: int = 1) -> tuple[list[St
     and why those were left out (None: none were)."""
     check_names(cfg.methods)
     why = defaults_without_items(cfg, sharded, world)
-    left = {m for m in cfg.methods if METHODS[m].lookup} if why else set()
+    left = set(item_methods(cfg.methods)) if why else set()
     steps: list[Step] = []
     done: set[str] = set()
 

@@ -219,11 +219,10 @@ def propose(data: str | Path, label: str) -> str:
     left = {n: "no name (an index written with the table)" for n in names if unnamed(n)}
     fields = [propose_field(n, table[n]) for n in names if n != time and n not in left]
     for f in fields:
-        auc = single_column_auc(table[f.name], clicked)
         key = key_verdict(table[f.name]) if f.kind in ("categorical", "numeric") else None
         if key:
             left[f.name] = key
-        elif auc is not None and auc >= LEAK_AUC:
+        elif (auc := single_column_auc(table[f.name], clicked)) is not None and auc >= LEAK_AUC:
             left[f.name] = (f"alone it ranks the clicks with AUC {auc:.3f}: the label, or "
                             f"decided with it (a leak); put it back only if it is known when "
                             f"a row is scored")

@@ -126,7 +126,13 @@ def create_app(predictor: Predictor, max_rows: int = 4096,
         if len(body.rows) > max_rows:
             return JSONResponse(status_code=413, content={
                 "detail": f"{len(body.rows):,} rows in one request; the maximum is {max_rows:,}"})
-        empty = next((i for i, row in enumerate(body.rows) if known.isdisjoint(row)), None)
+        sent, in_every = set(), set(known)  # one pass over the rows' names
+        empty = None
+        for i, row in enumerate(body.rows):
+            sent.update(row)
+            in_every.intersection_update(row)
+            if empty is None and known.isdisjoint(row):
+                empty = i
         if empty is not None:
             return JSONResponse(status_code=422, content={
                 "detail": f"row {empty} has none of the fields the model reads "
@@ -138,8 +144,8 @@ def create_app(predictor: Predictor, max_rows: int = 4096,
                 probabilities = await run_in_threadpool(predictor.predict_proba, body.rows)
         except RowError as error:
             return JSONResponse(status_code=422, content={"detail": str(error)})
-        ignored = sorted({name for row in body.rows for name in row} - known)
-        missing = sorted({name for row in body.rows for name in known.difference(row)})
+        ignored = sorted(sent - known)
+        missing = sorted(known - in_every)
         return {"probabilities": probabilities.tolist(),
                 "ignored_fields": [clip(name) for name in ignored[:50]] or None,
                 "missing_fields": missing or None}

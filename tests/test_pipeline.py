@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import yaml
 from conftest import assert_pinned
 from safetensors.torch import load_file
 
@@ -58,6 +59,15 @@ def test_tiny_end_to_end_run_and_resume(tiny_config, elec_home, tmp_path):
     log_size = (out / "log.txt").stat().st_size
     fewer = run(tiny_config.model_copy(update={"methods": ["backbone"]}), out)
     assert fewer["methods"] == {"backbone": results["methods"]["backbone"]}
+    assert "epoch" not in (out / "log.txt").read_text()[log_size:]
+
+    # a run recorded before an option existed is the same run with that option's default
+    recorded = yaml.safe_load((out / "config.yaml").read_text())
+    del recorded["distill"]["tail_budget"]
+    (out / "config.yaml").write_text(yaml.safe_dump(recorded))
+    log_size = (out / "log.txt").stat().st_size
+    assert run(tiny_config.model_copy(update={"methods": ["backbone"]}), out)["methods"] == \
+        fewer["methods"]
     assert "epoch" not in (out / "log.txt").read_text()[log_size:]
 
     # a different config on the same directory is refused

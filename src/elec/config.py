@@ -189,6 +189,10 @@ class DistillConfig(Section):
     # 0.5 is the default for the reasons in docs/recipe-search.md. ensemble_distilled blends the
     # cross teacher the same way: the no-LM control of this choice.
     teacher_mix: float = Field(0.5, ge=0.0, le=1.0)
+    # the tail students (vanilla_tail, ensemble_tail): items with fewer training rows get
+    # synthetic rows up to this many; at most tail_budget rows (LM texts) in all
+    tail_below: PositiveInt = 10
+    tail_budget: NonNegativeInt = 50_000
 
 
 class TrainConfig(Section):

@@ -37,6 +37,7 @@ class Method:
     distill: dict[str, float] = field(default_factory=dict)  # overrides of DistillConfig
     cross: bool = False  # plain: the cross teacher's backbone instead of the run's
     serves_llm: bool = False
+    tail: bool = False  # student: also distilled on synthetic rows of the rare items
     lookup: bool = False  # reads its item text's vector: the bundle carries the item table (or,
     # folds_items, the items' rows in its embedding table)
 
@@ -92,6 +93,14 @@ TABLE = [
     Method("vanilla_gen", "ELEC's vanilla network with item_gen's generated item embeddings; "
            "served as the backbone, the rows in its embedding table", "generated", "vanilla",
            lookup=True),
+    Method("vanilla_tail", "ELEC student distilled as vanilla is, also on synthetic unlabeled "
+           "rows of the items with few training rows (their fields, with the contexts of "
+           "training rows drawn at random: distill.tail_below, distill.tail_budget), scored "
+           "by the gain network; served as the backbone", "student", "gain", blend=True,
+           tail=True),
+    Method("tail_gen", "vanilla_tail with item_gen's generated item embeddings; served as "
+           "the backbone, the rows in its embedding table", "generated", "vanilla_tail",
+           lookup=True),
     Method("field_lm", "backbone whose embedding of each value in the text (\"Occupation "
            "is writer.\") adds the projected LM vector of that sentence; served as a backbone "
            "(the sums folded into the embedding table)", "field"),
@@ -103,6 +112,9 @@ TABLE = [
            "cross_teacher"),
     Method("ensemble_distilled", "backbone distilled from the cross teacher blended with the "
            "backbone by distill.teacher_mix (no LM)", "student", "cross_teacher", blend=True),
+    Method("ensemble_tail", "no-LM control of vanilla_tail: ensemble_distilled, also on "
+           "vanilla_tail's synthetic rows (scored by the cross teacher blended with the "
+           "backbone)", "student", "cross_teacher", blend=True, tail=True),
 ]
 METHODS = {m.name: m for m in TABLE}
 DEFAULT = DEFAULT_METHODS

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from elec.config import DistillConfig, RunConfig
 from elec.data.prepare import Prepared, prepare
 from elec.data.shards import prepare_shards, sharded
+from elec.data.splits import TAIL
 from elec.data.store import write_json
 from elec.distill.generated import GeneratedNetwork, served_item_rows
 from elec.distill.networks import (
@@ -35,6 +36,7 @@ from elec.distill.networks import (
     WordsNetwork,
     projection_apart,
 )
+from elec.distill.tail import tail_rows
 from elec.distill.targets import distillation_rows
 from elec.environment import environment, resolve_device, seed_everything
 from elec.llm.finetune import finetuned_stage1
@@ -98,7 +100,8 @@ class Run:
         # the default methods' item ones are left out where no field describes an item
         required = "methods" in cfg.model_fields_set
         data = prepare(cfg, render, self.device, self.log,
-                       item_texts(cfg, required) if items else None)
+                       item_texts(cfg, required) if items else None,
+                       keep_tables=any(METHODS[m].tail for m in cfg.methods))
         if items and data.item_texts is None:
             self.cfg = self._without_items(cfg, "no field describes an item by itself (name "
                                                 "them in text.item_fields)")
@@ -148,15 +151,17 @@ class Run:
         generator = seed_everything(cfg.seed)
         trainer = Trainer(cfg.train, self.log, self.reporter.bar,
                           augment=item_dropout(cfg, data.schema))
-        columns = self.lm.rows(method)
+        columns, tail = self.lm.rows(method), {}
         if method.build == "student":  # a student of method.teacher, on its targets
             distill = self.distill(method)
             blended = method.blend and distill.teacher_mix < 1.0
-            train = distillation_rows(self.network(method.teacher),
-                                      self.lm.rows(METHODS[method.teacher]), columns,
+            teacher = self.lm.rows(METHODS[method.teacher])
+            if method.tail:
+                columns, teacher, tail = self._tail(method, columns, teacher)
+            train = distillation_rows(self.network(method.teacher), teacher, columns,
                                       self.network("backbone") if blended else None,
                                       distill.teacher_mix, self.dir.path / "targets" / method.name)
-            columns = {**columns, "train": train}
+            columns = {**{s: c for s, c in columns.items() if s != TAIL}, "train": train}
             generator = seed_everything(cfg.seed)
         network = self._untrained(method).to(self.device)
         if method.build == "generated":  # a closed form, its settings chosen on valid
@@ -165,11 +170,29 @@ class Run:
                         if method.projects_lm else None)
         record = fit_network(method.name, network, columns, data.groups, trainer, generator,
                              param_groups, network.network if method.wrapped else None)
+        record |= tail
         self.networks[method.name] = network  # teachers are read by their students
         checkpoints = {method.name: network.state_dict()}
         if method.lookup:  # what its bundle looks up
             checkpoints[ITEMS.format(method.name)] = self.lm.item_checkpoint(method)
         return record, checkpoints
+
+    def _tail(self, method: Method, columns: dict, teacher: dict) -> tuple[dict, dict, dict]:
+        """The student's rows and its teacher's, each with the synthetic rows of the rare
+        items as one more split; and what they cost, for the record."""
+        before = dict(self.reporter.texts)
+        render = partial(render_table, specs=self.cfg.fields, cfg=self.cfg.text)
+        rows, texts, draw = tail_rows(self.data, self.cfg, render)
+        view = self.lm.tail_view(METHODS[method.teacher], rows, texts)
+        spent = {k: n - before[k] for k, n in self.reporter.texts.items()}
+        d = self.cfg.distill
+        self.log(f"{method.name}: {len(rows):,} synthetic rows of {draw.items:,} items with "
+                 f"under {d.tail_below} training rows ({draw.wanted:,} wanted, budget "
+                 f"{d.tail_budget:,}); LM texts {spent['encoded']:,} encoded, "
+                 f"{spent['from_cache']:,} from the cache")
+        return ({**columns, TAIL: rows}, {**teacher, TAIL: view},
+                {"tail": {"rows": len(rows), "items": draw.items, "wanted": draw.wanted,
+                          "lm_texts": spent}})
 
     def _generated(self, method: Method, network: GeneratedNetwork, columns: dict
                    ) -> tuple[dict, dict[str, dict[str, Tensor]]]:

@@ -31,7 +31,8 @@ class Step:
     def describe(self) -> str:
         m = self.method
         reads = READS[m.build] + (" and its item's LM vector" if m.build == "student"
-                                  and m.lookup else "")
+                                  and m.lookup else "") + (
+            ", also on synthetic rows of the rare items" if m.tail else "")
         serves = ("needs the LM at every request" if m.serves_llm else
                   "the backbone, item rows in its table" if m.folds_items else
                   "the backbone and an item table" if m.lookup else "the backbone")

@@ -37,6 +37,18 @@ def _but_methods(cfg: dict | None) -> dict | None:
     return None if cfg is None else {k: v for k, v in cfg.items() if k != "methods"}
 
 
+def _recorded(path: Path) -> dict | None:
+    """The configuration a run directory recorded, resolved as this version resolves it:
+    an option added since then reads as its default, as in the run that recorded it."""
+    if not path.is_file():
+        return None
+    recorded = yaml.safe_load(path.read_text())
+    try:
+        return RunConfig.model_validate(recorded).to_dict()
+    except ValueError:  # an option this version no longer has: another configuration
+        return recorded
+
+
 class RunDir:
     def __init__(self, path: Path, log: Callable[[str], None] = print,
                  note: Callable[[str], None] | None = None):
@@ -57,7 +69,7 @@ class RunDir:
                               f"choose a directory you can write to") from None
         resolved = cfg.to_dict()
         path = self.path / "config.yaml"
-        recorded = yaml.safe_load(path.read_text()) if path.is_file() else None
+        recorded = _recorded(path)
         if recorded == resolved:
             self.log(f"resuming the run in {self.path}")
             return

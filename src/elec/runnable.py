@@ -53,7 +53,7 @@ def trainable(cfg: RunConfig) -> list[str]:
     return [m.name for m in TABLE
             if not ((reads_llm(m) or m.build == "words") and not rendered)
             and not (m.build == "field" and not _values_in_text(rendered))
-            and not (m.lookup and cfg.data.item_column not in names)]
+            and not ((m.lookup or m.tail) and cfg.data.item_column not in names)]
 
 
 def check_run(cfg: RunConfig, sharded: bool, world: int) -> None:
@@ -76,18 +76,23 @@ def check_run(cfg: RunConfig, sharded: bool, world: int) -> None:
                           "the text, or leave field_lm out of methods")
     # the default methods' item ones are left out where they cannot run, not refused
     named = cfg.methods if "methods" in cfg.model_fields_set else []
+    tail = [m for m in named if METHODS[m].tail]
     ids = ((["train.item_dropout"] if cfg.train.item_dropout else [])
-           + [m for m in named if METHODS[m].folds_items])
+           + [m for m in named if METHODS[m].folds_items] + tail)
     if ids and item_id_problem(cfg):
         reads = " and ".join(ids) + (" reads" if len(ids) == 1 else " read")
         raise ConfigError(f"{reads} the item column {cfg.data.item_column!r} "
                           f"(data.item_column) as a categorical field with encoder vocab; "
                           f"make it one, or leave out {', '.join(ids)}")
-    item = item_methods(named)
+    item = item_methods(named) + tail
     if item and (sharded or world > 1):
         raise ConfigError(f"{', '.join(item)} run on data in memory, in one process, for "
                           f"now; leave them out of methods on shards or under torchrun")
     mode = cfg.adapter.mode
+    if mode != "frozen" and "vanilla_tail" in cfg.methods:
+        raise ConfigError(f"vanilla_tail reads its synthetic rows through the frozen LM and "
+                          f"lm_only's adapter; adapter.mode {mode} fine-tunes the LM: use "
+                          f"adapter.mode frozen, or leave vanilla_tail out of methods")
     if mode != "frozen" and (sharded or world > 1) and any(
             reads_llm(METHODS[m]) for m in cfg.methods):
         where = "on data.storage shards" if sharded else "under torchrun"

@@ -45,6 +45,8 @@ class Prepared:
     groups: dict[str, np.ndarray | None]  # user of every row, for gAUC
     stored_digest: str | None = None  # data encoded on disk: the digest written with it
     item_texts: ItemTexts | None = None  # every row's item text (item methods)
+    tables: dict[str, pa.Table] | None = None  # the training rows (and the pool's) as read:
+    # what the tail students' synthetic rows are drawn from (elec.distill.tail)
 
     @property
     def splits(self) -> tuple[str, ...]:
@@ -106,9 +108,11 @@ def _given_splits(cfg: RunConfig) -> tuple[pa.Table, dict[str, np.ndarray]]:
 
 
 def prepare(cfg: RunConfig, render: Render, device: torch.device,
-            log: Callable[[str], None], render_items: RenderItems | None = None) -> Prepared:
+            log: Callable[[str], None], render_items: RenderItems | None = None,
+            keep_tables: bool = False) -> Prepared:
     """Load, split, fit the schema on the training rows (and the pool's ids), encode and
-    ``render`` every split (and ``render_items`` its item texts)."""
+    ``render`` every split (and ``render_items`` its item texts); ``keep_tables``: keep
+    the training rows (and the pool's) as read."""
     if cfg.data.split == "files":
         table, rows = _given_splits(cfg)
     else:
@@ -150,4 +154,6 @@ def prepare(cfg: RunConfig, render: Render, device: torch.device,
     if item_texts:
         log(f"example item text: {item_texts.texts['train'][0]}")
     return Prepared(schema, columns, {s: texts[s] for s in columns},
-                    {s: groups[s] for s in columns}, item_texts=item_texts)
+                    {s: groups[s] for s in columns}, item_texts=item_texts,
+                    tables={s: parts[s] for s in ("train", POOL) if s in parts}
+                    if keep_tables else None)

@@ -12,6 +12,7 @@ from elec.errors import DataError
 SPLITS = ("train", "valid", "test")  # labelled splits
 EVALUATED = ("valid", "test")  # where every network's metrics are reported
 POOL = "pool"  # unlabeled rows (features only), used by distillation
+TAIL = "tail"  # synthetic unlabeled rows of rare items (elec.distill.tail)
 
 
 def _cold_item_split(table: pa.Table, cfg: DataConfig, rng: np.random.Generator

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from elec.data.batches import Columns, Rows, batches
 from elec.data.sharded import ShardedColumns, part_file, save_array
-from elec.data.splits import POOL
+from elec.data.splits import POOL, TAIL
 from elec.distill.networks import LABELED, TEACHER_LOGIT, TEACHER_REPR
 from elec.train import distributed
 
@@ -80,15 +80,17 @@ def teacher_targets(teacher: nn.Module, teacher_rows: Rows, rows: Rows,
 def distillation_rows(teacher: nn.Module, teacher_columns: dict[str, Rows],
                       columns: dict[str, Rows], blend_with: nn.Module | None = None,
                       teacher_mix: float = 1.0, store: Path | None = None) -> Rows:
-    """A student's training rows: the labelled training rows and, when there is a pool,
-    its unlabeled rows, all with the teacher's targets (under ``store`` for shards)."""
+    """A student's training rows: the labelled training rows and the unlabeled ones (the
+    pool's, the tail's synthetic rows) where ``columns`` has them, all with the teacher's
+    targets (under ``store`` for shards)."""
     def targets(split: str) -> Rows:
         return teacher_targets(teacher, teacher_columns[split], columns[split], blend_with,
                                teacher_mix, None if store is None else store / split)
 
     train = targets("train")
-    if POOL not in columns:
+    unlabeled = [targets(split) for split in (POOL, TAIL) if split in columns]
+    if not unlabeled:
         return train
-    pool = targets(POOL)
     return Columns.concat([train.with_extra(**{LABELED: torch.ones_like(train.label)}),
-                           pool.with_extra(**{LABELED: torch.zeros_like(pool.label)})])
+                           *(rows.with_extra(**{LABELED: torch.zeros_like(rows.label)})
+                             for rows in unlabeled)])

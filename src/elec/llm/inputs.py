@@ -15,7 +15,9 @@ from torch import Tensor
 from elec.config import RunConfig
 from elec.data.batches import Columns, Rows
 from elec.data.prepare import Prepared
+from elec.data.splits import TAIL
 from elec.distill.networks import ITEM_TEXT, LLM_VECTOR
+from elec.llm.adapter import Adapter
 from elec.llm.encoder import encoding_device, resolve_precision
 from elec.llm.stage1 import encode_texts, value_vectors
 from elec.methods import Method
@@ -58,6 +60,18 @@ class LMInputs:
             self._gain = ({s: self.vectors_dir / s for s in self.data.splits} if self.sharded
                           else self.dir.load("llm_vectors", str(self.device)))
         return self._beside(LLM_VECTOR, self._gain)
+
+    def tail_view(self, teacher: Method, rows: Columns, texts: list[str]) -> Columns:
+        """What ``teacher`` reads of the tail's synthetic rows (``elec.distill.tail``): the
+        gain network, their v from lm_only's adapter (trained on all the training rows: a
+        synthetic row is in no fold, and has no label to leak); a backbone, the rows."""
+        if teacher.build != "gain":
+            return rows
+        self.stage1()
+        hidden = encode_texts({TAIL: texts}, self.cfg.llm, self.device, self.reporter)[TAIL]
+        adapter = Adapter(hidden.shape[1], self.cfg.adapter).to(self.device)
+        adapter.load_state_dict(self.dir.load("lm_only", str(self.device)))
+        return rows.with_extra(**{LLM_VECTOR: adapter.vectors(hidden)})
 
     def item_columns(self) -> dict[str, Columns]:
         """Every split with its rows' item vectors: the LM's pooled vector of the item's

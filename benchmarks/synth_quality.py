@@ -44,7 +44,11 @@ DELTAS = [("vanilla", "self_distilled"), ("vanilla", "ensemble_distilled"),
           ("vanilla", "words"), ("vanilla_item", "words"),
           *[(served, control) for served in ("item_gen", "vanilla_gen")
             for control in ("backbone", "words", "ensemble_distilled", "vanilla", "item_lm")],
-          ("vanilla_gen", "item_gen")]
+          ("vanilla_gen", "item_gen"),
+          *[(served, control) for served in ("vanilla_tail", "tail_gen")
+            for control in ("backbone", "words", "ensemble_distilled", "ensemble_tail",
+                            "vanilla", "item_gen")],
+          ("ensemble_tail", "ensemble_distilled"), ("tail_gen", "vanilla_tail")]
 
 
 def main() -> None:

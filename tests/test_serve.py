@@ -420,3 +420,44 @@ def test_elec_predict_scores_a_file_as_post_predict_does(server, bundle, test_ro
                                        "--out", str(tmp_path / "x.parquet")])
     assert refused.exit_code != 0
     assert "no column 'genres', which the model reads" in " ".join(refused.output.split())
+
+
+def test_rows_columns_and_a_ranking_request_score_alike(server, bundle, test_rows):
+    import httpx
+
+    rows = test_rows[:6]
+    expected = Predictor.from_bundle(bundle).predict_proba(rows)
+    columns = {name: [row.get(name) for row in rows] for name in rows[0]}
+    by_columns = httpx.post(f"{server}/predict", json={"columns": columns})
+    assert by_columns.status_code == 200, by_columns.text
+    np.testing.assert_allclose(by_columns.json()["probabilities"], expected, atol=1e-6)
+    # one user and context, the candidates' item fields: scored as the merged rows
+    user = ("user_id", "age", "occupation")
+    context = {k: rows[0][k] for k in user}
+    candidates = [{k: v for k, v in row.items() if k not in user} for row in rows]
+    ranked = httpx.post(f"{server}/predict", json={"context": context, "candidates": candidates})
+    merged = [{**context, **candidate} for candidate in candidates]
+    np.testing.assert_allclose(ranked.json()["probabilities"],
+                               Predictor.from_bundle(bundle).predict_proba(merged), atol=1e-6)
+    # what does not fit together is named
+    cases = [
+        ({"columns": {**columns, "age": columns["age"][:2]}}, 422, "column 'age' has 2 values"),
+        ({"context": context, "candidates": [rows[0]]}, 422,
+         "candidate 0 repeats the context's field 'age'"),
+        ({"context": context, "candidates": [candidates[0]] * 51}, 413, "maximum is 50"),
+        ({"columns": {"age": [1] * 51}}, 413, "maximum is 50"),
+        ({"context": context}, 422, "candidates"),
+    ]
+    for body, status, message in cases:
+        response = httpx.post(f"{server}/predict", json=body)
+        assert response.status_code == status and message in response.text, response.text
+    # a malformed ranking request's errors are those of the ranking shape alone
+    wrong = httpx.post(f"{server}/predict", json={"context": context, "candidates": [1]})
+    assert all(e["loc"][0] == "candidates" for e in wrong.json()["detail"]), wrong.text
+    # the schema documents the three shapes, each with an example of the model's fields
+    body = httpx.get(f"{server}/openapi.json").json()["paths"]["/predict"]["post"][
+        "requestBody"]["content"]["application/json"]
+    assert len(body["schema"]["oneOf"]) == 3
+    assert set(body["examples"]) == {"rows", "columns", "ranking"}
+    assert set(body["examples"]["rows"]["value"]["rows"][0]) == {
+        "user_id", "item_id", "age", "occupation", "genres"}

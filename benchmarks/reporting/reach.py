@@ -19,14 +19,15 @@ from pathlib import Path
 from reporting.sources import RESULTS, ROOT, source
 
 DROPOUT = "backbone_item_dropout"  # the backbone trained with train.item_dropout 0.2
-SERVED = ["item_gen", "vanilla_gen", "item_gen_item_dropout", "vanilla", "item_lm", "words"]
-CONTROLS = ["backbone", DROPOUT, "ensemble_distilled", "words", "vanilla"]
+SERVED = ["item_gen", "vanilla_gen", "item_gen_item_dropout", "vanilla_tail", "tail_gen",
+          "vanilla", "item_lm", "words"]
+CONTROLS = ["backbone", DROPOUT, "ensemble_distilled", "ensemble_tail", "words", "vanilla"]
 TITLES = {"synth_words": "synthetic, title words are the appeal",
           "synth_meaning": "synthetic, title meaning is the appeal (varied wordings)",
           "ml100k-cold-item": "MovieLens-100K, cold-item (every test item new)",
           "ml100k-random": "MovieLens-100K, random"}
-HEAD = ["gain", "words", "item_lm", "vanilla", "item_gen", "vanilla_gen", DROPOUT,
-        "item_gen_item_dropout"]
+HEAD = ["gain", "words", "item_lm", "vanilla", "item_gen", "vanilla_gen", "vanilla_tail",
+        "tail_gen", "ensemble_tail", DROPOUT, "item_gen_item_dropout"]
 
 
 def _command(data: dict) -> str:
@@ -153,7 +154,8 @@ def reach_table(readme: bool = False) -> list[str]:
         + "---|" * (len(against) + 1)]
     for run in found:
         for rows in _slices(run):
-            for method in ("item_gen", "vanilla_gen", "item_gen_item_dropout"):
+            for method in ("item_gen", "vanilla_gen", "vanilla_tail", "tail_gen",
+                           "item_gen_item_dropout"):
                 if not _paired(run["seeds"], method, "backbone", rows):
                     continue
                 kept = retention(run["seeds"], method, rows)

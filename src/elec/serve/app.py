@@ -15,23 +15,27 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from elec import __version__
 from elec.data.values import RowError
 from elec.errors import clip
 from elec.serve.predictor import Predictor
+from elec.serve.requests import (
+    RequestError,
+    RowsRequest,
+    only_the_meant_shape,
+    openapi_body,
+    parse,
+    rows_of,
+    size,
+)
 
 # larger requests are parsed and scored in a worker thread, so the event loop keeps
 # answering small ones
 INLINE_ROWS = 64
 INLINE_BYTES = 64 * 1024
-
-
-class PredictRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    rows: list[dict[str, Any]]
 
 
 class PredictResponse(BaseModel):
@@ -112,23 +116,33 @@ def create_app(predictor: Predictor, max_rows: int = 4096,
         return invalid(error.errors())
 
     request_schema = {"requestBody": {"required": True, "content": {
-        "application/json": {"schema": PredictRequest.model_json_schema()}}}}
+        "application/json": {"schema": RowsRequest.model_json_schema()}}}}
+    generated = predictor.manifest.get("item_rows") or {}  # the item's fields, for examples
+    item_fields = ([f.name for f in predictor.items.fields] if predictor.items else
+                   [generated["field"], *(f["name"] for f in generated["fields"])]
+                   if generated else [])
 
     @app.post("/predict", response_model=PredictResponse, response_model_exclude_none=True,
-              openapi_extra=request_schema, responses=ERRORS)
+              openapi_extra=openapi_body(predictor.schema, item_fields), responses=ERRORS)
     async def predict(request: Request):
+        """Click probabilities of rows, of columns, or of candidate items in one context
+        (``elec.serve.requests``), in the order sent."""
         raw = await request.body()
         try:  # a large body is parsed in a worker thread too: parsing 4,096 rows takes ms
-            body = (PredictRequest.model_validate_json(raw) if len(raw) <= INLINE_BYTES
-                    else await run_in_threadpool(PredictRequest.model_validate_json, raw))
+            body = parse(raw) if len(raw) <= INLINE_BYTES else await run_in_threadpool(
+                parse, raw)
         except ValidationError as error:
-            return invalid(error.errors())
-        if len(body.rows) > max_rows:
+            return invalid(only_the_meant_shape(error.errors(), raw))
+        if size(body) > max_rows:
             return JSONResponse(status_code=413, content={
-                "detail": f"{len(body.rows):,} rows in one request; the maximum is {max_rows:,}"})
+                "detail": f"{size(body):,} rows in one request; the maximum is {max_rows:,}"})
+        try:
+            rows = rows_of(body)
+        except RequestError as error:
+            return JSONResponse(status_code=422, content={"detail": str(error)})
         sent, in_every = set(), set(known)  # one pass over the rows' names
         empty = None
-        for i, row in enumerate(body.rows):
+        for i, row in enumerate(rows):
             sent.update(row)
             in_every.intersection_update(row)
             if empty is None and known.isdisjoint(row):
@@ -138,10 +152,10 @@ def create_app(predictor: Predictor, max_rows: int = 4096,
                 "detail": f"row {empty} has none of the fields the model reads "
                           f"({', '.join(sorted(known)[:20])}): nothing to score"})
         try:
-            if len(body.rows) <= INLINE_ROWS:  # a thread hop would cost more than scoring
-                probabilities = predictor.predict_proba(body.rows)
+            if len(rows) <= INLINE_ROWS:  # a thread hop would cost more than scoring
+                probabilities = predictor.predict_proba(rows)
             else:
-                probabilities = await run_in_threadpool(predictor.predict_proba, body.rows)
+                probabilities = await run_in_threadpool(predictor.predict_proba, rows)
         except RowError as error:
             return JSONResponse(status_code=422, content={"detail": str(error)})
         ignored = sorted(sent - known)
@@ -156,7 +170,7 @@ def create_app(predictor: Predictor, max_rows: int = 4096,
             """New items (rows with the item fields): their texts through the LM once, into
             the table and the bundle; scored from the next request on."""
             try:
-                body = PredictRequest.model_validate_json(await request.body())
+                body = RowsRequest.model_validate_json(await request.body())
             except ValidationError as error:
                 return invalid(error.errors())
             if len(body.rows) > max_rows:

@@ -1,0 +1,121 @@
+"""The three shapes of a ``POST /predict`` body, each answered with one probability per row
+in the order sent:
+
+- rows: ``{"rows": [{field: value, ...}, ...]}``;
+- columns: ``{"columns": {field: [value, ...], ...}}``, every column as long;
+- ranking: ``{"context": {field: value, ...}, "candidates": [{field: value, ...}, ...]}``,
+  one user and context with many candidate items: the context's fields are sent once and
+  read as part of every candidate's row.
+
+All three become the same rows, scored by the same encoder as training's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter
+
+from elec.data.schema import FeatureSchema
+from elec.errors import clip
+
+
+class RowsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rows: list[dict[str, Any]]
+
+
+class ColumnsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    columns: dict[str, list[Any]]
+
+
+class RankingRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    context: dict[str, Any]
+    candidates: list[dict[str, Any]]
+
+
+Request = RowsRequest | ColumnsRequest | RankingRequest
+REQUEST = TypeAdapter(Request)
+KEYS = {"rows": "RowsRequest", "columns": "ColumnsRequest", "candidates": "RankingRequest",
+        "context": "RankingRequest"}
+
+
+class RequestError(ValueError):
+    """A body whose shape is right and whose parts do not fit together (a 422)."""
+
+
+def parse(raw: bytes) -> Request:
+    """The body as one of the three shapes (pydantic's ValidationError if it is none)."""
+    return REQUEST.validate_json(raw)
+
+
+def only_the_meant_shape(errors: list[dict], raw: bytes) -> list[dict]:
+    """Of a failed parse's errors, those of the shape the body meant (by its first key
+    that names one); its name dropped from their places."""
+    head = raw[:4096]
+    meant = next((shape for key, shape in KEYS.items() if f'"{key}"'.encode() in head), None)
+    if meant is None:
+        return errors
+    kept = [e for e in errors if e.get("loc", ())[:1] == (meant,)]
+    return [{**e, "loc": e["loc"][1:]} for e in kept] or errors
+
+
+def size(request: Request) -> int:
+    """The rows a request asks to score."""
+    if isinstance(request, RowsRequest):
+        return len(request.rows)
+    if isinstance(request, RankingRequest):
+        return len(request.candidates)
+    return max((len(values) for values in request.columns.values()), default=0)
+
+
+def rows_of(request: Request) -> list[dict[str, Any]]:
+    """The rows a request holds, in order."""
+    if isinstance(request, RowsRequest):
+        return request.rows
+    if isinstance(request, RankingRequest):
+        context = request.context
+        for i, candidate in enumerate(request.candidates):
+            both = context.keys() & candidate.keys()
+            if both:
+                raise RequestError(f"candidate {i} repeats the context's field "
+                                   f"{clip(sorted(both)[0])!r}: give each field once")
+        return [{**context, **candidate} for candidate in request.candidates]
+    lengths = {name: len(values) for name, values in request.columns.items()}
+    if len(set(lengths.values())) > 1:
+        longest = max(lengths, key=lengths.get)
+        short = min(lengths, key=lengths.get)
+        raise RequestError(f"column {clip(short)!r} has {lengths[short]:,} values and "
+                           f"{clip(longest)!r} {lengths[longest]:,}: every column needs one "
+                           f"value per row")
+    names = list(request.columns)
+    return [dict(zip(names, values, strict=True))
+            for values in zip(*request.columns.values(), strict=True)]
+
+
+def _example(field) -> Any:
+    if field.kind == "numeric":
+        return (field.boundaries or [0.0])[0]
+    value = (field.vocab or ["a value"])[0]
+    return [value] if field.kind == "multi" else value
+
+
+def openapi_body(schema: FeatureSchema, item_fields: list[str]) -> dict:
+    """The request body's OpenAPI description: the three shapes, with examples made of
+    the model's own fields (a ranking example's candidates hold the item's fields)."""
+    row = {f.name: _example(f) for f in schema.fields}
+    items = [n for n in item_fields if n in row] or list(row)[-1:]
+    context = {k: v for k, v in row.items() if k not in items}
+    candidate = {k: row[k] for k in items}
+    examples = {
+        "rows": {"summary": "rows", "value": {"rows": [row, row]}},
+        "columns": {"summary": "columns", "value": {"columns": {k: [v, v] for k, v in
+                                                                 row.items()}}},
+        "ranking": {"summary": "one context, candidate items",
+                    "value": {"context": context, "candidates": [candidate, candidate]}},
+    }
+    shapes = [m.model_json_schema() for m in (RowsRequest, ColumnsRequest, RankingRequest)]
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"oneOf": shapes}, "examples": examples}}}}

@@ -51,7 +51,7 @@ def test_item_lm_reads_one_vector_per_item_known_for_new_items(tiny_config, elec
     bundle = export(tmp_path / "run", tmp_path / "bundle", method="item_lm",
                     formats=("torchscript", "onnx"))
     trained = sigmoid(pipeline.logits("item_lm", "test"))
-    for runtime in ("eager", "torchscript"):
+    for runtime in ("eager", "torchscript", "onnx"):
         served = Predictor.from_bundle(bundle, runtime=runtime)
         assert set(served.items.index) == {t for split in texts.values() for t in split}
         test = pipeline.data.columns["test"]

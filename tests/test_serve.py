@@ -82,12 +82,17 @@ def test_bundle_torchscript_and_onnx_match_the_training_time_network(finished_ru
     np.testing.assert_allclose(eager, expected, atol=1e-5)
     scripted = Predictor.from_bundle(bundle, runtime="torchscript").predict_proba(test_rows)
     np.testing.assert_allclose(scripted, expected, atol=1e-5)
-    predictor = Predictor.from_bundle(bundle)
+    predictor = Predictor.from_bundle(bundle, runtime="eager")
     features = predictor.encoder.encode_rows(test_rows)
     session = onnxruntime.InferenceSession(str(bundle / "model.onnx"))
     (onnx_out,) = session.run(None, {"single": features.single,
                                      "multi": features.multi_matrix()})
     np.testing.assert_allclose(onnx_out, expected, atol=1e-5)
+    # ONNX Runtime serves: the default where the bundle has the graph
+    served = Predictor.from_bundle(bundle, runtime="auto")
+    assert served.runtime == "onnx" and predictor.runtime == "eager"
+    np.testing.assert_allclose(served.predict_proba(test_rows), expected, atol=1e-5)
+    np.testing.assert_allclose(served.predict_proba(test_rows[:1]), expected[:1], atol=1e-5)
 
 
 def test_vanilla_bundle_has_the_backbones_parameter_count(bundle, finished_run):
@@ -266,10 +271,12 @@ def test_predictions_do_not_depend_on_batch_size(bundle, test_rows):
 
 def test_a_runtime_the_bundle_lacks_and_a_corrupt_manifest_are_refused(finished_run, tmp_path):
     _, out = finished_run
-    plain = export(out, tmp_path / "plain")  # no TorchScript graph
-    with pytest.raises(BundleError, match="has no TorchScript graph"):
-        Predictor.from_bundle(plain, runtime="torchscript")
-    with pytest.raises(BundleError, match=r"runtime 'fast' is not one of: eager, torchscript"):
+    plain = export(out, tmp_path / "plain")  # no TorchScript or ONNX graph
+    for runtime in ("torchscript", "onnx"):
+        with pytest.raises(BundleError, match=f"has no model.{runtime} graph"):
+            Predictor.from_bundle(plain, runtime=runtime)
+    assert Predictor.from_bundle(plain, runtime="auto").runtime == "eager"
+    with pytest.raises(BundleError, match=r"runtime 'fast' is not one of: auto, eager, torch"):
         Predictor.from_bundle(plain, runtime="fast")
     (plain / "manifest.json").write_text('{"format": "elec.bundle/1"')
     with pytest.raises(BundleError, match="is not a readable manifest"):

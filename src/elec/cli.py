@@ -14,15 +14,13 @@ from elec.errors import ConfigError, DataError, ModelNotFound
 
 app = typer.Typer(help="LLM-empowered CTR prediction with LLM-free serving (ELEC).",
                   no_args_is_help=True, add_completion=False)
-data_app = typer.Typer(help="Datasets: download, verify, cache.", no_args_is_help=True)
-app.add_typer(data_app, name="data")
-bench_app = typer.Typer(help="Benchmarks that write JSON, Markdown and plots.",
-                        no_args_is_help=True)
-app.add_typer(bench_app, name="bench")
-items_app = typer.Typer(help="The items of a bundle of an item method (item_lm, item_gen, ...).",
-                        no_args_is_help=True)
-app.add_typer(items_app, name="items")
+data_app, bench_app, items_app = (typer.Typer(help=h, no_args_is_help=True) for h in (
+    "Datasets: download, verify, cache.", "Benchmarks that write JSON, Markdown and plots.",
+    "The items of a bundle of an item method (item_lm, item_gen, ...)."))
+for sub, name in ((data_app, "data"), (bench_app, "bench"), (items_app, "items")):
+    app.add_typer(sub, name=name)
 console = Console()
+RUNTIME = typer.Option(help="auto (onnx where the bundle has it), eager, torchscript or onnx")
 
 
 def _fail(error: Exception) -> None:
@@ -165,7 +163,7 @@ def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
     max_rows: Annotated[int, typer.Option(help="most rows in one request")] = 4096,
-    runtime: Annotated[str, typer.Option(help="eager or torchscript")] = "eager",
+    runtime: Annotated[str, RUNTIME] = "auto",
     add_items: Annotated[bool, typer.Option(help="POST /items: new items through the LM")] = False,
 ) -> None:
     """Serve click probabilities over HTTP (POST /predict, GET /healthz, GET /metadata)."""
@@ -188,8 +186,9 @@ def serve(
     except (BundleError, ModelNotFound) as error:
         _fail(error)
     sys.setswitchinterval(0.001)  # a large request scored in a thread must not stall small ones
-    console.print(f"serving {predictor.manifest['method']} from {bundle} on http://{host}:{port} "
-                  f"(POST /predict; the API at /docs); Ctrl-C stops", highlight=False)
+    console.print(f"serving {predictor.manifest['method']} from {bundle} ({predictor.runtime}) "
+                  f"on http://{host}:{port} (POST /predict; the API at /docs); Ctrl-C stops",
+                  highlight=False)
     uvicorn.run(create_app(predictor, max_rows, add_items=adder), host=host, port=port,
                 log_level="warning")
 
@@ -246,7 +245,7 @@ def predict(
         help="input columns to copy beside the probability, comma-separated (default: all; "
              "'' for none)")] = None,
     force: Annotated[bool, typer.Option(help="replace an existing --out file")] = False,
-    runtime: Annotated[str, typer.Option(help="eager or torchscript")] = "eager",
+    runtime: Annotated[str, RUNTIME] = "auto",
 ) -> None:
     """Score a file with a bundle: every row's click probability, streamed to Parquet."""
     from elec.serve.bundle import BundleError

@@ -19,7 +19,7 @@ from elec.serve.bundle import ITEMS_FILE, BundleError, read_manifest, serving_mo
 from elec.text.items import read_item_checkpoint, render_items
 from elec.text.render import render_rows, truncate
 
-RUNTIMES = ("eager", "torchscript")
+RUNTIMES = ("auto", "eager", "torchscript", "onnx")
 MEMO = 100_000  # item texts an ItemLookup remembers by their fields' values
 
 
@@ -27,8 +27,9 @@ class Predictor:
     """``Predictor.from_bundle(path).predict_proba(rows)``."""
 
     def __init__(self, module: torch.nn.Module, schema: FeatureSchema, manifest: dict,
-                 items: dict[str, torch.Tensor] | None = None):
+                 items: dict[str, torch.Tensor] | None = None, runtime: str = "eager"):
         self.module = module.eval()
+        self.runtime = runtime  # what scores: eager, torchscript or onnx
         self.schema = schema
         self.manifest = manifest
         self.encoder = RowEncoder(schema)
@@ -36,26 +37,34 @@ class Predictor:
 
     @classmethod
     def from_bundle(cls, bundle: str | Path, runtime: str = "eager") -> Predictor:
-        """runtime: eager (safetensors weights) or torchscript (the exported graph)."""
+        """runtime: eager (safetensors weights), torchscript or onnx (the exported graphs,
+        onnx through ONNX Runtime), or auto: onnx where the bundle has its graph and
+        onnxruntime is installed, else eager."""
         if runtime not in RUNTIMES:
             raise BundleError(f"runtime {runtime!r} is not one of: {', '.join(RUNTIMES)}")
         bundle = Path(bundle)
         manifest = read_manifest(bundle)
-        if runtime == "torchscript" and not (bundle / "model.torchscript").is_file():
-            raise BundleError(f"{bundle} has no TorchScript graph; export it with "
-                              f"`elec export RUN --out {bundle} --format torchscript --force`, "
-                              f"or serve with --runtime eager")
+        if runtime == "auto":
+            runtime = "onnx" if (bundle / "model.onnx").is_file() and _has_onnxruntime() \
+                else "eager"
+        graph = {"torchscript": "model.torchscript", "onnx": "model.onnx"}.get(runtime)
+        if graph and not (bundle / graph).is_file():
+            raise BundleError(f"{bundle} has no {graph} graph; export it with `elec export "
+                              f"RUN --out {bundle} --format {runtime} --force`, or serve with "
+                              f"--runtime eager")
         schema = FeatureSchema.load(bundle / "schema.json")
         items = (load_file(str(bundle / ITEMS_FILE))
                  if manifest.get("item_lookup") else None)
         if runtime == "torchscript":
             module = torch.jit.load(str(bundle / "model.torchscript"))
+        elif runtime == "onnx":
+            module = OnnxModule(bundle / "model.onnx")
         else:
             network = CTRNetwork(schema, ModelConfig.model_validate(manifest["model"]),
                                  extra_fields=int(items is not None))
             network.load_state_dict(load_file(str(bundle / "model.safetensors")))
             module = serving_module(network, schema, items is not None)
-        return cls(module, schema, manifest, items)
+        return cls(module, schema, manifest, items, runtime)
 
     def predict_proba(self, rows: Sequence[dict]) -> np.ndarray:
         """Probabilities of a click, float32 (len(rows),)."""
@@ -76,6 +85,40 @@ class Predictor:
                        ) -> np.ndarray:
         inputs = [torch.from_numpy(features.single), torch.from_numpy(features.multi_matrix())]
         return self.module(*inputs, *([] if items is None else [items])).numpy()
+
+
+def _has_onnxruntime() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class OnnxModule:
+    """The bundle's ONNX graph in an ONNX Runtime session, called as the torch modules are
+    (tensors in, probabilities out), with as many threads as torch uses."""
+
+    def __init__(self, path: Path):
+        try:
+            import onnxruntime
+        except ImportError:
+            raise BundleError("--runtime onnx needs ONNX Runtime: pip install 'elec[onnx]'"
+                              ) from None
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(str(path), options,
+                                                    providers=["CPUExecutionProvider"])
+        self.names = [i.name for i in self.session.get_inputs()]
+
+    def eval(self) -> OnnxModule:
+        return self
+
+    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
+        feed = {name: (tensor.float() if tensor.is_floating_point() else tensor).numpy()
+                for name, tensor in zip(self.names, inputs, strict=True)}
+        return torch.from_numpy(self.session.run(None, feed)[0])
 
 
 class ItemLookup:

@@ -92,10 +92,22 @@ def main() -> None:
                 scores[method] = {name: evaluate(labels[rows], p[rows])["auc"]
                                   for name, rows in slices.items()}
         per_seed.append({"seed": seed, "auc": scores})
+        write_results(args, per_seed, methods, deltas, slices, run, cfg, data, config, labels)
         print(f"seed {seed} (all/rare/new): " + "  ".join(
             f"{m} {s['all']:.4f}/{s['rare']:.4f}/{s['new']:.4f}" for m, s in scores.items()),
             flush=True)
-    rare = slices["rare"]
+    summary = write_results(args, per_seed, methods, deltas, slices, run, cfg, data, config,
+                            labels)
+    for rows in slices:
+        print(f"{rows}: " + "  ".join(
+            f"{k} {v['mean']:+.4f} ({v['positive']}/{len(per_seed)})"
+            for k, v in summary[rows].items() if " - " in k))
+
+
+def write_results(args, per_seed, methods, deltas, slices, run, cfg, data, config, labels
+                  ) -> dict:
+    """The results file of the seeds finished so far (written after each: a stopped run
+    keeps them); returns the summary."""
     summary = {}
     for rows in slices:
         part = {m: stats([s["auc"][m][rows] for s in per_seed]) for m in methods}
@@ -110,17 +122,15 @@ def main() -> None:
               "data": "synth_" + args.titles if args.config is None else config.stem,
               "rare_below_training_rows": args.rare,
               "command": " ".join(["python", "benchmarks/synth_quality.py", *sys.argv[1:]]),
-              "test_rows": len(labels), "rare_test_rows": int(rare.sum()),
+              "seeds_planned": args.seeds,
+              "test_rows": len(labels), "rare_test_rows": int(slices["rare"].sum()),
               "new_test_rows": int(slices["new"].sum()),
               "achievable_test_auc": synth["splits"]["test"]["achievable_auc"],
               "achievable_test_slices": synth["splits"]["test"].get("slices"),
               "seeds": per_seed, "summary": summary, "config": cfg.to_dict(),
               "environment": environment()}
     Path(args.results).write_text(json.dumps(result, indent=2))
-    for rows in slices:
-        print(f"{rows}: " + "  ".join(
-            f"{k} {v['mean']:+.4f} ({v['positive']}/{len(per_seed)})"
-            for k, v in summary[rows].items() if " - " in k))
+    return summary
 
 
 def item_slices(run: Run, rare: int) -> dict[str, np.ndarray]:

@@ -202,3 +202,22 @@ def test_the_cost_of_an_encoding_is_said_before_it_starts(tmp_path):
     assert "no rate measured" in encoding_estimate(10, 10, None)
     said = encoding_estimate(100_000, 60_000, 200.0)
     assert "60,000 distinct" in said and "200 texts/s" in said and "about 5 min" in said
+
+
+def test_texts_cut_at_max_length_are_counted_and_said(tiny_lm, elec_home):
+    from elec.llm.stage1 import encode_texts
+    from elec.ui import Reporter
+
+    short = TextEncoder(LLMConfig(name=str(tiny_lm), precision="fp32", max_length=8))
+    cut = short.encode(TEXTS)
+    assert short.truncated == 2  # the two texts of more than 8 tokens, [CLS] and [SEP] in
+    # a text cut at the limit reads as its first 8 tokens: as if they were all it had
+    first = short.tokenizer.decode(short.tokenizer(TEXTS[1])["input_ids"][1:7])
+    np.testing.assert_allclose(cut[1], short.encode([first])[0], atol=1e-5)
+    said = []
+    reporter = Reporter(quiet=True)
+    reporter.log = said.append
+    encode_texts({"train": TEXTS}, LLMConfig(name=str(tiny_lm), precision="fp32", max_length=8),
+                 torch.device("cpu"), reporter)
+    assert any("2 of the texts encoded here were longer than llm.max_length (8 tokens)" in line
+               for line in said)

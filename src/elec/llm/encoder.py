@@ -187,6 +187,7 @@ class TextEncoder:
             f"{cfg.max_length}".encode()).hexdigest()[:20]
         if self.precision == "int8":
             self.model = _quantize_int8(self.model)
+        self.truncated = 0  # texts encoded so far that were cut at cfg.max_length tokens
 
     def _autocast(self):
         if self.precision == "bf16":
@@ -194,8 +195,13 @@ class TextEncoder:
         return contextlib.nullcontext()
 
     def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
-        ids = self.tokenizer(list(texts), truncation=True, max_length=self.cfg.max_length)
-        return np.array([len(x) for x in ids["input_ids"]])
+        """Each text's tokens as encoded (at most max_length); a text longer than that
+        (read one token further to tell) counts in ``truncated``."""
+        limit = self.cfg.max_length
+        ids = self.tokenizer(list(texts), truncation=True, max_length=limit + 1)
+        lengths = np.array([len(x) for x in ids["input_ids"]])
+        self.truncated += int((lengths > limit).sum())
+        return np.minimum(lengths, limit)
 
     @torch.inference_mode()
     def encode(self, texts: Sequence[str],

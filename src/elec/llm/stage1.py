@@ -89,6 +89,11 @@ def encode_texts(texts: dict[str, list[str]], llm: LLMConfig, device: torch.devi
     reporter.texts["from_cache"] += cache.reused
     reporter.log(f"LM vectors: {encoded:,} texts encoded, {cache.reused:,} from the "
                  f"cache ({cache.dir})")
+    if encoder.truncated:  # every field after the cut is unread by the LM
+        reporter.log(f"{encoder.truncated:,} of the texts encoded here were longer than "
+                     f"llm.max_length ({llm.max_length} tokens) and cut there: the LM did not "
+                     f"read the fields at their end (raise llm.max_length, or render fewer "
+                     f"fields)")
     sizes = [len(texts[split]) for split in texts]
     return {split: part.to(device) for split, part in
             zip(texts, torch.split(vectors, sizes), strict=True)}

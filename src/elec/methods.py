@@ -19,6 +19,38 @@ Build = Literal["stage1", "plain", "gain", "item", "words", "generated", "field"
 
 
 @dataclass(frozen=True)
+class Kind:
+    """What every method of one kind of network shares: what it reads beside the tabular
+    fields, and how its network is put together. The one place a kind is described; the
+    pipeline builds each kind's network (``Run._untrained``)."""
+
+    name: Build
+    reads: str  # beside the tabular fields (``elec run --plan``)
+    reads_lm: bool = False  # its network reads LM vectors itself
+    # its network projects a vector (LM, or words) into the embedding space: a projection
+    # trained with its own weight decay, gain.projection_weight_decay
+    projects: bool = False
+    wraps: bool = False  # its trained network wraps the backbone that is served
+    folds_items: bool = False  # its items' rows are made from their texts, into the table
+
+
+KINDS = {k.name: k for k in [
+    Kind("stage1", "every row's text through the LM; trains the adapter", reads_lm=True),
+    Kind("plain", "the tabular fields only"),
+    Kind("gain", "the adapted LM vector of every row (cross-fitted by lm_only)", reads_lm=True,
+         projects=True),
+    Kind("item", "the LM vector of its item's text", reads_lm=True, projects=True),
+    Kind("words", "the plain words of its item's text (no LM)", projects=True),
+    Kind("generated", "the LM vector of each item's text, to generate item embeddings",
+         reads_lm=True, folds_items=True),
+    Kind("field", "the LM vector of each categorical value's sentence", reads_lm=True,
+         projects=True, wraps=True),
+    Kind("student", "the tabular fields, and its teacher's scores and representations",
+         wraps=True),
+]}
+
+
+@dataclass(frozen=True)
 class Method:
     name: str
     what: str
@@ -28,7 +60,7 @@ class Method:
     # place of the LM's vector (no LM); generated: ``teacher``'s trained network with its
     # item id embedding blended with one generated from the LM vector of the item's text;
     # field: the backbone with the LM vector of each value's sentence added to the value's
-    # embedding; student: a backbone distilled from ``teacher``
+    # embedding; student: a backbone distilled from ``teacher`` (``KINDS``)
     build: Build
     teacher: str | None = None
     # student: the score target is distill.teacher_mix * teacher + (1 - teacher_mix) *
@@ -42,6 +74,10 @@ class Method:
     # folds_items, the items' rows in its embedding table)
 
     @property
+    def kind(self) -> Kind:
+        return KINDS[self.build]
+
+    @property
     def servable(self) -> bool:
         """What ``elec export`` accepts: a network that needs no LM at serving."""
         return not self.serves_llm
@@ -51,20 +87,19 @@ class Method:
         """Its network projects LM vectors (words: the bag of its item text's words) into
         the embedding space (a projection trained with its own weight decay,
         gain.projection_weight_decay)."""
-        return (self.build in ("gain", "item", "words", "field")
-                or (self.build == "student" and self.lookup))
+        return self.kind.projects or (self.build == "student" and self.lookup)
 
     @property
     def folds_items(self) -> bool:
         """Its items' embedding rows are made from their texts: written into the served
         table, new items' ids into the vocabulary (``elec.distill.item_rows``)."""
-        return self.build == "generated"
+        return self.kind.folds_items
 
     @property
     def wrapped(self) -> bool:
         """Its trained network wraps the backbone that is served (a student's; field_lm's,
         into whose embeddings the LM sums fold): the served parameters are that one's."""
-        return self.build in ("field", "student")
+        return self.kind.wraps
 
 
 TABLE = [
@@ -163,6 +198,6 @@ def variant_of(of: str, name: str, **distill: float) -> Method:
 
 def reads_llm(method: Method) -> bool:
     """Whether ``method`` or a network it learns from reads LM vectors."""
-    if method.build in ("stage1", "gain", "item", "generated", "field"):
+    if method.kind.reads_lm:
         return True
     return method.build == "student" and reads_llm(METHODS[method.teacher])

@@ -11,17 +11,6 @@ from elec.config import RunConfig
 from elec.methods import METHODS, Method, check_names, dependencies, item_methods
 from elec.runnable import defaults_without_items
 
-READS = {  # what a network of each kind reads beside the tabular fields
-    "stage1": "every row's text through the LM; trains the adapter",
-    "plain": "the tabular fields only",
-    "gain": "the adapted LM vector of every row (cross-fitted by lm_only)",
-    "item": "the LM vector of its item's text",
-    "words": "the plain words of its item's text (no LM)",
-    "generated": "the LM vector of each item's text, to generate item embeddings",
-    "field": "the LM vector of each categorical value's sentence",
-    "student": "the tabular fields, and its teacher's scores and representations",
-}
-
 
 @dataclass(frozen=True)
 class Step:
@@ -30,7 +19,7 @@ class Step:
 
     def describe(self) -> str:
         m = self.method
-        reads = READS[m.build] + (" and its item's LM vector" if m.build == "student"
+        reads = m.kind.reads + (" and its item's LM vector" if m.build == "student"
                                   and m.lookup else "") + (
             ", also on synthetic rows of the rare items" if m.tail else "")
         serves = ("needs the LM at every request" if m.serves_llm else

@@ -134,6 +134,9 @@ class LLMConfig(Section):
     max_length: PositiveInt = 128
     batch_size: PositiveInt = 128
     shard_size: PositiveInt = 4096  # texts per cache shard: the unit of resumable encoding
+    # training rows that get an LM vector: a share (up to 1) or a count (above 1), every
+    # item's rows in turn (elec.llm.budget); the others read no LM field
+    budget: PositiveFloat = 1.0
 
 
 class AdapterConfig(Section):

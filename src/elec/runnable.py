@@ -89,6 +89,10 @@ def check_run(cfg: RunConfig, sharded: bool, world: int) -> None:
         raise ConfigError(f"{', '.join(item)} run on data in memory, in one process, for "
                           f"now; leave them out of methods on shards or under torchrun")
     mode = cfg.adapter.mode
+    if cfg.llm.budget != 1 and (sharded or mode != "frozen"):
+        raise ConfigError(f"llm.budget {cfg.llm.budget:g} runs with adapter.mode frozen on "
+                          f"data in memory for now; leave llm.budget at 1 "
+                          f"{'on shards' if sharded else f'with adapter.mode {mode}'}")
     if mode != "frozen" and "vanilla_tail" in cfg.methods:
         raise ConfigError(f"vanilla_tail reads its synthetic rows through the frozen LM and "
                           f"lm_only's adapter; adapter.mode {mode} fine-tunes the LM: use "

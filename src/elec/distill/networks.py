@@ -20,6 +20,7 @@ from elec.distill.losses import RepresentationDistillation, score_distillation
 from elec.models import CTRNetwork
 
 LLM_VECTOR = "llm_vector"  # Columns.extra key: adapted LM vector v
+LLM_ABSENT = "llm_absent"  # Columns.extra key: 1 for a training row without v (llm.budget)
 ITEM_TEXT = "item_text"  # Columns.extra key: the row's item text, a row of WordsNetwork.bags
 TEACHER_LOGIT = "teacher_logit"
 TEACHER_REPR = "teacher_repr"
@@ -104,6 +105,8 @@ def lm_field(network: nn.Module, batch: Columns) -> Tensor:
     cannot lean on the vector alone and keeps learning from the tabular fields (and an
     item served without a vector reads a field it has seen)."""
     field = network.llm_projection(batch.extra[LLM_VECTOR])
+    if LLM_ABSENT in batch.extra:  # rows that have no vector read a dropped field
+        field = field * (1 - batch.extra[LLM_ABSENT]).unsqueeze(1)
     if network.training and network.field_dropout > 0:
         keep = torch.rand(field.shape[0], 1, device=field.device) >= network.field_dropout
         field = field * keep

@@ -16,8 +16,9 @@ from elec.config import RunConfig
 from elec.data.batches import Columns, Rows
 from elec.data.prepare import Prepared
 from elec.data.splits import TAIL
-from elec.distill.networks import ITEM_TEXT, LLM_VECTOR
+from elec.distill.networks import ITEM_TEXT, LLM_ABSENT, LLM_VECTOR
 from elec.llm.adapter import Adapter
+from elec.llm.budget import ABSENT
 from elec.llm.encoder import encoding_device, resolve_precision
 from elec.llm.stage1 import encode_texts, value_vectors
 from elec.methods import Method
@@ -59,7 +60,10 @@ class LMInputs:
         if self._gain is None:  # on shards: where stage 1 wrote them
             self._gain = ({s: self.vectors_dir / s for s in self.data.splits} if self.sharded
                           else self.dir.load("llm_vectors", str(self.device)))
-        return self._beside(LLM_VECTOR, self._gain)
+        columns = self._beside(LLM_VECTOR, self._gain)
+        if ABSENT in self._gain:  # llm.budget: the training rows without a vector say so
+            columns["train"] = columns["train"].with_extra(**{LLM_ABSENT: self._gain[ABSENT]})
+        return columns
 
     def tail_view(self, teacher: Method, rows: Columns, texts: list[str]) -> Columns:
         """What ``teacher`` reads of the tail's synthetic rows (``elec.distill.tail``): the

@@ -31,6 +31,7 @@ from elec.data.store import elec_home
 from elec.environment import seed_everything
 from elec.errors import DataError
 from elec.llm.adapter import LLM_HIDDEN, Adapter
+from elec.llm.budget import ABSENT, spread, within_budget
 from elec.llm.cache import VectorCache
 from elec.llm.encoder import (
     ENCODING_VERSION,
@@ -50,8 +51,8 @@ def cache_key(cfg: RunConfig, data_digest: str) -> str:
     """What stage 1 depends on, by content: the data (rows, labels, texts), the LM's
     files, how they are encoded, the adapter and the seed; not the backbone, so runs
     that differ only downstream share one trained stage 1."""
-    key = {"data": data_digest,
-           "llm": {**cfg.llm.model_dump(mode="json"), "name": model_digest(cfg.llm.name)},
+    llm = cfg.llm.model_dump(mode="json", exclude={"budget"} if cfg.llm.budget == 1 else None)
+    key = {"data": data_digest, "llm": {**llm, "name": model_digest(cfg.llm.name)},
            "adapter": cfg.adapter.model_dump(mode="json"), "seed": cfg.seed,
            "patience": cfg.train.patience, "elec": __version__,
            "encoding": ENCODING_VERSION, "int8": INT8_SCHEME}
@@ -184,12 +185,16 @@ def folds(data: Prepared, cfg: RunConfig) -> dict[str, Tensor]:
 
 
 def cross_fitted_vectors(full: Adapter, data: Prepared, hidden: dict[str, Columns],
-                         cfg: RunConfig, reporter: Reporter) -> dict[str, Tensor]:
-    """Every row's v from the adapter of its fold, trained on the other folds' rows."""
+                         cfg: RunConfig, reporter: Reporter, chosen: Tensor | None = None
+                         ) -> dict[str, Tensor]:
+    """Every row's v from the adapter of its fold, trained on the other folds' rows
+    (``chosen``: the training rows ``hidden`` holds, under an LM budget)."""
     a = cfg.adapter
     if a.leak_guard == "none":
         return {split: full.vectors(hidden[split].extra[LLM_HIDDEN]) for split in data.splits}
     fold_of = folds(data, cfg)
+    if chosen is not None:
+        fold_of["train"] = fold_of["train"][chosen]
     out = {split: torch.zeros(len(hidden[split]), a.dim, device=hidden[split].label.device)
            for split in data.splits}
     for fold in range(a.folds):
@@ -209,12 +214,16 @@ def frozen_stage1(data: Prepared, cfg: RunConfig, device: torch.device, reporter
     on shards gets its cross-fitted vectors written shard by shard into ``vectors_dir``."""
     if isinstance(data.columns["train"], ShardedColumns):
         return sharded_stage1(data, cfg, device, reporter, vectors_dir)
-    vectors = encode_texts({s: data.texts[s] for s in data.splits}, cfg.llm, device, reporter)
-    hidden = {s: data.columns[s].with_extra(**{LLM_HIDDEN: vectors[s]}) for s in data.splits}
+    chosen, texts, columns = within_budget(data, cfg, reporter.log)
+    vectors = encode_texts(texts, cfg.llm, device, reporter)
+    hidden = {s: columns[s].with_extra(**{LLM_HIDDEN: vectors[s]}) for s in data.splits}
     adapter, record = train_lm_only(hidden, data, vectors["train"].shape[1], device, cfg,
                                     reporter)
-    return Stage1(record, adapter.state_dict(),
-                  cross_fitted_vectors(adapter, data, hidden, cfg, reporter))
+    v = cross_fitted_vectors(adapter, data, hidden, cfg, reporter, chosen)
+    if chosen is not None:
+        v["train"], v[ABSENT] = spread(v["train"], chosen, len(data.columns["train"]))
+        record["lm_budget"] = {"rows": len(chosen), "of": len(data.columns["train"])}
+    return Stage1(record, adapter.state_dict(), v)
 
 
 # ---------------------------------------------------------------------- data on shards

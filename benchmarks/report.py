@@ -26,6 +26,7 @@ from reporting.quality import (
     verdict_tally,
     verdicts,
 )
+from reporting.budget import budget_table
 from reporting.reach import reach_table, write_reach
 from reporting.scale import scale_section, scale_summary
 from reporting.serving import (
@@ -54,7 +55,7 @@ def results_page(quality: dict[str, dict]) -> str:
     if quality:
         parts += ["![test AUC per method](../benchmarks/results/quality.png)", ""]
     parts += (uses_table(quality) + lm_uses_summary(quality) + lm_uses_tables()
-              + reach_table() + item_dropout_section())
+              + reach_table() + budget_table() + item_dropout_section())
     parts += ["## Serving, speed and other measurements", ""]
     latency_path = RESULTS / "latency.json"
     if latency_path.is_file():
@@ -86,7 +87,8 @@ def readme_section(quality: dict[str, dict]) -> str:
     if quality:
         parts += ["![test AUC per method](benchmarks/results/quality.png)", ""]
     parts += (uses_table(quality) + lm_uses_summary(quality, every_cell=False)
-              + reach_table(readme=True) + item_dropout_summary() + scale_summary())
+              + reach_table(readme=True) + budget_table() + item_dropout_summary()
+              + scale_summary())
     parts.append(END)
     return "\n".join(parts)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 
+from reporting.budget import budget_table
 from reporting.new_items import item_dropout_section, item_dropout_summary
 from reporting.quality import (
     HOW,
@@ -26,7 +27,6 @@ from reporting.quality import (
     verdict_tally,
     verdicts,
 )
-from reporting.budget import budget_table
 from reporting.reach import reach_table, write_reach
 from reporting.scale import scale_section, scale_summary
 from reporting.serving import (

@@ -8,17 +8,21 @@ CONFIG ?= configs/ml100k.yaml
 .PHONY: install install-dev run test lint clean
 
 $(BIN)/python:
+	@echo "creating $(VENV) (the first install takes a few minutes)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# torch is pinned first: the CPU build of 2.13.0 installs from local disk, while
-# the open range in pyproject.toml would let pip pull a multi-GB CUDA build.
+# torch is pinned first, so the open range in pyproject.toml does not pick another
+# build; where pip would pull this version's CUDA build and you want the CPU one,
+# install it from PyTorch's CPU index first (see the README).
 $(VENV)/.installed: $(BIN)/python pyproject.toml
+	@echo "installing torch 2.13.0 and elec into $(VENV)"
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e .
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
+	@echo "installing the test and export extras into $(VENV)"
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 

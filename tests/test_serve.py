@@ -468,3 +468,36 @@ def test_rows_columns_and_a_ranking_request_score_alike(server, bundle, test_row
     assert set(body["examples"]) == {"rows", "columns", "ranking"}
     assert set(body["examples"]["rows"]["value"]["rows"][0]) == {
         "user_id", "item_id", "age", "occupation", "genres"}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_elec_serve_answers_from_its_workers(bundle, workers):
+    """`elec serve --workers N`: N processes on one port, each scoring as the predictor."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "elec.cli", "serve", str(bundle),
+                               "--port", str(port), "--workers", str(workers)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        rows = [{"user_id": "u1", "item_id": f"i{i}", "age": 30, "occupation": "writer",
+                 "genres": ["Drama"]} for i in range(30)]
+        expected = Predictor.from_bundle(bundle).predict_proba(rows)
+        for _ in range(4):
+            answer = httpx.post(f"http://127.0.0.1:{port}/predict", json={"rows": rows})
+            np.testing.assert_allclose(answer.json()["probabilities"], expected, atol=1e-5)
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    assert f"{workers} worker" in output and "micro-batches up to 256 rows" in output

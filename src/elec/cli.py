@@ -165,32 +165,29 @@ def serve(
     max_rows: Annotated[int, typer.Option(help="most rows in one request")] = 4096,
     runtime: Annotated[str, RUNTIME] = "auto",
     add_items: Annotated[bool, typer.Option(help="POST /items: new items through the LM")] = False,
+    workers: Annotated[int, typer.Option(help="processes on the port")] = 1,
+    batch_rows: Annotated[int, typer.Option(help="concurrent requests' rows scored together "
+                                            "up to this many (0: each alone)")] = 256,
 ) -> None:
     """Serve click probabilities over HTTP (POST /predict, GET /healthz, GET /metadata)."""
-    import sys
-
-    import uvicorn
-
-    from elec.serve.app import create_app
     from elec.serve.bundle import BundleError
     from elec.serve.items import ItemAdder, item_encoder
     from elec.serve.predictor import Predictor
+    from elec.serve.server import ServeOptions
+    from elec.serve.server import serve as run_server
     from elec.ui import Reporter
 
+    options = ServeOptions(str(bundle), runtime, max_rows, batch_rows, workers,
+                           add_items=add_items)
     try:
         predictor = Predictor.from_bundle(bundle, runtime)
         adder = None
         if add_items:  # the LM is loaded for this only
-            encode = item_encoder(bundle, Reporter(quiet=True))
-            adder = ItemAdder(bundle, predictor.items, encode)
-    except (BundleError, ModelNotFound) as error:
+            adder = ItemAdder(bundle, predictor.items, item_encoder(bundle, Reporter(quiet=True)))
+        run_server(options, host, port, lambda m: console.print(m, highlight=False), predictor,
+                   adder)
+    except (BundleError, ModelNotFound, ConfigError) as error:
         _fail(error)
-    sys.setswitchinterval(0.001)  # a large request scored in a thread must not stall small ones
-    console.print(f"serving {predictor.manifest['method']} from {bundle} ({predictor.runtime}) "
-                  f"on http://{host}:{port} (POST /predict; the API at /docs); Ctrl-C stops",
-                  highlight=False)
-    uvicorn.run(create_app(predictor, max_rows, add_items=adder), host=host, port=port,
-                log_level="warning")
 
 
 @app.command()

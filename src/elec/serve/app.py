@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from elec import __version__
 from elec.data.values import RowError
 from elec.errors import clip
+from elec.serve.batching import MicroBatcher
 from elec.serve.predictor import Predictor
 from elec.serve.requests import (
     RequestError,
@@ -102,9 +103,13 @@ def invalid(errors: list[dict]) -> JSONResponse:
 
 def create_app(predictor: Predictor, max_rows: int = 4096,
                max_body_bytes: int = 8 * 1024 * 1024,
-               add_items: Callable[[list[dict]], dict] | None = None) -> FastAPI:
+               add_items: Callable[[list[dict]], dict] | None = None,
+               batch_rows: int = 0) -> FastAPI:
     """``add_items`` (an ``elec.serve.items.ItemAdder``): rows of new items in, counts out;
-    given, ``POST /items`` takes new items into the table."""
+    given, ``POST /items`` takes new items into the table. ``batch_rows``: concurrent
+    requests' rows are scored together up to that many (``MicroBatcher``; 0: each
+    request alone)."""
+    batcher = MicroBatcher(predictor.predict_proba, batch_rows) if batch_rows else None
     app = FastAPI(title="elec", version=__version__,
                   description="Click probabilities from the ELEC vanilla network.")
     app.add_middleware(BodyLimit, limit=max_body_bytes)
@@ -152,7 +157,9 @@ def create_app(predictor: Predictor, max_rows: int = 4096,
                 "detail": f"row {empty} has none of the fields the model reads "
                           f"({', '.join(sorted(known)[:20])}): nothing to score"})
         try:
-            if len(rows) <= INLINE_ROWS:  # a thread hop would cost more than scoring
+            if batcher is not None:
+                probabilities = await batcher(rows)
+            elif len(rows) <= INLINE_ROWS:  # a thread hop would cost more than scoring
                 probabilities = predictor.predict_proba(rows)
             else:
                 probabilities = await run_in_threadpool(predictor.predict_proba, rows)

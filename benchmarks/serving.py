@@ -13,10 +13,10 @@ from pathlib import Path
 
 
 @contextmanager
-def served(bundle: Path | str, max_rows: int, threads: int | None = None
-           ) -> Iterator[tuple[str, int]]:
-    """Start `elec serve BUNDLE` on a free loopback port; yield (base URL, server pid) once
-    it answers /healthz, and stop it afterwards."""
+def served(bundle: Path | str, max_rows: int, threads: int | None = None,
+           options: list[str] | None = None) -> Iterator[tuple[str, int]]:
+    """Start `elec serve BUNDLE [options]` on a free loopback port; yield (base URL, server
+    pid) once it answers /healthz, and stop it afterwards."""
     import httpx
 
     with socket.socket() as probe:
@@ -24,7 +24,8 @@ def served(bundle: Path | str, max_rows: int, threads: int | None = None
         port = probe.getsockname()[1]
     env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
     server = subprocess.Popen([sys.executable, "-m", "elec.cli", "serve", str(bundle),
-                               "--port", str(port), "--max-rows", str(max_rows)], env=env)
+                               "--port", str(port), "--max-rows", str(max_rows),
+                               *(options or [])], env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(600):

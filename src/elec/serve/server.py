@@ -59,10 +59,12 @@ def serve(options: ServeOptions, host: str, port: int, say: Callable[[str], None
         raise ConfigError("--add-items grows one process's item table: serve it with "
                           "--workers 1")
     sys.setswitchinterval(0.001)  # a large request scored in a thread must not stall small ones
+    batching = (f"micro-batches up to {options.batch_rows} rows" if options.batch_rows
+                else "each request scored alone")
     say(f"serving {predictor.manifest['method']} from {options.bundle} ({predictor.runtime}, "
         f"{options.workers} worker{'s' if options.workers > 1 else ''} x "
-        f"{options.per_worker_threads()} threads, micro-batches up to {options.batch_rows} "
-        f"rows) on http://{host}:{port} (POST /predict; the API at /docs); Ctrl-C stops")
+        f"{options.per_worker_threads()} threads, {batching}) on http://{host}:{port} "
+        f"(POST /predict; the API at /docs); Ctrl-C stops")
     if options.workers == 1:
         uvicorn.run(app(options, predictor, add_items), host=host, port=port,
                     log_level="warning")

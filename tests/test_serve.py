@@ -119,7 +119,7 @@ class Block(importlib.abc.MetaPathFinder):
         if name.startswith(BLOCKED):
             raise ImportError("serving imported " + name)
 sys.meta_path.insert(0, Block())
-import elec.serve.app, elec.serve.score
+import elec.serve.app, elec.serve.score, elec.serve.server
 from elec.serve.predictor import Predictor
 for runtime in ("eager", "torchscript"):
     p = Predictor.from_bundle({str(bundle)!r}, runtime)

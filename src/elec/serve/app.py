@@ -26,10 +26,10 @@ from elec.serve.predictor import Predictor
 from elec.serve.requests import (
     RequestError,
     RowsRequest,
+    columns_of,
     only_the_meant_shape,
     openapi_body,
     parse,
-    rows_of,
     size,
 )
 
@@ -109,7 +109,7 @@ def create_app(predictor: Predictor, max_rows: int = 4096,
     given, ``POST /items`` takes new items into the table. ``batch_rows``: concurrent
     requests' rows are scored together up to that many (``MicroBatcher``; 0: each
     request alone)."""
-    batcher = MicroBatcher(predictor.predict_proba, batch_rows) if batch_rows else None
+    batcher = MicroBatcher(predictor.score, batch_rows) if batch_rows else None
     app = FastAPI(title="elec", version=__version__,
                   description="Click probabilities from the ELEC vanilla network.")
     app.add_middleware(BodyLimit, limit=max_body_bytes)
@@ -142,29 +142,26 @@ def create_app(predictor: Predictor, max_rows: int = 4096,
             return JSONResponse(status_code=413, content={
                 "detail": f"{size(body):,} rows in one request; the maximum is {max_rows:,}"})
         try:
-            rows = rows_of(body)
+            batch = columns_of(body, known)
         except RequestError as error:
             return JSONResponse(status_code=422, content={"detail": str(error)})
-        sent, in_every = set(), set(known)  # one pass over the rows' names
-        empty = None
-        for i, row in enumerate(rows):
-            sent.update(row)
-            in_every.intersection_update(row)
-            if empty is None and known.isdisjoint(row):
-                empty = i
-        if empty is not None:
+        if batch.empty is not None:
             return JSONResponse(status_code=422, content={
-                "detail": f"row {empty} has none of the fields the model reads "
+                "detail": f"{batch.empty} has none of the fields the model reads "
                           f"({', '.join(sorted(known)[:20])}): nothing to score"})
-        try:
-            if batcher is not None:
-                probabilities = await batcher(rows)
-            elif len(rows) <= INLINE_ROWS:  # a thread hop would cost more than scoring
-                probabilities = predictor.predict_proba(rows)
-            else:
-                probabilities = await run_in_threadpool(predictor.predict_proba, rows)
+        try:  # a thread hop would cost more than encoding a few rows
+            encoded = (predictor.encode_columns(batch.columns, batch.rows)
+                       if batch.rows <= INLINE_ROWS else await run_in_threadpool(
+                           predictor.encode_columns, batch.columns, batch.rows))
         except RowError as error:
             return JSONResponse(status_code=422, content={"detail": str(error)})
+        if batcher is not None:
+            probabilities = await batcher(encoded)
+        elif batch.rows <= INLINE_ROWS:
+            probabilities = predictor.score(encoded)
+        else:
+            probabilities = await run_in_threadpool(predictor.score, encoded)
+        sent, in_every = batch.sent, batch.in_every
         ignored = sorted(sent - known)
         missing = sorted(known - in_every)
         return {"probabilities": probabilities.tolist(),

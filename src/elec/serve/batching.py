@@ -1,36 +1,34 @@
-"""Dynamic micro-batching inside one serving process: the rows of concurrent requests are
-scored together, in one forward pass, up to ``max_rows`` rows or ``max_wait`` seconds
-after the first; each request gets its own rows' scores back.
+"""Dynamic micro-batching inside one serving process: the rows of concurrent requests,
+each encoded on its own, are scored together in one forward pass, up to ``max_rows``
+rows or ``max_wait`` seconds after the first; each request gets its own rows' scores.
 
 A large request is cut into slices of ``max_rows``, each queued when the last is scored,
 so the small requests that arrive meanwhile are scored between its slices instead of
-after all of it. One pass at a time runs, in a worker thread, so the event loop keeps
-reading requests. A row the encoder refuses fails its own request alone: a merged pass
-that fails is scored again request by request.
+after all of it. One pass runs at a time, in a worker thread, so the event loop keeps
+reading requests. Encoding (where a bad value is found and named) happens before a
+request joins a pass, so a pass holds only rows that can be scored.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from elec.data.schema import shifted
-from elec.data.values import RowError
+from elec.serve.predictor import Encoded
 
 
 @dataclass
 class _Slice:
-    rows: Sequence[dict]
-    first: int  # its first row's place in its request (for the messages)
+    rows: Encoded
     done: asyncio.Future
 
 
 class MicroBatcher:
-    def __init__(self, score: Callable[[Sequence[dict]], np.ndarray], max_rows: int = 256,
+    def __init__(self, score: Callable[[Encoded], np.ndarray], max_rows: int = 256,
                  max_wait: float = 0.0):
         """``max_wait`` 0: no waiting; a pass takes the rows queued while the last one
         ran (under load they merge, alone a request is scored at once)."""
@@ -39,15 +37,15 @@ class MicroBatcher:
         self._loop = self._task = None
         self.passes = 0  # forward passes run (a count for tests and benchmarks)
 
-    async def __call__(self, rows: Sequence[dict]) -> np.ndarray:
-        """The scores of ``rows``, in order (a RowError names the row in ``rows``)."""
+    async def __call__(self, rows: Encoded) -> np.ndarray:
+        """The scores of ``rows``, in order."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # made in the loop that serves (a test client's: anew)
             self._loop, self.queue = loop, asyncio.Queue()
             self._task = loop.create_task(self._run())
         scores = []
         for first in range(0, len(rows), self.max_rows):  # a slice queues when the last
-            part = _Slice(rows[first:first + self.max_rows], first, loop.create_future())
+            part = _Slice(rows.part(first, first + self.max_rows), loop.create_future())
             self.queue.put_nowait(part)  # is scored: requests that came meanwhile go first
             try:
                 scores.append(await part.done)
@@ -56,17 +54,17 @@ class MicroBatcher:
         return np.concatenate(scores) if scores else np.zeros(0, dtype=np.float32)
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             batch = [await self.queue.get()]
             size = len(batch[0].rows)
-            deadline = asyncio.get_running_loop().time() + self.max_wait
+            deadline = loop.time() + self.max_wait
             while size < self.max_rows:
-                timeout = deadline - asyncio.get_running_loop().time()
-                if timeout <= 0 and self.queue.empty():
+                if self.queue.empty() and deadline <= loop.time():
                     break
                 try:
                     part = (self.queue.get_nowait() if not self.queue.empty() else
-                            await asyncio.wait_for(self.queue.get(), timeout))
+                            await asyncio.wait_for(self.queue.get(), deadline - loop.time()))
                 except asyncio.TimeoutError:
                     break
                 batch.append(part)
@@ -76,32 +74,16 @@ class MicroBatcher:
                 await self._score(batch)
 
     async def _score(self, batch: list[_Slice]) -> None:
-        rows = [row for part in batch for row in part.rows]
         try:
-            scores = await run_in_threadpool(self.score, rows)
+            scores = await run_in_threadpool(self.score, Encoded.concat([p.rows for p in batch]))
             self.passes += 1
-        except RowError as error:
-            if len(batch) == 1:
-                _settle(batch[0].done, error=shifted(error, batch[0].first))
-                return
-            for part in batch:  # which request's row: each scored alone
-                await self._score([part])
-            return
         except Exception as error:  # noqa: BLE001 - handed to the requests that wait
             for part in batch:
-                _settle(part.done, error=error)
+                if not part.done.done():
+                    part.done.set_exception(error)
             return
         start = 0
         for part in batch:
-            _settle(part.done, scores[start:start + len(part.rows)])
+            if not part.done.done():
+                part.done.set_result(scores[start:start + len(part.rows)])
             start += len(part.rows)
-
-
-def _settle(future: asyncio.Future, value: object = None,
-            error: BaseException | None = None) -> None:
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(value)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,31 @@ from elec.text.render import render_rows, truncate
 
 RUNTIMES = ("auto", "eager", "torchscript", "onnx")
 MEMO = 100_000  # item texts an ItemLookup remembers by their fields' values
+
+
+@dataclass
+class Encoded:
+    """Rows as the served module reads them: ids per field, and the item vectors of a
+    bundle with an item table."""
+
+    single: np.ndarray
+    multi: np.ndarray
+    items: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.single)
+
+    def part(self, begin: int, end: int) -> Encoded:
+        return Encoded(self.single[begin:end], self.multi[begin:end],
+                       None if self.items is None else self.items[begin:end])
+
+    @staticmethod
+    def concat(parts: Sequence[Encoded]) -> Encoded:
+        if len(parts) == 1:
+            return parts[0]
+        return Encoded(np.concatenate([p.single for p in parts]),
+                       np.concatenate([p.multi for p in parts]),
+                       None if parts[0].items is None else torch.cat([p.items for p in parts]))
 
 
 class Predictor:
@@ -71,20 +97,37 @@ class Predictor:
         if not rows:
             return np.zeros(0, dtype=np.float32)
         items = None if self.items is None else self.items.rows(rows)
-        return self._probabilities(self.encoder.encode_rows(rows), items)
+        return self.score(self._encoded(self.encoder.encode_rows(rows), items))
+
+    def encode_columns(self, columns: Mapping[str, Sequence], rows: int) -> Encoded:
+        """Rows given as columns (field -> one value per row; an absent field is missing),
+        encoded as ``predict_proba`` encodes rows: the same ids and errors."""
+        features = self.encoder.encode_columns(columns, rows,
+                                               columnwise=rows >= RowEncoder.COLUMNWISE)
+        items = None
+        if self.items is not None:
+            fields = [f.name for f in self.items.fields if f.name in columns]
+            items = self.items.rows([{f: columns[f][r] for f in fields} for r in range(rows)])
+        return self._encoded(features, items)
 
     def predict_table(self, table: pa.Table | pa.RecordBatch) -> np.ndarray:
         """``predict_proba`` of a table's rows (column by column: the same encodings)."""
         if not table.num_rows:
             return np.zeros(0, dtype=np.float32)
         items = None if self.items is None else self.items.table_rows(table)
-        return self._probabilities(self.encoder.encode_table(table), items)
+        return self.score(self._encoded(self.encoder.encode_table(table), items))
+
+    @staticmethod
+    def _encoded(features: EncodedFeatures, items: torch.Tensor | None) -> Encoded:
+        return Encoded(features.single, features.multi_matrix(), items)
 
     @torch.inference_mode()
-    def _probabilities(self, features: EncodedFeatures, items: torch.Tensor | None
-                       ) -> np.ndarray:
-        inputs = [torch.from_numpy(features.single), torch.from_numpy(features.multi_matrix())]
-        return self.module(*inputs, *([] if items is None else [items])).numpy()
+    def score(self, encoded: Encoded) -> np.ndarray:
+        """Probabilities of encoded rows (one forward pass)."""
+        if not len(encoded):
+            return np.zeros(0, dtype=np.float32)
+        inputs = [torch.from_numpy(encoded.single), torch.from_numpy(encoded.multi)]
+        return self.module(*inputs, *([] if encoded.items is None else [encoded.items])).numpy()
 
 
 def _has_onnxruntime() -> bool:

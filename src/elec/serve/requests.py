@@ -7,11 +7,13 @@ in the order sent:
   one user and context with many candidate items: the context's fields are sent once and
   read as part of every candidate's row.
 
-All three become the same rows, scored by the same encoder as training's.
+All three become the same columns of the model's fields, encoded by the same encoder as
+training's (a ranking request's context values given to every candidate).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
@@ -71,18 +73,44 @@ def size(request: Request) -> int:
     return max((len(values) for values in request.columns.values()), default=0)
 
 
-def rows_of(request: Request) -> list[dict[str, Any]]:
-    """The rows a request holds, in order."""
+@dataclass
+class Batch:
+    """A request's rows as columns of the fields the model reads, and what it sent."""
+
+    columns: dict[str, list[Any]]  # field -> one value per row (absent: missing)
+    rows: int
+    sent: set[str]  # every name the request gave
+    in_every: set[str]  # the model's fields that every row gave
+    empty: str | None = None  # the first row that gave none of them, named
+
+
+def columns_of(request: Request, known: set[str]) -> Batch:
+    """The rows a request holds, in order, as columns of the fields in ``known``."""
     if isinstance(request, RowsRequest):
-        return request.rows
+        rows, sent, in_every, empty = request.rows, set(), set(known), None
+        for i, row in enumerate(rows):  # one pass over the rows' names
+            sent.update(row)
+            in_every.intersection_update(row)
+            if empty is None and known.isdisjoint(row):
+                empty = f"row {i}"
+        columns = {name: [row.get(name) for row in rows] for name in known & sent}
+        return Batch(columns, len(rows), sent, in_every, empty)
     if isinstance(request, RankingRequest):
-        context = request.context
-        for i, candidate in enumerate(request.candidates):
+        context, candidates = request.context, request.candidates
+        sent, in_every, empty = set(context), set(known), None
+        for i, candidate in enumerate(candidates):
             both = context.keys() & candidate.keys()
             if both:
                 raise RequestError(f"candidate {i} repeats the context's field "
                                    f"{clip(sorted(both)[0])!r}: give each field once")
-        return [{**context, **candidate} for candidate in request.candidates]
+            sent.update(candidate)
+            in_every.intersection_update(candidate.keys() | context.keys())
+            if empty is None and known.isdisjoint(candidate) and known.isdisjoint(context):
+                empty = f"candidate {i}"
+        rows = len(candidates)
+        columns = {name: [context[name]] * rows if name in context else
+                   [candidate.get(name) for candidate in candidates] for name in known & sent}
+        return Batch(columns, rows, sent, in_every, empty)
     lengths = {name: len(values) for name, values in request.columns.items()}
     if len(set(lengths.values())) > 1:
         longest = max(lengths, key=lengths.get)
@@ -90,9 +118,10 @@ def rows_of(request: Request) -> list[dict[str, Any]]:
         raise RequestError(f"column {clip(short)!r} has {lengths[short]:,} values and "
                            f"{clip(longest)!r} {lengths[longest]:,}: every column needs one "
                            f"value per row")
-    names = list(request.columns)
-    return [dict(zip(names, values, strict=True))
-            for values in zip(*request.columns.values(), strict=True)]
+    sent = set(request.columns)
+    rows = max(lengths.values(), default=0)
+    return Batch({name: request.columns[name] for name in known & sent}, rows, sent,
+                 known & sent, "the columns" if rows and known.isdisjoint(sent) else None)
 
 
 def _example(field) -> Any:

@@ -221,3 +221,22 @@ def test_texts_cut_at_max_length_are_counted_and_said(tiny_lm, elec_home):
                  torch.device("cpu"), reporter)
     assert any("2 of the texts encoded here were longer than llm.max_length (8 tokens)" in line
                for line in said)
+
+
+def test_a_ctrl_c_inside_a_shard_keeps_what_it_encoded_and_says_so(tmp_path):
+    texts = [f"text number {i}" for i in range(1000)]
+
+    class Interrupted(CountingEncoder):
+        def __call__(self, batch):
+            if self.seen >= 600:  # the fourth piece of 256: three were encoded
+                raise KeyboardInterrupt
+            return super().__call__(batch)
+
+    said = []
+    with pytest.raises(KeyboardInterrupt):
+        VectorCache(tmp_path, "fp", log=said.append).vectors(texts, Interrupted(),
+                                                             shard_size=1000)
+    assert any("interrupted: 768 texts encoded in this run are kept" in m for m in said)
+    encode = CountingEncoder()
+    again = VectorCache(tmp_path, "fp", log=print).vectors(texts, encode, shard_size=1000)
+    assert encode.seen == 1000 - 768 and again.shape == (1000, 4)

@@ -4,8 +4,9 @@ The encoder fingerprint covers (a digest of the LM's files, pooling, precision, 
 length),
 so a cache directory only ever holds vectors of one configuration; inside it,
 vectors are stored in shards named by the sha256 of their bytes. A shard is
-written whole (temporary name, then rename) as soon as its texts are encoded,
-so an interrupted encoding loses at most one shard of work, and a shard whose
+written whole (temporary name, then rename) as soon as its texts are encoded (on
+Ctrl-C, the part of it already encoded too), so an interrupted encoding loses little
+work, and a shard whose
 bytes no longer match its name is detected, deleted and recomputed. Under torchrun the
 ranks share the work: rank r encodes every world-th shard of what is missing, and each
 then reads the others' shards from the cache directory.
@@ -61,6 +62,25 @@ class VectorCache:
         name = hashlib.sha256(payload).hexdigest()[:24]
         write_atomic(self.dir / f"shard-{name}.safetensors", payload)
 
+    def _encode_keeping(self, chunk: list[tuple[bytes, str]],
+                        encode: Callable[[list[str]], np.ndarray], piece: int) -> np.ndarray:
+        """A shard's vectors, encoded ``piece`` texts at a time; interrupted (Ctrl-C), the
+        pieces already encoded are written as a shard of their own before it stops, so
+        at most one piece of work is lost, and the log says so."""
+        parts: list[np.ndarray] = []
+        try:
+            for begin in range(0, len(chunk), piece):
+                parts.append(encode([text for _, text in chunk[begin:begin + piece]]))
+        except KeyboardInterrupt:
+            done = sum(len(p) for p in parts)
+            if done:
+                self._write_shard([key for key, _ in chunk[:done]], np.concatenate(parts))
+            self.log(f"LM encoding interrupted: {self.computed + done:,} texts encoded in "
+                     f"this run are kept in the cache ({self.dir}); the same command "
+                     f"continues from there")
+            raise
+        return np.concatenate(parts)
+
     @property
     def rate(self) -> float | None:
         """Texts per second of the last encoding of 256 texts or more with this
@@ -93,7 +113,7 @@ class VectorCache:
         began, computed = time.perf_counter(), self.computed
         for start in starts[rank::world]:
             chunk = pending[start:start + shard_size]
-            encoded = encode([text for _, text in chunk])
+            encoded = self._encode_keeping(chunk, encode, max(256, shard_size // 4))
             self._write_shard([key for key, _ in chunk], encoded)
             known.update(zip((key for key, _ in chunk), encoded, strict=True))
             self.computed += len(chunk)

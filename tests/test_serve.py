@@ -481,8 +481,9 @@ def test_elec_serve_answers_from_its_workers(bundle, workers):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    logged = ["--access-log"] if workers == 1 else []
     server = subprocess.Popen([sys.executable, "-m", "elec.cli", "serve", str(bundle),
-                               "--port", str(port), "--workers", str(workers)],
+                               "--port", str(port), "--workers", str(workers), *logged],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         for _ in range(600):
@@ -501,3 +502,4 @@ def test_elec_serve_answers_from_its_workers(bundle, workers):
         server.terminate()
         output = server.communicate(timeout=30)[0]
     assert f"{workers} worker" in output and "micro-batches up to 256 rows" in output
+    assert ('"POST /predict HTTP/1.1" 200' in output) == bool(logged)  # the access log

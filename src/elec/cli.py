@@ -168,6 +168,7 @@ def serve(
     workers: Annotated[int, typer.Option(help="processes on the port")] = 1,
     batch_rows: Annotated[int, typer.Option(help="concurrent requests' rows scored together "
                                             "up to this many (0: each alone)")] = 256,
+    access_log: Annotated[bool, typer.Option(help="a line per request on stderr")] = False,
 ) -> None:
     """Serve click probabilities over HTTP (POST /predict, GET /healthz, GET /metadata)."""
     from elec.serve.bundle import BundleError
@@ -178,7 +179,7 @@ def serve(
     from elec.ui import Reporter
 
     options = ServeOptions(str(bundle), runtime, max_rows, batch_rows, workers,
-                           add_items=add_items)
+                           add_items=add_items, access_log=access_log)
     try:
         predictor = Predictor.from_bundle(bundle, runtime)
         adder = None

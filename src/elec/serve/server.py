@@ -30,6 +30,7 @@ class ServeOptions:
     workers: int = 1
     threads: int = 0  # torch threads per worker (0: the cores shared among the workers)
     add_items: bool = False
+    access_log: bool = False  # a line per request (uvicorn's access log)
 
     def per_worker_threads(self) -> int:
         return self.threads or max(1, (os.cpu_count() or 1) // self.workers)
@@ -65,11 +66,12 @@ def serve(options: ServeOptions, host: str, port: int, say: Callable[[str], None
         f"{options.workers} worker{'s' if options.workers > 1 else ''} x "
         f"{options.per_worker_threads()} threads, {batching}) on http://{host}:{port} "
         f"(POST /predict; the API at /docs); Ctrl-C stops")
+    level = "info" if options.access_log else "warning"
     if options.workers == 1:
         uvicorn.run(app(options, predictor, add_items), host=host, port=port,
-                    log_level="warning")
+                    log_level=level, access_log=options.access_log)
         return
     os.environ[OPTIONS] = json.dumps({**asdict(options), "bundle": str(Path(options.bundle)),
                                       "runtime": predictor.runtime})
     uvicorn.run("elec.serve.server:worker_app", factory=True, workers=options.workers,
-                host=host, port=port, log_level="warning")
+                host=host, port=port, log_level=level, access_log=options.access_log)

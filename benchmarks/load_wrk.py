@@ -4,9 +4,10 @@ interleaved, every pair run twice.
 
     python benchmarks/load_wrk.py --bundle BUNDLE [--seconds 8] [--repeats 2]
 
-Server configurations (`elec serve` options): today's per-request scoring on eager torch
-(``--batch-rows 0 --runtime eager``), micro-batching on the default runtime, and the same
-with two worker processes. Request shapes: one row a request at 8 and 64 connections,
+Server configurations (`elec serve` options): per-request scoring on eager torch
+(``--batch-rows 0 --runtime eager``), micro-batching on eager torch and on the default
+runtime (ONNX Runtime where the bundle has the graph), and the latter with two worker
+processes. Request shapes: one row a request at 8 and 64 connections,
 and a ranking request (one context, 200 candidate items) at 8 connections. Writes
 benchmarks/results/load_wrk.json: requests/s, p50 and p99 (ms) per shape, configuration
 and repeat. wrk and the server share this machine's cores.
@@ -31,6 +32,7 @@ from elec.environment import environment
 
 RESULTS = Path(__file__).parent / "results"
 CONFIGS = {"per-request, eager": ["--batch-rows", "0", "--runtime", "eager"],
+           "micro-batched, eager": ["--runtime", "eager"],
            "micro-batched": [],
            "micro-batched, 2 workers": ["--workers", "2"]}
 LUA = """wrk.method = "POST"

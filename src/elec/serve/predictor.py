@@ -151,6 +151,9 @@ class OnnxModule:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
         options.inter_op_num_threads = 1
+        # idle threads sleep instead of spinning: on cores shared with other work (other
+        # workers, the event loop) spinning steals the time a pass needs
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(str(path), options,
                                                     providers=["CPUExecutionProvider"])
         self.names = [i.name for i in self.session.get_inputs()]

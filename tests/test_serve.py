@@ -465,6 +465,8 @@ def test_rows_columns_and_a_ranking_request_score_alike(server, bundle, test_row
     body = httpx.get(f"{server}/openapi.json").json()["paths"]["/predict"]["post"][
         "requestBody"]["content"]["application/json"]
     assert len(body["schema"]["oneOf"]) == 3
+    row = body["schema"]["oneOf"][0]["properties"]["rows"]["items"]["properties"]
+    assert row["age"] == {"type": ["number", "null"]} and "array" in str(row["genres"])
     assert set(body["examples"]) == {"rows", "columns", "ranking"}
     assert set(body["examples"]["rows"]["value"]["rows"][0]) == {
         "user_id", "item_id", "age", "occupation", "genres"}

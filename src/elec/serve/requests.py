@@ -131,8 +131,10 @@ def _example(field) -> Any:
     return [value] if field.kind == "multi" else value
 
 
-def openapi_body(schema: FeatureSchema, item_fields: list[str]) -> dict:
-    """The request body's OpenAPI description: the three shapes, with examples made of
+def openapi_body(schema: FeatureSchema, item_fields: list[str],
+                 text_fields: list[str] = ()) -> dict:
+    """The request body's OpenAPI description: the three shapes, each field typed by its
+    kind (``text_fields``: those an item's text is rendered from), with examples made of
     the model's own fields (a ranking example's candidates hold the item's fields)."""
     row = {f.name: _example(f) for f in schema.fields}
     items = [n for n in item_fields if n in row] or list(row)[-1:]
@@ -145,6 +147,40 @@ def openapi_body(schema: FeatureSchema, item_fields: list[str]) -> dict:
         "ranking": {"summary": "one context, candidate items",
                     "value": {"context": context, "candidates": [candidate, candidate]}},
     }
-    shapes = [m.model_json_schema() for m in (RowsRequest, ColumnsRequest, RankingRequest)]
     return {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": {"oneOf": shapes}, "examples": examples}}}}
+        "schema": {"oneOf": _shapes(schema, text_fields)}, "examples": examples}}}}
+
+
+SCALAR = [{"type": "string"}, {"type": "number"}, {"type": "boolean"}, {"type": "null"}]
+
+
+def _value(kind: str) -> dict:
+    """What a field's value may be, as the encoder reads it (a value of the right type
+    can still be refused, e.g. a list longer than the field holds is cut, not refused)."""
+    if kind == "numeric":
+        return {"type": ["number", "null"]}
+    if kind == "multi":
+        return {"anyOf": [{"type": "array", "items": {"anyOf": SCALAR}}, {"type": "string"},
+                          {"type": "null"}]}
+    if kind == "text":
+        return {"type": ["string", "null"]}
+    return {"anyOf": SCALAR}
+
+
+def _shapes(schema: FeatureSchema, text_fields: list[str]) -> list[dict]:
+    """The three request shapes, each field typed by its kind; other names are allowed
+    (answered in ignored_fields)."""
+    values = {**{f.name: _value(f.kind) for f in schema.fields},
+              **{n: _value("text") for n in text_fields}}
+    row = {"type": "object", "properties": values, "additionalProperties": True}
+    columns = {"type": "object", "additionalProperties": {"type": "array"}, "properties": {
+        name: {"type": "array", "items": value} for name, value in values.items()}}
+
+    def shape(title: str, properties: dict) -> dict:
+        return {"title": title, "type": "object", "properties": properties,
+                "required": list(properties), "additionalProperties": False}
+
+    return [shape("RowsRequest", {"rows": {"type": "array", "items": row}}),
+            shape("ColumnsRequest", {"columns": columns}),
+            shape("RankingRequest", {"context": row, "candidates": {"type": "array",
+                                                                    "items": row}})]

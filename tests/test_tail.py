@@ -75,6 +75,19 @@ def test_vanilla_tail_distils_on_the_synthetic_rows_and_says_what_they_cost(
         assert record["parameters"] == summary["methods"]["vanilla"]["parameters"]
     pipeline = Run(cfg, tmp_path / "run", Reporter(quiet=True))
     assert pipeline.method("vanilla_tail")["tail"] == tail  # read back, not trained again
+    # exported, each scores the raw test rows as the run did
+    from elec.data.sources import load_table
+    from elec.data.splits import split_indices
+    from elec.exporter import export
+    from elec.serve.predictor import Predictor
+    from elec.train.trainer import sigmoid
+
+    raw = load_table(cfg.data)
+    test = raw.take(split_indices(raw, cfg.data)["test"])
+    for name in ("vanilla_tail", "tail_gen"):
+        bundle = export(tmp_path / "run", tmp_path / name, method=name)
+        np.testing.assert_allclose(Predictor.from_bundle(bundle).predict_table(test),
+                                   sigmoid(pipeline.logits(name, "test")), rtol=1e-5, atol=1e-6)
 
 
 def test_tail_students_are_refused_where_they_cannot_run(tiny_config):

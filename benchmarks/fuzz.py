@@ -14,8 +14,10 @@ failures, and each distinct failure's title and first lines.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
+import re
 import subprocess
 import tempfile
 from collections import Counter
@@ -29,25 +31,40 @@ from elec.environment import environment
 RESULTS = Path(__file__).parent / "results"
 
 
+def reason(interaction: dict | None) -> str:
+    """A refused request's answer, its numbers and quoted names blanked (one reason for
+    every instance of it)."""
+    content = ((interaction or {}).get("response") or {}).get("content") or {}
+    try:
+        detail = json.loads(base64.b64decode(content.get("$base64", "")))["detail"]
+    except (ValueError, KeyError, TypeError):
+        return "?"
+    text = detail if isinstance(detail, str) else str(detail[0].get("msg", ""))
+    return re.sub(r"'[^']*'|\d[\d,.]*", "_", text)[:120]
+
+
 def summarise(events: Path) -> dict:
     """Cases, checks and distinct failures from schemathesis' NDJSON event stream."""
-    cases, checks, failures = 0, Counter(), {}
+    cases, checks, failures, reasons = 0, Counter(), {}, Counter()
     for line in events.read_text().splitlines():
         event = json.loads(line)
         recorder = (event.get("ScenarioFinished") or {}).get("recorder") or {}
         cases += len(recorder.get("cases", {}))
-        for results in (recorder.get("checks") or {}).values():
+        for case, results in (recorder.get("checks") or {}).items():
             for check in results:
                 checks[f"{check['name']}: {check['status']}"] += 1
                 info = (check.get("failure_info") or {}).get("failure") or {}
                 if check["status"] != "success":
+                    reasons[f"{check['name']}: "
+                            f"{reason(recorder['interactions'].get(case))}"] += 1
                     key = (check["name"], info.get("title", ""))
                     failures.setdefault(key, {"check": check["name"],
                                               "title": info.get("title", ""),
                                               "message": info.get("message", "")[:400],
                                               "count": 0})["count"] += 1
     return {"test_cases": cases, "checks": dict(sorted(checks.items())),
-            "failures": list(failures.values())}
+            "failures": list(failures.values()), "answers_to_failures":
+                dict(reasons.most_common(20))}
 
 
 def main() -> None:

@@ -129,7 +129,7 @@ def create_app(predictor: Predictor, max_rows: int = 4096,
 
     @app.post("/predict", response_model=PredictResponse, response_model_exclude_none=True,
               openapi_extra=openapi_body(predictor.schema, item_fields, sorted(
-                  known - set(predictor.schema.names))), responses=ERRORS)
+                  known - set(predictor.schema.names)), max_rows), responses=ERRORS)
     async def predict(request: Request):
         """Click probabilities of rows, of columns, or of candidate items in one context
         (``elec.serve.requests``), in the order sent."""

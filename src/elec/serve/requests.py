@@ -132,7 +132,7 @@ def _example(field) -> Any:
 
 
 def openapi_body(schema: FeatureSchema, item_fields: list[str],
-                 text_fields: list[str] = ()) -> dict:
+                 text_fields: list[str] = (), max_rows: int = 4096) -> dict:
     """The request body's OpenAPI description: the three shapes, each field typed by its
     kind (``text_fields``: those an item's text is rendered from), with examples made of
     the model's own fields (a ranking example's candidates hold the item's fields)."""
@@ -148,7 +148,8 @@ def openapi_body(schema: FeatureSchema, item_fields: list[str],
                     "value": {"context": context, "candidates": [candidate, candidate]}},
     }
     return {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": {"oneOf": _shapes(schema, text_fields)}, "examples": examples}}}}
+        "schema": {"oneOf": _shapes(schema, text_fields, max_rows)},
+        "examples": examples}}}}
 
 
 SCALAR = [{"type": "string"}, {"type": "number"}, {"type": "boolean"}, {"type": "null"}]
@@ -167,20 +168,25 @@ def _value(kind: str) -> dict:
     return {"anyOf": SCALAR}
 
 
-def _shapes(schema: FeatureSchema, text_fields: list[str]) -> list[dict]:
+def _shapes(schema: FeatureSchema, text_fields: list[str], max_rows: int) -> list[dict]:
     """The three request shapes, each field typed by its kind; other names are allowed
-    (answered in ignored_fields)."""
+    (answered in ignored_fields), a row (and the columns) must hold one of the model's.
+    What no schema says: the columns must be as long as each other, and a candidate must
+    not repeat a context field (both a 422 naming them)."""
     values = {**{f.name: _value(f.kind) for f in schema.fields},
               **{n: _value("text") for n in text_fields}}
+    one_of_them = [{"required": [name]} for name in values]
     row = {"type": "object", "properties": values, "additionalProperties": True}
-    columns = {"type": "object", "additionalProperties": {"type": "array"}, "properties": {
-        name: {"type": "array", "items": value} for name, value in values.items()}}
+    columns = {"type": "object", "additionalProperties": {"type": "array"},
+               "anyOf": one_of_them, "properties": {
+                   name: {"type": "array", "items": value, "maxItems": max_rows}
+                   for name, value in values.items()}}
+    rows = {"type": "array", "items": {**row, "anyOf": one_of_them}, "maxItems": max_rows}
 
     def shape(title: str, properties: dict) -> dict:
         return {"title": title, "type": "object", "properties": properties,
                 "required": list(properties), "additionalProperties": False}
 
-    return [shape("RowsRequest", {"rows": {"type": "array", "items": row}}),
-            shape("ColumnsRequest", {"columns": columns}),
-            shape("RankingRequest", {"context": row, "candidates": {"type": "array",
-                                                                    "items": row}})]
+    return [shape("RowsRequest", {"rows": rows}), shape("ColumnsRequest", {"columns": columns}),
+            shape("RankingRequest", {"context": row, "candidates": {
+                "type": "array", "items": row, "maxItems": max_rows}})]

@@ -8,7 +8,9 @@ Server configurations (`elec serve` options): per-request scoring on eager torch
 (``--batch-rows 0 --runtime eager``), micro-batching on eager torch and on the default
 runtime (ONNX Runtime where the bundle has the graph), and the latter with two worker
 processes. Request shapes: one row a request at 8 and 64 connections,
-and a ranking request (one context, 200 candidate items) at 8 connections. Writes
+a ranking request (one context, 200 candidate items) at 8 connections, and one row a
+request at 8 connections beside one connection sending 4,096-row requests (the small
+requests' latency beside a large client). Writes
 benchmarks/results/load_wrk.json: requests/s, p50 and p99 (ms) per shape, configuration
 and repeat. wrk and the server share this machine's cores.
 """
@@ -44,11 +46,22 @@ f:close()
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(url: str, script: Path, connections: int, seconds: float) -> dict:
-    done = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{round(seconds)}s",
-                           "--latency", "-s", str(script), url],
-                          capture_output=True, text=True, check=True)
-    out = done.stdout
+def wrk(url: str, script: Path, connections: int, seconds: float,
+        beside: tuple[Path, int] | None = None) -> dict:
+    """wrk's figures for ``script``'s request on ``connections`` connections; ``beside``
+    (script, connections): another wrk sends that request meanwhile."""
+    def command(path: Path, n: int) -> list[str]:
+        return ["wrk", "-t", str(min(2, n)), "-c", str(n), "-d", f"{round(seconds)}s",
+                "--latency", "-s", str(path), url]
+
+    other = (subprocess.Popen(command(*beside), stdout=subprocess.DEVNULL)
+             if beside else None)
+    try:
+        out = subprocess.run(command(script, connections), capture_output=True, text=True,
+                             check=True).stdout
+    finally:
+        if other is not None:
+            other.wait()
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     latency = {p: float(v) * UNITS[u] for p, v, u in
                re.findall(r"\s(50|99)%\s+([\d.]+)(us|ms|s)\b", out)}
@@ -69,10 +82,11 @@ def main() -> None:
     one = rows(schema, 1, 0)
     candidates = rows(schema, 200, 1)
     user = {k: v for k, v in candidates[0].items() if k != "item_id"}
-    bodies = {"one row": {"rows": one},
+    bodies = {"one row": {"rows": one}, "4,096 rows": {"rows": rows(schema, 4096, 2)},
               "ranking, 200 candidates": {"context": user, "candidates": [
                   {"item_id": c["item_id"]} for c in candidates]}}
-    shapes = [("one row", 8), ("one row", 64), ("ranking, 200 candidates", 8)]
+    shapes = [("one row", 8), ("one row", 64), ("ranking, 200 candidates", 8),
+              ("one row beside a 4,096-row client", 8)]
     results: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         scripts = {}
@@ -86,8 +100,10 @@ def main() -> None:
                 with served(args.bundle, 4096, options=options) as (base, _):
                     wrk(f"{base}/predict", scripts["one row"], 8, 2)  # warm-up
                     for shape, connections in shapes:
-                        measured = wrk(f"{base}/predict", scripts[shape], connections,
-                                       args.seconds)
+                        beside = shape.endswith("client")
+                        measured = wrk(f"{base}/predict", scripts["one row" if beside else shape],
+                                       connections, args.seconds,
+                                       (scripts["4,096 rows"], 1) if beside else None)
                         results.append({"config": config, "options": options, "shape": shape,
                                         "connections": connections, "repeat": repeat,
                                         **measured})

@@ -33,6 +33,7 @@ from reporting.serving import (
     encoding_section,
     fuxictr_section,
     latency_section,
+    load_section,
     recipe_section,
     serving_cost_section,
 )
@@ -60,7 +61,7 @@ def results_page(quality: dict[str, dict]) -> str:
     latency_path = RESULTS / "latency.json"
     if latency_path.is_file():
         parts += latency_section(json.loads(latency_path.read_text()), quality)
-    parts += serving_cost_section()
+    parts += serving_cost_section() + load_section()
     zoo = merged_zoo()
     if zoo:
         parts += ["#### Every backbone, random split (test AUC, mean ± std; paired deltas with "

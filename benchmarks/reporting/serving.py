@@ -65,6 +65,33 @@ def serving_cost_section() -> list[str]:
     return [*out, ""]
 
 
+def load_section() -> list[str]:
+    """The service under wrk, configurations side by side (load_wrk.json)."""
+    path = RESULTS / "load_wrk.json"
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text())
+    cells: dict[tuple[str, str], list[dict]] = {}
+    for run in data["runs"]:
+        cells.setdefault((run["shape"] + f", {run['connections']} connections",
+                          run["config"]), []).append(run)
+    configs = list(dict.fromkeys(run["config"] for run in data["runs"]))
+    shapes = list(dict.fromkeys(shape for shape, _ in cells))
+
+    def shown(runs: list[dict]) -> str:
+        return " / ".join(f"{r['requests_per_second']:,.0f} req/s, p50 {r['p50_ms']:.0f} ms, "
+                          f"p99 {r['p99_ms']:.0f} ms" for r in runs)
+
+    out = [f"#### The service under load ({data['config']['wrk'].split(' [')[0]}; "
+           f"{source(path, data['environment'])}; {data['config']['note']}; each cell: "
+           f"one run per repeat)", "",
+           "| request | " + " | ".join(f"`elec serve` {c}" for c in configs) + " |",
+           "|---|" + "---|" * len(configs)]
+    out += [f"| {shape} | " + " | ".join(shown(cells.get((shape, c), [])) for c in configs)
+            + " |" for shape in shapes]
+    return [*out, ""]
+
+
 def recipe_section() -> list[str]:
     """Textbook ELEC beside every recipe tried, per backbone and protocol, from the
     recipe_search*.json files (benchmarks/recipe_search.py)."""

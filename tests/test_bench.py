@@ -106,7 +106,7 @@ def test_bench_trains_by_default_the_methods_a_config_has_the_inputs_for(tiny_co
     codes = tiny_config.model_copy(update={"fields": [
         f.model_copy(update={"in_text": False}) for f in tiny_config.fields]})
     assert trainable(codes) == ["backbone", "self_distilled", "cross_teacher",
-                                "cross_distilled", "ensemble_distilled"]
+                                "cross_distilled", "ensemble_distilled", "ensemble_tail"]
     no_items = tiny_config.model_copy(update={"data": tiny_config.data.model_copy(
         update={"item_column": "sku"})})
     assert "item_lm" not in trainable(no_items) and "field_lm" in trainable(no_items)

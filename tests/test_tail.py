@@ -98,3 +98,16 @@ def test_tail_students_are_refused_where_they_cannot_run(tiny_config):
     lora = cfg.model_copy(update={"adapter": cfg.adapter.model_copy(update={"mode": "lora"})})
     with pytest.raises(ConfigError, match="adapter.mode frozen"):
         check_run(lora, sharded=False, world=1)
+
+
+def test_the_item_columns_are_those_with_one_value_per_item(tiny_config):
+    from conftest import synthetic_table
+
+    from elec.distill.tail import item_columns
+
+    train = synthetic_table(500)
+    # title and genres are the item's; user, age, occupation are not; rendered or not
+    assert item_columns(train, tiny_config) == {"item_id", "title", "genres"}
+    named = tiny_config.model_copy(update={"text": tiny_config.text.model_copy(
+        update={"item_fields": ["title"]})})
+    assert item_columns(train, named) == {"item_id", "title"}

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from elec.config import RunConfig
 from elec.data.batches import Columns
@@ -27,7 +28,6 @@ from elec.data.encoder import RowEncoder
 from elec.data.prepare import Prepared
 from elec.data.schema import FIRST
 from elec.data.splits import POOL
-from elec.text.items import item_fields
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,27 @@ def tail_table(train: pa.Table, pool: pa.Table | None, item_columns: set[str],
                          template if n in item_columns else context) for n in names})
 
 
+def item_columns(train: pa.Table, cfg: RunConfig) -> set[str]:
+    """The columns that describe the item, taken with it into a synthetic row: the item
+    column, and ``text.item_fields`` if given, else every field with one value per item
+    in the training rows (rendered into the text or not)."""
+    item = cfg.data.item_column
+    if cfg.text.item_fields is not None:
+        return {item, *cfg.text.item_fields}
+    items = len(pc.unique(train[item]))
+
+    def pairs(name: str) -> int:  # distinct (item, value) pairs of the training rows
+        try:
+            return pa.table({"i": train[item], "v": train[name]}).group_by(
+                ["i", "v"]).aggregate([]).num_rows
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid):  # lists: in Python
+            return len(set(zip(train[item].to_pylist(), map(repr, train[name].to_pylist()),
+                               strict=True)))
+
+    return {item, *(f.name for f in cfg.fields if f.name != item
+                    and f.name in train.column_names and pairs(f.name) == items)}
+
+
 def tail_rows(data: Prepared, cfg: RunConfig, render: Callable[[pa.Table], Sequence[str]]
               ) -> tuple[Columns, list[str], TailDraw]:
     """The synthetic rows of ``data``'s rare items, encoded (no label: zeros) and
@@ -87,9 +108,8 @@ def tail_rows(data: Prepared, cfg: RunConfig, render: Callable[[pa.Table], Seque
     codes = {s: data.columns[s].single[:, slot].cpu().numpy() for s in tables}
     draw = draw_tail(codes["train"], codes.get(POOL), d.tail_below, d.tail_budget,
                      np.random.default_rng(cfg.seed))
-    fields = item_fields(tables["train"], cfg.fields, cfg.text, cfg.data.item_column)
-    table = tail_table(tables["train"], tables.get(POOL),
-                       {cfg.data.item_column, *(f.name for f in fields)}, draw)
+    table = tail_table(tables["train"], tables.get(POOL), item_columns(tables["train"], cfg),
+                       draw)
     encoded = RowEncoder(data.schema).encode_table(table)
     rows = Columns.from_encoded(encoded, np.zeros(table.num_rows))
     return rows.to(data.columns["train"].label.device), list(render(table)), draw

@@ -287,17 +287,18 @@ def test_the_default_item_methods_are_left_out_where_the_data_cannot_run_them(
     hashed = tiny_config.model_copy(update={"fields": [
         f.model_copy(update={"encoder": "hash"}) if f.name == "item_id" else f
         for f in tiny_config.fields]})
+    items = ("item_gen", "vanilla_gen", "vanilla_tail", "tail_gen")
     left, log = methods(hashed, "hashed")
-    assert left == [m for m in DEFAULT if m not in ("item_gen", "vanilla_gen")]
-    assert "item_gen, vanilla_gen left out of the default methods: the item column 'item_id'" \
-        in log
+    assert left == [m for m in DEFAULT if m not in items]
+    assert "item_gen, vanilla_gen, vanilla_tail, tail_gen left out of the default methods: " \
+        "the item column 'item_id'" in log
     textless = tiny_config.model_copy(update={"fields": [  # no rendered field per item
         f.model_copy(update={"in_text": False}) if f.name in ("title", "genres") else f
         for f in tiny_config.fields]})
     left, log = methods(textless, "textless")
-    assert left == [m for m in DEFAULT if m not in ("item_gen", "vanilla_gen")]
-    assert "item_gen, vanilla_gen left out of the default methods: no field describes an " \
-        "item" in log
+    assert left == [m for m in DEFAULT if m not in items]
+    assert "item_gen, vanilla_gen, vanilla_tail, tail_gen left out of the default methods: " \
+        "no field describes an item" in log
     named = textless.model_copy(update={"methods": ["backbone", "vanilla_gen"]})
     with pytest.raises(DataError, match="no rendered field holds one value per item"):
         methods(named, "named")  # named in the config: refused, not left out

@@ -111,3 +111,13 @@ def test_the_item_columns_are_those_with_one_value_per_item(tiny_config):
     named = tiny_config.model_copy(update={"text": tiny_config.text.model_copy(
         update={"item_fields": ["title"]})})
     assert item_columns(train, named) == {"item_id", "title"}
+
+
+def test_with_no_rare_item_a_tail_student_learns_as_its_plain_twin(tiny_config, elec_home,
+                                                                   tmp_path):
+    cfg = tiny_config.model_copy(update={
+        "methods": ["ensemble_distilled", "ensemble_tail"],
+        "distill": tiny_config.distill.model_copy(update={"tail_below": 1})})
+    summary = run(cfg, tmp_path / "run")["methods"]
+    assert summary["ensemble_tail"]["tail"]["rows"] == 0
+    assert summary["ensemble_tail"]["test"] == summary["ensemble_distilled"]["test"]

@@ -220,7 +220,7 @@ class TrainConfig(Section):
 # what `elec run` trains when the config names no methods: rows of the method table
 # (elec.methods, which checks every name a config gives)
 DEFAULT_METHODS = ["lm_only", "backbone", "self_distilled", "gain", "vanilla", "item_gen",
-                   "vanilla_gen"]
+                   "vanilla_gen", "vanilla_tail", "tail_gen"]
 
 
 class RunConfig(Section):

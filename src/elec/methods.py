@@ -164,8 +164,10 @@ def check_names(names: list[str]) -> None:
 
 
 def item_methods(methods: list[str]) -> list[str]:
-    """The methods that read an item's text (served with its table or generated rows)."""
-    return [m for m in methods if METHODS[m].lookup]
+    """The methods that read the items themselves (their texts, served with a table or
+    generated rows; or, the tail students, their training rows): on data in memory, in
+    one process, with an item column."""
+    return [m for m in methods if METHODS[m].lookup or METHODS[m].tail]
 
 
 def dependencies(method: Method, teacher_mix: float) -> list[str]:

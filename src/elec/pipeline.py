@@ -183,16 +183,17 @@ class Run:
         before = dict(self.reporter.texts)
         render = partial(render_table, specs=self.cfg.fields, cfg=self.cfg.text)
         rows, texts, draw = tail_rows(self.data, self.cfg, render)
-        view = self.lm.tail_view(METHODS[method.teacher], rows, texts)
+        if len(rows):  # none: no item is rare, the student learns as vanilla does
+            view = self.lm.tail_view(METHODS[method.teacher], rows, texts)
+            columns, teacher = {**columns, TAIL: rows}, {**teacher, TAIL: view}
         spent = {k: n - before[k] for k, n in self.reporter.texts.items()}
         d = self.cfg.distill
         self.log(f"{method.name}: {len(rows):,} synthetic rows of {draw.items:,} items with "
                  f"under {d.tail_below} training rows ({draw.wanted:,} wanted, budget "
                  f"{d.tail_budget:,}); LM texts {spent['encoded']:,} encoded, "
                  f"{spent['from_cache']:,} from the cache")
-        return ({**columns, TAIL: rows}, {**teacher, TAIL: view},
-                {"tail": {"rows": len(rows), "items": draw.items, "wanted": draw.wanted,
-                          "lm_texts": spent}})
+        return columns, teacher, {"tail": {"rows": len(rows), "items": draw.items,
+                                           "wanted": draw.wanted, "lm_texts": spent}}
 
     def _generated(self, method: Method, network: GeneratedNetwork, columns: dict
                    ) -> tuple[dict, dict[str, dict[str, Tensor]]]:

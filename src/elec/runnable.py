@@ -84,7 +84,7 @@ def check_run(cfg: RunConfig, sharded: bool, world: int) -> None:
         raise ConfigError(f"{reads} the item column {cfg.data.item_column!r} "
                           f"(data.item_column) as a categorical field with encoder vocab; "
                           f"make it one, or leave out {', '.join(ids)}")
-    item = item_methods(named) + tail
+    item = item_methods(named)
     if item and (sharded or world > 1):
         raise ConfigError(f"{', '.join(item)} run on data in memory, in one process, for "
                           f"now; leave them out of methods on shards or under torchrun")

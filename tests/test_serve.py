@@ -204,16 +204,13 @@ def test_export_never_deletes_what_elec_did_not_write(finished_run, tmp_path):
     assert (bundle / "extra.txt").is_file()
 
 
-@pytest.fixture(scope="module")
-def server(bundle):
+def _serving(app):
+    """A uvicorn server of ``app`` on a free loopback port, in a thread: (url, stop)."""
     import uvicorn
-
-    from elec.serve.app import create_app
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    app = create_app(Predictor.from_bundle(bundle), max_rows=50, max_body_bytes=100_000)
     instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                              log_level="warning"))
     thread = threading.Thread(target=instance.run, daemon=True)
@@ -222,9 +219,39 @@ def server(bundle):
         if instance.started:
             break
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(timeout=5)
+
+    def stop():
+        instance.should_exit = True
+        thread.join(timeout=5)
+
+    return f"http://127.0.0.1:{port}", stop
+
+
+@pytest.fixture(scope="module")
+def server(bundle):
+    from elec.serve.app import create_app
+
+    url, stop = _serving(create_app(Predictor.from_bundle(bundle), max_rows=50,
+                                    max_body_bytes=100_000))
+    yield url
+    stop()
+
+
+def test_a_micro_batched_server_scores_a_large_request_in_slices_alike(bundle, test_rows):
+    import httpx
+
+    from elec.serve.app import create_app
+
+    url, stop = _serving(create_app(Predictor.from_bundle(bundle), batch_rows=4))
+    try:
+        rows = test_rows[:10]
+        answer = httpx.post(f"{url}/predict", json={"rows": rows})
+        np.testing.assert_allclose(answer.json()["probabilities"],
+                                   Predictor.from_bundle(bundle).predict_proba(rows), atol=1e-6)
+        bad = httpx.post(f"{url}/predict", json={"rows": [*rows[:7], {**rows[7], "age": "x"}]})
+        assert bad.status_code == 422 and "row 7, field 'age'" in bad.text  # in the request
+    finally:
+        stop()
 
 
 def test_http_predict_matches_the_predictor(server, bundle, test_rows):

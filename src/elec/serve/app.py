@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -19,11 +20,13 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from elec import __version__
+from elec.data.schema import shifted
 from elec.data.values import RowError
 from elec.errors import clip
 from elec.serve.batching import MicroBatcher
 from elec.serve.predictor import Predictor
 from elec.serve.requests import (
+    Batch,
     RequestError,
     RowsRequest,
     columns_of,
@@ -127,6 +130,30 @@ def create_app(predictor: Predictor, max_rows: int = 4096,
                    [generated["field"], *(f["name"] for f in generated["fields"])]
                    if generated else [])
 
+    async def encode(columns: dict, rows: int):
+        if rows <= INLINE_ROWS:  # a thread hop would cost more than encoding a few rows
+            return predictor.encode_columns(columns, rows)
+        return await run_in_threadpool(predictor.encode_columns, columns, rows)
+
+    async def score(batch: Batch) -> np.ndarray:
+        """Probabilities of a request's rows. Micro-batched, a large request is encoded
+        and scored a slice at a time, so requests that come meanwhile pass between its
+        slices (a bad value is named by its row in the request)."""
+        if batcher is None:
+            encoded = await encode(batch.columns, batch.rows)
+            return (predictor.score(encoded) if batch.rows <= INLINE_ROWS
+                    else await run_in_threadpool(predictor.score, encoded))
+        scores = []
+        for first in range(0, batch.rows, batch_rows):
+            rows = min(batch_rows, batch.rows - first)
+            part = ({k: v[first:first + rows] for k, v in batch.columns.items()}
+                    if rows < batch.rows else batch.columns)
+            try:
+                scores.append(await batcher(await encode(part, rows)))
+            except RowError as error:
+                raise shifted(error, first) from None
+        return np.concatenate(scores) if scores else np.zeros(0, dtype=np.float32)
+
     @app.post("/predict", response_model=PredictResponse, response_model_exclude_none=True,
               openapi_extra=openapi_body(predictor.schema, item_fields, sorted(
                   known - set(predictor.schema.names)), max_rows), responses=ERRORS)
@@ -150,18 +177,10 @@ def create_app(predictor: Predictor, max_rows: int = 4096,
             return JSONResponse(status_code=422, content={
                 "detail": f"{batch.empty} has none of the fields the model reads "
                           f"({', '.join(sorted(known)[:20])}): nothing to score"})
-        try:  # a thread hop would cost more than encoding a few rows
-            encoded = (predictor.encode_columns(batch.columns, batch.rows)
-                       if batch.rows <= INLINE_ROWS else await run_in_threadpool(
-                           predictor.encode_columns, batch.columns, batch.rows))
+        try:
+            probabilities = await score(batch)
         except RowError as error:
             return JSONResponse(status_code=422, content={"detail": str(error)})
-        if batcher is not None:
-            probabilities = await batcher(encoded)
-        elif batch.rows <= INLINE_ROWS:
-            probabilities = predictor.score(encoded)
-        else:
-            probabilities = await run_in_threadpool(predictor.score, encoded)
         sent, in_every = batch.sent, batch.in_every
         ignored = sorted(sent - known)
         missing = sorted(known - in_every)

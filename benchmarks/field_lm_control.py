@@ -20,7 +20,6 @@ from pathlib import Path
 
 import torch
 
-import elec.llm.inputs
 from elec import METHODS, Reporter, Run, load_config, paired, stats
 from elec.data.store import write_json
 from elec.environment import environment
@@ -28,15 +27,6 @@ from elec.environment import environment
 RESULTS = Path(__file__).parent / "results"
 SHUFFLED = dataclasses.replace(METHODS["field_lm"], name="field_lm_shuffled",
                                what="field_lm with each value's LM vector another value's")
-
-
-def shuffled(value_vectors, seed: int):
-    """``value_vectors`` with the vectors permuted across the values."""
-    def permuted(*args, **kwargs):
-        rows, vectors = value_vectors(*args, **kwargs)
-        order = torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed))
-        return rows, vectors[order]
-    return permuted
 
 
 def main() -> None:
@@ -49,7 +39,6 @@ def main() -> None:
     args = parser.parse_args()
     names = ["backbone", "field_lm", SHUFFLED.name]
     aucs: dict[str, list[float]] = {name: [] for name in names}
-    original = elec.llm.inputs.value_vectors
     for seed in range(args.seeds):
         cfg = load_config(args.config, [*args.overrides, f"seed={seed}",
                                         f"data.split={args.protocol}",
@@ -59,12 +48,9 @@ def main() -> None:
             run = Run(cfg, out, reporter)
             aucs["backbone"].append(run.method("backbone")["test"]["auc"])
             aucs["field_lm"].append(run.method("field_lm")["test"]["auc"])
-            elec.llm.inputs.value_vectors = shuffled(original, seed)
-            try:
-                twin = Run(cfg, out, reporter)  # a fresh run object reads the twin's vectors
-                aucs[SHUFFLED.name].append(twin.method(SHUFFLED)["test"]["auc"])
-            finally:
-                elec.llm.inputs.value_vectors = original
+            twin = Run(cfg, out, reporter)  # a fresh run object: the twin's own vectors
+            twin.lm.permute_values(torch.Generator().manual_seed(seed))
+            aucs[SHUFFLED.name].append(twin.method(SHUFFLED)["test"]["auc"])
         print(f"seed {seed}: " + "  ".join(f"{n} {aucs[n][-1]:.4f}" for n in names), flush=True)
     deltas = {f"{a} - {b}": paired(aucs[a], aucs[b])
               for a, b in (("field_lm", "backbone"), (SHUFFLED.name, "backbone"),

@@ -262,6 +262,13 @@ def test_field_lm_reads_each_value_sentence_and_serves_as_a_backbone(tiny_config
         probabilities = served.module(columns.single, torch.cat(columns.multi, dim=1)).numpy()
     np.testing.assert_allclose(probabilities, trained, rtol=1e-5, atol=1e-6)
 
+    # its control: each value given another value's vector (the same vectors, permuted)
+    before_rows, before = (t.clone() for t in pipeline.lm.values())
+    pipeline.lm.permute_values(torch.Generator().manual_seed(0))
+    after_rows, after = pipeline.lm.values()
+    assert torch.equal(after_rows, before_rows) and not torch.equal(after, before)
+    assert torch.allclose(after.sum(0), before.sum(0), atol=1e-4)
+
 
 def test_field_lm_needs_a_categorical_field_in_the_text(tiny_config):
     from elec.errors import ConfigError

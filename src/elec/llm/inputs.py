@@ -144,6 +144,12 @@ class LMInputs:
             self._values = value_vectors(self.data.schema, self.cfg, self.device, self.reporter)
         return self._values
 
+    def permute_values(self, generator: torch.Generator) -> None:
+        """Give each value another value's LM vector (a permutation drawn from
+        ``generator``): the control that tells the LM's meaning from a vector per value."""
+        rows, vectors = self.values()
+        self._values = rows, vectors[torch.randperm(len(rows), generator=generator)]
+
     def _beside(self, name: str, columns: dict[str, Tensor | Path]) -> dict[str, Columns]:
         """Every split's rows with ``columns`` (split -> one per row) as extra column
         ``name`` (the LM field, or the words control's item text)."""

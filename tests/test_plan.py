@@ -41,3 +41,12 @@ def test_elec_run_plan_prints_the_plan_and_trains_nothing(tiny_config, tmp_path)
     assert "4. vanilla: " in result.output and "learns from gain blended with backbone" \
         in result.output
     assert not out.exists()
+
+
+def test_with_the_lm_fine_tuned_the_default_tail_students_leave_the_plan(tiny_config):
+    lora = tiny_config.model_copy(update={"adapter": tiny_config.adapter.model_copy(
+        update={"mode": "lora"})})
+    steps, why = plan(lora)
+    names = [s.method.name for s in steps]
+    assert "vanilla_tail" not in names and "tail_gen" not in names and "item_gen" in names
+    assert "adapter.mode lora fine-tunes it" in why

@@ -54,7 +54,7 @@ from elec.models.item_rows import generated_checkpoint
 from elec.planner import plan
 from elec.report.plots import training_curves
 from elec.rundir import RunDir
-from elec.runnable import check_run
+from elec.runnable import check_run, defaults_left_out
 from elec.text.items import ITEMS, item_texts
 from elec.text.render import render_table
 from elec.train import distributed
@@ -72,9 +72,9 @@ class Run:
         distributed.start(self.device)  # under torchrun: join the process group
         self.device = distributed.local_device(self.device)
         self.sharded = sharded(cfg)
-        why = plan(cfg, self.sharded, distributed.world())[1]  # checks the names too
+        left, why = defaults_left_out(cfg, self.sharded, distributed.world())  # checks names
         if why:
-            self.cfg = cfg = self._without_items(cfg, why)
+            self.cfg = cfg = self._without_items(cfg, why, left)
         check_run(cfg, self.sharded, distributed.world())
         self.dir = RunDir(out, self.log, reporter.note)
         if distributed.is_main():  # the main rank writes; the others read what it wrote
@@ -104,11 +104,11 @@ class Run:
                        keep_tables=any(METHODS[m].tail for m in cfg.methods))
         if items and data.item_texts is None:
             self.cfg = self._without_items(cfg, "no field describes an item by itself (name "
-                                                "them in text.item_fields)")
+                                                "them in text.item_fields)",
+                                           item_methods(cfg.methods))
         return data
 
-    def _without_items(self, cfg: RunConfig, why: str) -> RunConfig:
-        left = item_methods(cfg.methods)
+    def _without_items(self, cfg: RunConfig, why: str, left: list[str]) -> RunConfig:
         self.log(f"{', '.join(left)} left out of the default methods: {why}")
         return cfg.model_copy(update={"methods": [m for m in cfg.methods if m not in left]})
 

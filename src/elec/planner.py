@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from elec.config import RunConfig
-from elec.methods import METHODS, Method, check_names, dependencies, item_methods
-from elec.runnable import defaults_without_items
+from elec.methods import METHODS, Method, dependencies
+from elec.runnable import defaults_left_out
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,7 @@ def plan(cfg: RunConfig, sharded: bool = False, world: int = 1) -> tuple[list[St
     """Every network ``cfg.methods`` need, each after those it learns from (depth first,
     in the order of ``cfg.methods``), less the default item methods the run cannot train;
     and why those were left out (None: none were)."""
-    check_names(cfg.methods)
-    why = defaults_without_items(cfg, sharded, world)
-    left = set(item_methods(cfg.methods)) if why else set()
+    left, why = defaults_left_out(cfg, sharded, world)  # checks the names first
     steps: list[Step] = []
     done: set[str] = set()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from elec.errors import ConfigError
-from elec.methods import METHODS, TABLE, item_methods, method_model, reads_llm
+from elec.methods import METHODS, TABLE, check_names, item_methods, method_model, reads_llm
 from elec.models import build_backbone
 from elec.text.render import text_fields
 
@@ -24,18 +24,34 @@ def item_id_problem(cfg: RunConfig) -> str | None:
     return None
 
 
-def defaults_without_items(cfg: RunConfig, sharded: bool, world: int) -> str | None:
-    """Why the default methods' item ones cannot run on ``cfg`` (None: they can): they
-    read the item column as a vocabulary field, on data in memory, in one process. A
-    method list the config names is checked by ``check_run`` instead, and refused."""
-    if "methods" in cfg.model_fields_set or not item_methods(cfg.methods):
-        return None
-    problem = item_id_problem(cfg)
+def _through_lm_tail(name: str) -> bool:
+    """Whether ``name`` is, or learns from, a tail student whose teacher reads its
+    synthetic rows through the LM (the frozen LM and lm_only's adapter)."""
+    method = METHODS[name]
+    return ((method.tail and reads_llm(method))
+            or (method.teacher is not None and _through_lm_tail(method.teacher)))
+
+
+def defaults_left_out(cfg: RunConfig, sharded: bool, world: int) -> tuple[list[str], str | None]:
+    """The default methods that cannot run on ``cfg``, and why (none: [], None): the item
+    ones read the item column as a vocabulary field, on data in memory, in one process;
+    the tail students of the gain network read through the frozen LM. A method list the
+    config names is checked by ``check_run`` instead, and refused (and its names first:
+    each must be a row of the method table)."""
+    check_names(cfg.methods)
+    items = item_methods(cfg.methods)
+    if "methods" in cfg.model_fields_set or not items:
+        return [], None
+    problem = item_id_problem(cfg) or ("they run on data in memory, in one process, for now"
+                                       if sharded or world > 1 else None)
     if problem:
-        return problem
-    if sharded or world > 1:
-        return "they run on data in memory, in one process, for now"
-    return None
+        return items, problem
+    mode = cfg.adapter.mode
+    tail = [m for m in items if _through_lm_tail(m)]
+    if mode != "frozen" and tail:
+        return tail, (f"they read their synthetic rows through the frozen LM, and "
+                      f"adapter.mode {mode} fine-tunes it")
+    return [], None
 
 
 def _values_in_text(rendered: list) -> bool:
@@ -93,10 +109,12 @@ def check_run(cfg: RunConfig, sharded: bool, world: int) -> None:
         raise ConfigError(f"llm.budget {cfg.llm.budget:g} runs with adapter.mode frozen on "
                           f"data in memory for now; leave llm.budget at 1 "
                           f"{'on shards' if sharded else f'with adapter.mode {mode}'}")
-    if mode != "frozen" and "vanilla_tail" in cfg.methods:
-        raise ConfigError(f"vanilla_tail reads its synthetic rows through the frozen LM and "
-                          f"lm_only's adapter; adapter.mode {mode} fine-tunes the LM: use "
-                          f"adapter.mode frozen, or leave vanilla_tail out of methods")
+    through_lm = [m for m in named if _through_lm_tail(m)]
+    if mode != "frozen" and through_lm:
+        reads = ", ".join(through_lm) + (" reads" if len(through_lm) == 1 else " read")
+        raise ConfigError(f"{reads} synthetic rows through the frozen LM and lm_only's "
+                          f"adapter; adapter.mode {mode} fine-tunes the LM: use adapter.mode "
+                          f"frozen, or leave {', '.join(through_lm)} out of methods")
     if mode != "frozen" and (sharded or world > 1) and any(
             reads_llm(METHODS[m]) for m in cfg.methods):
         where = "on data.storage shards" if sharded else "under torchrun"

@@ -240,3 +240,44 @@ def test_a_ctrl_c_inside_a_shard_keeps_what_it_encoded_and_says_so(tmp_path):
     encode = CountingEncoder()
     again = VectorCache(tmp_path, "fp", log=print).vectors(texts, encode, shard_size=1000)
     assert encode.seen == 1000 - 768 and again.shape == (1000, 4)
+
+
+def test_onnx_runtime_matches_torch_exports_once_and_is_keyed_apart(tiny_lm, elec_home):
+    from elec.config import RunConfig
+    from elec.llm.stage1 import cache_key
+
+    torch_fp32 = TextEncoder(LLMConfig(name=str(tiny_lm), precision="fp32"))
+    onnx_fp32 = TextEncoder(LLMConfig(name=str(tiny_lm), precision="auto", runtime="onnx"))
+    onnx_int8 = TextEncoder(LLMConfig(name=str(tiny_lm), precision="int8", runtime="onnx"))
+    assert onnx_fp32.precision == "fp32"
+    reference = torch_fp32.encode(TEXTS)
+    np.testing.assert_allclose(onnx_fp32.encode(TEXTS), reference, atol=1e-5)
+    int8 = onnx_int8.encode(TEXTS)
+    cosine = (int8 * reference).sum(1) / np.linalg.norm(int8, axis=1) / np.linalg.norm(
+        reference, axis=1)
+    assert cosine.min() > 0.98
+    assert len({torch_fp32.fingerprint, onnx_fp32.fingerprint, onnx_int8.fingerprint}) == 3
+
+    exported = sorted((elec_home / "onnx").glob("*.onnx"))
+    assert [p.name.split("-")[1] for p in exported] == ["fp32.onnx", "int8.onnx"]
+    stamps = [p.stat().st_mtime_ns for p in exported]
+    TextEncoder(LLMConfig(name=str(tiny_lm), precision="int8", runtime="onnx"))
+    assert [p.stat().st_mtime_ns for p in exported] == stamps  # read, not exported again
+
+    cfg = RunConfig.model_validate({"llm": {"name": str(tiny_lm)}})
+    onnx = cfg.model_copy(update={"llm": cfg.llm.model_copy(update={"runtime": "onnx"})})
+    assert cache_key(cfg, "d") != cache_key(onnx, "d")
+
+
+def test_onnx_runtime_refuses_what_it_cannot_run(tiny_config):
+    from elec.errors import ConfigError
+    from elec.llm.onnx_lm import onnx_lm
+    from elec.runnable import check_run
+
+    with pytest.raises(ValueError, match="fp32 or int8"):
+        onnx_lm(None, None, "digest", "bf16")
+    lora = tiny_config.model_copy(update={
+        "llm": tiny_config.llm.model_copy(update={"runtime": "onnx"}),
+        "adapter": tiny_config.adapter.model_copy(update={"mode": "lora"})})
+    with pytest.raises(ConfigError, match="llm.runtime onnx"):
+        check_run(lora, sharded=False, world=1)

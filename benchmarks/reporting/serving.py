@@ -154,24 +154,42 @@ def fuxictr_section() -> list[str]:
 
 
 def encoding_section() -> list[str]:
-    path = RESULTS / "encoding.json"
-    if not path.is_file():
-        return []
-    data = json.loads(path.read_text())
+    """One table per machine: texts/s, closeness and lm_only AUC of every runtime and
+    precision measured side by side, and the machine's matmul limit under it."""
+    out: list[str] = []
+    for path in (RESULTS / "encoding.json", RESULTS / "encoding_intel-xeon.json"):
+        if path.is_file():
+            out += _encoding_table(path, json.loads(path.read_text()))
+    return out
+
+
+def _encoding_table(path, data: dict) -> list[str]:
     cfg = data["config"]
+    variants = {k: v for k, v in data["throughput"].items() if k != "matmul_limit"}
+    reference = "torch-fp32" if "torch-fp32" in variants else "fp32"
+    today = f"; `llm.precision: auto` runs {data['today']}" if "today" in data else ""
     out = [f"#### LM encoding on a CPU ({source(path, data['environment'])}, "
            f"{cfg['threads']} threads, {cfg['rows']:,} MovieLens texts in shards of "
-           f"{cfg['chunk']:,})", "",
-           "| precision | texts / s | vs fp32 | cosine to fp32 (mean / min) | lm_only test AUC |",
-           "|---|---|---|---|---|"]
-    for precision, t in data["throughput"].items():
-        auc = data["lm_only"].get(precision, {}).get("auc")
+           f"{cfg['chunk']:,}{today})",
+           "", f"| runtime, precision | texts / s | vs {reference} | cosine to fp32 (mean / min) "
+           f"| lm_only test AUC |", "|---|---|---|---|---|"]
+    for variant, t in variants.items():
+        auc = data["lm_only"].get(variant, {}).get("auc")
         mean = t.get("mean_cosine_to_fp32")
-        out.append(f"| {precision} | {t['samples_per_second']:.0f} | "
-                   f"{t['speedup_vs_fp32']:.2f}x | "
+        speedup = t.get("speedup_vs_torch_fp32", t.get("speedup_vs_fp32"))
+        out.append(f"| {variant} | {t['samples_per_second']:.0f} | {speedup:.2f}x | "
                    f"{f'{mean:.4f}' if mean is not None else 'n/a'} / "
                    f"{t['min_cosine_to_fp32']:.4f} | "
                    f"{f'{auc:.4f}' if auc is not None else 'not run'} |")
+    limit = data["throughput"].get("matmul_limit")
+    if limit:
+        out += ["", f"Matmul limit here: the LM's {limit['flops_per_text'] / 1e9:.2f} GFLOP "
+                f"per text ({limit['mean_tokens']:.1f} tokens on average) at the measured "
+                f"GEMM rate, fp32 {limit['fp32']['gflops']:.0f} GFLOP/s = "
+                f"{limit['fp32']['texts_per_second']:.0f} texts/s, bf16 "
+                f"{limit['bf16']['gflops']:.0f} GFLOP/s = "
+                f"{limit['bf16']['texts_per_second']:.0f} texts/s. int8 variants pass the "
+                f"fp32 limit because their matmuls are int8."]
     return out + [""]
 
 

@@ -131,6 +131,9 @@ class LLMConfig(Section):
     pooling: Literal["mean", "last"] = "mean"
     # auto: bf16 autocast where supported; int8: dynamic quantisation (CPU, frozen only)
     precision: Literal["auto", "fp32", "bf16", "int8"] = "auto"
+    # onnx: frozen encoding through ONNX Runtime on the CPU, fused (fp32 or int8; needs
+    # pip install 'elec[onnx]'; elec.llm.onnx_lm)
+    runtime: Literal["torch", "onnx"] = "torch"
     max_length: PositiveInt = 128
     batch_size: PositiveInt = 128
     shard_size: PositiveInt = 4096  # texts per cache shard: the unit of resumable encoding

@@ -109,6 +109,9 @@ def check_run(cfg: RunConfig, sharded: bool, world: int) -> None:
         raise ConfigError(f"llm.budget {cfg.llm.budget:g} runs with adapter.mode frozen on "
                           f"data in memory for now; leave llm.budget at 1 "
                           f"{'on shards' if sharded else f'with adapter.mode {mode}'}")
+    if cfg.llm.runtime == "onnx" and mode != "frozen":
+        raise ConfigError(f"llm.runtime onnx encodes with the frozen LM; adapter.mode {mode} "
+                          f"fine-tunes it in torch: use llm.runtime torch")
     through_lm = [m for m in named if _through_lm_tail(m)]
     if mode != "frozen" and through_lm:
         reads = ", ".join(through_lm) + (" reads" if len(through_lm) == 1 else " read")

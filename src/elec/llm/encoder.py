@@ -20,6 +20,7 @@ from torch import Tensor
 from elec.config import LLMConfig
 from elec.data.store import sha256_file
 from elec.errors import ModelNotFound
+from elec.llm.onnx_lm import ONNX_INT8_SCHEME, OnnxLM, onnx_lm
 
 BUNDLED = "minilm"
 # Part of every cache key: bump it when a change to encoding changes the vectors.
@@ -156,9 +157,11 @@ def encoding_device(device: torch.device) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def resolve_precision(requested: str, device: torch.device) -> str:
+def resolve_precision(requested: str, device: torch.device, runtime: str = "torch") -> str:
     """``llm.precision`` as the LM runs it on ``device``: auto is bf16 where the hardware
-    has it, else fp32."""
+    has it, else fp32 (fp32 under ONNX Runtime, which runs fp32 or int8)."""
+    if runtime == "onnx":
+        return "fp32" if requested == "auto" else requested
     if requested == "int8" and device.type != "cpu":
         raise ValueError("llm.precision=int8 (dynamic quantisation) runs on the CPU only; "
                          "use bf16 on a GPU")
@@ -175,17 +178,23 @@ class TextEncoder:
     def __init__(self, cfg: LLMConfig, device: str | torch.device | None = None):
         """``device``: where the LM runs; by default the GPU if there is one."""
         self.cfg = cfg
-        self.device = torch.device(device) if device else encoding_device(torch.device("cpu"))
+        onnx = cfg.runtime == "onnx"  # ONNX Runtime runs on the CPU
+        self.device = torch.device("cpu") if onnx else (
+            torch.device(device) if device else encoding_device(torch.device("cpu")))
         tokenizer, self.model = load_pretrained(resolve_name(cfg.name))
         self.tokenizer = prepare_tokenizer(tokenizer)
         self.model.to(self.device).eval()
-        self.precision = resolve_precision(cfg.precision, self.device)
+        self.precision = resolve_precision(cfg.precision, self.device, cfg.runtime)
         self.dim = int(self.model.config.hidden_size)
+        digest = model_digest(cfg.name)
+        scheme = ((ONNX_INT8_SCHEME if onnx else INT8_SCHEME) if self.precision == "int8"
+                  else self.precision)
         self.fingerprint = hashlib.sha256(
-            f"v{ENCODING_VERSION}|{model_digest(cfg.name)}|{cfg.pooling}|"
-            f"{INT8_SCHEME if self.precision == 'int8' else self.precision}|"
+            f"v{ENCODING_VERSION}|{digest}|{cfg.pooling}|{'onnx-' if onnx else ''}{scheme}|"
             f"{cfg.max_length}".encode()).hexdigest()[:20]
-        if self.precision == "int8":
+        if onnx:
+            self.model = onnx_lm(self.model, self.tokenizer, digest, self.precision)
+        elif self.precision == "int8":
             self.model = _quantize_int8(self.model)
         self.truncated = 0  # texts encoded so far that were cut at cfg.max_length tokens
 
@@ -223,8 +232,11 @@ class TextEncoder:
                 inputs = self.tokenizer([texts[i] for i in rows], padding=True, truncation=True,
                                         max_length=self.cfg.max_length, return_tensors="pt")
                 inputs = {k: v.to(self.device) for k, v in inputs.items()}
-                with self._autocast():
-                    hidden = self.model(**inputs).last_hidden_state
+                if isinstance(self.model, OnnxLM):
+                    hidden = self.model(inputs["input_ids"], inputs["attention_mask"])
+                else:
+                    with self._autocast():
+                        hidden = self.model(**inputs).last_hidden_state
                 out[rows] = pool(hidden.float(), inputs["attention_mask"]).cpu().numpy()
                 if progress:
                     progress(len(rows))

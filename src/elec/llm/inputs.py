@@ -108,7 +108,8 @@ class LMInputs:
         """The LM settings that encoded the item vectors (``llm.precision`` as it ran
         here, never "auto": a new item's text must be encoded as the others were)."""
         return self.cfg.llm.model_copy(update={"precision": resolve_precision(
-            self.cfg.llm.precision, encoding_device(self.device))}).model_dump(mode="json")
+            self.cfg.llm.precision, encoding_device(self.device),
+            self.cfg.llm.runtime)}).model_dump(mode="json")
 
     def _first_rows(self) -> dict[str, tuple[str, int]]:
         """Every distinct item text of the run's rows (every split), in order of first

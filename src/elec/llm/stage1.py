@@ -40,6 +40,7 @@ from elec.llm.encoder import (
     encoding_device,
     model_digest,
 )
+from elec.llm.onnx_lm import ONNX_INT8_SCHEME
 from elec.text.items import value_texts
 from elec.train import distributed
 from elec.train.fit import fit_network
@@ -51,11 +52,15 @@ def cache_key(cfg: RunConfig, data_digest: str) -> str:
     """What stage 1 depends on, by content: the data (rows, labels, texts), the LM's
     files, how they are encoded, the adapter and the seed; not the backbone, so runs
     that differ only downstream share one trained stage 1."""
-    llm = cfg.llm.model_dump(mode="json", exclude={"budget"} if cfg.llm.budget == 1 else None)
+    # settings at their defaults stay out, so adding one keeps the keys of older runs
+    defaults = {"budget": 1, "runtime": "torch"}
+    llm = cfg.llm.model_dump(mode="json", exclude={k for k, v in defaults.items()
+                                                   if getattr(cfg.llm, k) == v})
     key = {"data": data_digest, "llm": {**llm, "name": model_digest(cfg.llm.name)},
            "adapter": cfg.adapter.model_dump(mode="json"), "seed": cfg.seed,
            "patience": cfg.train.patience, "elec": __version__,
-           "encoding": ENCODING_VERSION, "int8": INT8_SCHEME}
+           "encoding": ENCODING_VERSION,
+           "int8": ONNX_INT8_SCHEME if cfg.llm.runtime == "onnx" else INT8_SCHEME}
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
 
 

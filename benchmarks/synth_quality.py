@@ -13,8 +13,9 @@ predictions are scored on all test rows, on the rows whose item has fewer than
 ``--rare`` training rows and on those whose item has none (new). Deltas are paired by
 seed. ``--titles meaning`` runs on the table whose titles carry attributes in varied
 wordings (`elec data synth --titles meaning`) instead of plain word weights. Writes
-benchmarks/results/synth_quality.json. ``--methods`` picks other rows of the method table
-(e.g. the item-level ``item_lm``, which reads one LM vector per item title,
+benchmarks/results/lm_reach_<data>_<backbone>.json (data: synth_<titles>, or the
+config's name and split), which benchmarks/report.py reads. ``--methods`` picks other
+rows of the method table (e.g. the item-level ``item_lm``, which reads one LM vector per item title,
 ``vanilla_item``, ELEC's student with that vector, and ``words``, the no-LM control that
 reads the title's plain words). ``--config`` runs on any other table instead (its
 item column's test rows sliced the same way).
@@ -64,7 +65,7 @@ def main() -> None:
                         help="seed s also splits with data.split_seed = 2024 + s")
     parser.add_argument("--set", action="append", default=[], dest="overrides")
     parser.add_argument("--work", default="runs/synth-quality")
-    parser.add_argument("--results", default=str(RESULTS / "synth_quality.json"))
+    parser.add_argument("--results", help="default: lm_reach_<data>_<backbone>.json")
     args = parser.parse_args()
     methods = args.methods.split(",")
     deltas = [(a, b) for a, b in DELTAS if a in methods and b in methods]
@@ -81,6 +82,10 @@ def main() -> None:
         cfg = load_config(config, [*memory, f"seed={seed}", f"methods={methods}", *split,
                                    *args.overrides])
         out = work / f"seed-{seed}"
+        if args.results is None:
+            name = f"synth_{args.titles}" if args.config is None else \
+                f"{config.stem}-{cfg.data.split}"
+            args.results = str(RESULTS / f"lm_reach_{name}_{cfg.model.name}.json")
         with Reporter(out / "log.txt", quiet=True) as reporter:
             run = Run(cfg, out, reporter)
             slices = item_slices(run, args.rare)

@@ -135,50 +135,12 @@ def scale_section() -> list[str]:
                 + "; the rest of a run is stage 1 and, in each world size's first run, LM "
                 "encoding. The machine has as many cores as processes: a check of "
                 "correctness, not of speed.", ""]
-    path = RESULTS / "synth_quality.json"
-    if path.is_file():
-        data = json.loads(path.read_text())
-        seeds = len(data["seeds"])
-        out += [f"#### Where the LM pays on the synthetic table "
-                f"({source(path, data['environment'])}; {data['rows']:,} rows, {seeds} seeds; "
-                f"rare: test rows whose item has fewer "
-                f"than {data['rare_below_training_rows']} training rows, "
-                f"{data['rare_test_rows']:,} of {data['test_rows']:,}; achievable test AUC "
-                f"{data['achievable_test_auc']:.4f})", "",
-                "| rows | backbone | self_distilled | ensemble_distilled | gain | vanilla | "
-                "vanilla - self_distilled | vanilla - ensemble_distilled | gain - backbone |",
-                "|---|---|---|---|---|---|---|---|---|"]
-        for rows in ("all", "rare"):
-            part = data["summary"][rows]
-            deltas = [part[k] for k in ("vanilla - self_distilled",
-                                        "vanilla - ensemble_distilled", "gain - backbone")]
-            out.append(f"| {rows} | " + " | ".join(cell(part[m]) for m in (
-                "backbone", "self_distilled", "ensemble_distilled", "gain", "vanilla")) + " | "
-                + " | ".join(f"{d['mean']:+.4f} ({d['positive']}/{seeds})" for d in deltas)
-                + " |")
-        out.append("")
     return (["### Scale", ""] + out) if out else []
 
 
 def scale_summary() -> list[str]:
     """One line per scale measurement, for the README."""
     lines = []
-    path = RESULTS / "synth_quality.json"
-    if path.is_file():
-        data = json.loads(path.read_text())
-        n = len(data["seeds"])
-        d = {rows: data["summary"][rows] for rows in ("all", "rare")}
-        lines.append(
-            f"- On the synthetic table with item titles ({data['rows']:,} rows), the gain "
-            f"network beats the backbone on all rows by {d['all']['gain - backbone']['mean']:+.4f}"
-            f" ({d['all']['gain - backbone']['positive']}/{n}) and on rare items' rows by "
-            f"{d['rare']['gain - backbone']['mean']:+.4f} "
-            f"({d['rare']['gain - backbone']['positive']}/{n}); the served vanilla network "
-            f"against the same blended teacher without the LM: "
-            f"{d['all']['vanilla - ensemble_distilled']['mean']:+.4f} "
-            f"({d['all']['vanilla - ensemble_distilled']['positive']}/{n}) and "
-            f"{d['rare']['vanilla - ensemble_distilled']['mean']:+.4f} "
-            f"({d['rare']['vanilla - ensemble_distilled']['positive']}/{n}).")
     races = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("throughput*.json"))]
     if races:
         on = "; ".join(f"{d['environment']['cpu']}: {d['median_ratio']:.2f}x in float32"

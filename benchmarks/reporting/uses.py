@@ -103,33 +103,8 @@ def lm_uses_summary(quality: dict[str, dict], every_cell: bool = True) -> list[s
                 text += (f", against ELEC's vanilla network {vanilla['mean']:+.4f} "
                          f"({vanilla['positive']}/{vanilla['seeds']})")
             lines.append(text + ".")
-    lines += field_control_lines(docs=False) + synth_item_lines()
+    lines += field_control_lines(docs=False)
     return (["Other uses of the LM:", "", *lines, ""]) if lines else []
-
-
-def synth_item_lines() -> list[str]:
-    """The item-level uses on the synthetic table, whose item titles carry part of the
-    signal (synth_item_lm.json: benchmarks/synth_quality.py --methods backbone,item_lm,
-    and where measured gain,vanilla,vanilla_item)."""
-    path = RESULTS / "synth_item_lm.json"
-    if not path.is_file():
-        return []
-    data = json.loads(path.read_text())
-    n, rare = len(data["seeds"]), data["rare_below_training_rows"]
-
-    def delta(pair: str) -> str:
-        d = {rows: data["summary"][rows][pair] for rows in ("all", "rare")}
-        return (f"all rows {d['all']['mean']:+.4f} ({d['all']['positive']}/{n}), rows of "
-                f"items with fewer than {rare} training rows {d['rare']['mean']:+.4f} "
-                f"({d['rare']['positive']}/{n})")
-
-    pairs = [("item_lm - backbone", "`item_lm` against the backbone"),
-             ("vanilla_item - backbone", "`vanilla_item` against the backbone"),
-             ("vanilla_item - vanilla", "`vanilla_item` against ELEC's vanilla network"),
-             ("vanilla - backbone", "ELEC's vanilla network against the backbone")]
-    found = [f"{what}: {delta(pair)}" for pair, what in pairs if pair in data["summary"]["all"]]
-    return [f"- On the synthetic table, whose item titles carry part of the click signal "
-            f"({data['rows']:,} rows, {n} seeds): " + "; ".join(found) + "."] if found else []
 
 
 USES = [("vanilla", "ELEC's vanilla network (the LM in training only)"),

@@ -24,8 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from elec.data.store import write_json
-from elec.environment import environment
+from elec import environment, write_json
 
 RESULTS = Path(__file__).parent / "results"
 FIELDS = ("fields: [{name: user, kind: categorical}, {name: item, kind: categorical},"

@@ -22,8 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from elec import SynthConfig, stats, synthesize
-from elec.environment import environment
+from elec import SynthConfig, environment, stats, synthesize
 
 RESULTS = Path(__file__).parent / "results"
 OVERRIDES = ["methods=[backbone]", "data.storage=shards", "train.batch_size=4096",

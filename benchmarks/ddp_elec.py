@@ -24,8 +24,7 @@ from pathlib import Path
 import numpy as np
 from ddp import kept_run
 
-from elec import SynthConfig, paired, stats, synthesize
-from elec.environment import environment
+from elec import SynthConfig, environment, paired, stats, synthesize
 
 RESULTS = Path(__file__).parent / "results"
 METHODS = ["lm_only", "backbone", "gain", "vanilla"]

@@ -25,11 +25,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from elec import Reporter, load_config, run
-from elec.data.sources import load_table, subsample
-from elec.environment import environment
-from elec.llm.encoder import TextEncoder, resolve_precision
-from elec.text.render import render_table
+from elec import (
+    Reporter,
+    TextEncoder,
+    environment,
+    load_config,
+    load_table,
+    render_table,
+    run,
+    subsample,
+)
 
 RESULTS = Path(__file__).parent / "results"
 # variant -> llm settings; "today" is llm.precision auto, runtime torch, resolved here
@@ -126,7 +131,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = load_config(args.config)
-    today = "torch-" + resolve_precision("auto", torch.device("cpu"))
+    today = "torch-" + TextEncoder(cfg.llm.model_copy(update={"precision": "auto"}),
+                                   device="cpu").precision
     variants = args.variants.split(",") if args.variants else [
         v for v in VARIANTS if v != "torch-bf16" or today == "torch-bf16"]
     unknown = set(variants) - set(VARIANTS)

@@ -20,9 +20,7 @@ from pathlib import Path
 
 import torch
 
-from elec import METHODS, Reporter, Run, load_config, paired, stats
-from elec.data.store import write_json
-from elec.environment import environment
+from elec import METHODS, Reporter, Run, environment, load_config, paired, stats, write_json
 
 RESULTS = Path(__file__).parent / "results"
 SHUFFLED = dataclasses.replace(METHODS["field_lm"], name="field_lm_shuffled",

@@ -32,8 +32,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from elec import BACKBONES, Reporter, Run, load_config, stats
-from elec.environment import environment
+from elec import BACKBONES, Reporter, Run, environment, load_config, stats
 
 RESULTS = Path(__file__).parent / "results"
 LABEL = "label"

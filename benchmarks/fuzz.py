@@ -25,8 +25,7 @@ from pathlib import Path
 
 from serving import served
 
-from elec.data.store import write_json
-from elec.environment import environment
+from elec import environment, write_json
 
 RESULTS = Path(__file__).parent / "results"
 

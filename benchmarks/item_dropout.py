@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from elec import load_config, paired, quality, stats
-from elec.data.store import write_json
-from elec.environment import environment
+from elec import environment, load_config, paired, quality, stats, write_json
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -23,11 +23,9 @@ import yaml
 from safetensors.torch import load_file
 from serving import served
 
-from elec import Predictor, RunConfig, export, load_table, split_indices
+from elec import Predictor, RunConfig, TextEncoder, environment, export, load_table, split_indices
 from elec.distill.networks import LLM_VECTOR, GainNetwork
-from elec.environment import environment
 from elec.llm.adapter import Adapter
-from elec.llm.encoder import TextEncoder
 from elec.text.render import render_rows, text_fields, truncate
 
 RESULTS = Path(__file__).parent / "results"

@@ -27,9 +27,7 @@ from pathlib import Path
 import numpy as np
 from serving import served
 
-from elec.data.schema import FeatureSchema
-from elec.data.store import write_json
-from elec.environment import environment
+from elec import FeatureSchema, environment, write_json
 
 RESULTS = Path(__file__).parent / "results"
 

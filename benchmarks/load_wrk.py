@@ -28,9 +28,7 @@ from pathlib import Path
 from load import rows
 from serving import served
 
-from elec.data.schema import FeatureSchema
-from elec.data.store import write_json
-from elec.environment import environment
+from elec import FeatureSchema, environment, write_json
 
 RESULTS = Path(__file__).parent / "results"
 CONFIGS = {"per-request, eager": ["--batch-rows", "0", "--runtime", "eager"],

@@ -20,8 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from elec import SynthConfig, synthesize
-from elec.environment import environment
+from elec import SynthConfig, environment, synthesize
 
 RESULTS = Path(__file__).parent / "results"
 OVERRIDES = ["methods=[backbone]", "data.storage=shards", "train.max_epochs=1",

@@ -19,8 +19,7 @@ import argparse
 import json
 from pathlib import Path
 
-from elec import paired, stats
-from elec.data.store import write_json
+from elec import paired, stats, write_json
 
 RESULTS = Path(__file__).parent / "results"
 CONTROLS = ("backbone", "self_distilled", "cross_distilled", "ensemble_distilled")

@@ -14,8 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from elec import Reporter, load_config, paired, run, stats
-from elec.environment import environment
+from elec import Reporter, environment, load_config, paired, run, stats
 
 RESULTS = Path(__file__).parent / "results"
 PRECISIONS = ("fp32", "bf16")

@@ -30,11 +30,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from elec import Reporter, Run, evaluate, load_config, variant_of
-from elec.data.store import write_json
-from elec.environment import environment
-from elec.rundir import RunDir
-from elec.train.trainer import sigmoid
+from elec import (
+    Reporter,
+    Run,
+    RunDir,
+    environment,
+    evaluate,
+    load_config,
+    sigmoid,
+    variant_of,
+    write_json,
+)
 
 RESULTS = Path(__file__).parent / "results"
 TEXTBOOK = ["backbone", "cross_teacher", "self_distilled", "cross_distilled", "gain", "vanilla"]

@@ -31,12 +31,12 @@ from elec import (
     Predictor,
     Reporter,
     RunConfig,
+    RunDir,
+    environment,
     export,
     load_table,
     split_indices,
 )
-from elec.environment import environment
-from elec.rundir import RunDir
 from elec.serve.bundle import ITEMS_FILE
 from elec.serve.items import ItemAdder, add_from_table, item_encoder
 

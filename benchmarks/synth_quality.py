@@ -29,12 +29,18 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from elec import Reporter, Run, SynthConfig, evaluate, load_config, stats, synthesize
-from elec.data.encoder import FIRST
-from elec.environment import environment
-from elec.train.trainer import sigmoid
+from elec import (
+    Reporter,
+    Run,
+    SynthConfig,
+    environment,
+    evaluate,
+    load_config,
+    sigmoid,
+    stats,
+    synthesize,
+)
 
 RESULTS = Path(__file__).parent / "results"
 METHODS = ["backbone", "self_distilled", "ensemble_distilled", "gain", "vanilla"]
@@ -141,11 +147,9 @@ def write_results(args, per_seed, methods, deltas, slices, run, cfg, data, confi
 def item_slices(run: Run, rare: int) -> dict[str, np.ndarray]:
     """The test rows: all, of items with fewer than ``rare`` training rows, of items with
     none (their id out of vocabulary)."""
-    item = run.data.schema.single_column(run.cfg.data.item_column)
-    codes = {s: run.data.columns[s].single[:, item].cpu() for s in ("train", "test")}
-    counts = torch.bincount(codes["train"], minlength=run.data.schema.single[item].size)
-    counts[:FIRST] = 0  # missing and unseen ids
-    trained = counts[codes["test"]].numpy()
+    column = run.cfg.data.item_column
+    test = run.data.columns["test"].single[:, run.data.schema.single_column(column)].cpu()
+    trained = run.data.rows_per_item(column)[test].numpy()
     return {"all": trained >= 0, "rare": trained < rare, "new": trained == 0}
 
 

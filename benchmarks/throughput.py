@@ -37,11 +37,10 @@ import pyarrow.parquet as pq
 import torch
 from fuxictr_compare import LABEL, Loader, feature_map, fuxictr_models
 
-from elec import SynthConfig, evaluate, load_config, synthesize
+from elec import SynthConfig, environment, evaluate, load_config, synthesize
 from elec.data.batches import Columns
 from elec.data.shards import prepare_shards
 from elec.distill.networks import PlainNetwork
-from elec.environment import environment
 from elec.train.trainer import Trainer, predict_logits, sigmoid
 
 RESULTS = Path(__file__).parent / "results"

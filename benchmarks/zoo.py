@@ -15,9 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-from elec import BACKBONES, load_config, quality
-from elec.environment import environment
-from elec.report.quality import zoo_table
+from elec import BACKBONES, environment, load_config, quality, zoo_table
 
 RESULTS = Path(__file__).parent / "results"
 METHODS = ["lm_only", "backbone", "self_distilled", "gain", "vanilla"]

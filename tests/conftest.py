@@ -94,7 +94,7 @@ def cpu_flags() -> str:
 def assert_pinned(split: str, methods: dict) -> None:
     """Test AUCs equal, bit for bit, those pinned in pinned_aucs.json for the tiny config,
     where the CPU and torch are those they were measured with."""
-    from elec.environment import environment
+    from elec.machine import environment
 
     machines = json.loads((Path(__file__).parent / "pinned_aucs.json").read_text())["machines"]
     here = environment()

@@ -76,3 +76,21 @@ def test_the_public_api_resolves_every_name_and_import_elec_stays_light():
                            "sys.modules if m.startswith(('elec.', 'torch'))))"],
                           capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+# benchmarks that time elec's internals themselves, below what the public API offers:
+# the gain network with the LM in the loop, the trainer on shards, item tables as written
+INTERNALS_TIMED = {"latency.py", "throughput.py", "serving_cost.py"}
+
+
+def test_benchmarks_and_examples_use_the_public_api():
+    root = SRC.parent
+    deep = set()
+    for path in [*(root / "benchmarks").rglob("*.py"), *(root / "examples").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("elec."):
+                deep.add(path.name)
+            elif isinstance(node, ast.Import) and any(a.name.startswith("elec.")
+                                                      for a in node.names):
+                deep.add(path.name)
+    assert deep <= INTERNALS_TIMED, sorted(deep - INTERNALS_TIMED)

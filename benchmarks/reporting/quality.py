@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from elec.report.quality import deltas_table, methods_table
+from elec import deltas_table, methods_table
 from reporting.sources import RESULTS, SUPERSEDED, holds, protocol_key, source
 
 # the per-method grid every release should have measured with its own code

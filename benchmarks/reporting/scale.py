@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from elec.report.quality import cell
+from elec import cell
 from reporting.sources import RESULTS, source
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from elec.report.plots import auc_vs_latency
-from elec.report.quality import cell
+from elec import auc_vs_latency, cell
 from reporting.sources import PREDATES, RESULTS, protocol_key, source
 
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from elec import paired
-from elec.report.quality import deltas_table, methods_table
+from elec import deltas_table, methods_table, paired
 from reporting.new_items import item_dropout_results
 from reporting.sources import RESULTS, protocol_key, source
 

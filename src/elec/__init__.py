@@ -7,9 +7,14 @@ loads the training code):
     running   run (a whole run: results), Run (its networks, on demand), plan
     methods   METHODS, TABLE, Method, variant_of (the method table)
     models    BACKBONES
-    data      load_table, split_indices, synthesize, SynthConfig, fetch
-    serving   export, Predictor, create_app
-    measuring quality, paired, stats, evaluate, Reporter
+    data      load_table, subsample, split_indices, synthesize, SynthConfig, fetch
+    text      render_table, render_rows (a row as the LM reads it), TextEncoder (the LM)
+    serving   export, Predictor, create_app, FeatureSchema (a bundle's fields and
+              vocabularies: schema.json)
+    measuring quality, paired, stats, evaluate, sigmoid, Reporter, RunDir (a run's
+              directory: its finished networks and records), environment (the machine,
+              for a results file), write_json (atomically)
+    reporting methods_table, deltas_table, zoo_table, cell, quality_figure, auc_vs_latency
 """
 
 from __future__ import annotations
@@ -25,13 +30,20 @@ _API = {
     "variant_of": "elec.methods",
     "BACKBONES": "elec.models",
     "load_table": "elec.data.sources", "fetch": "elec.data.sources",
+    "subsample": "elec.data.sources",
+    "render_table": "elec.text.render", "render_rows": "elec.text.render",
+    "TextEncoder": "elec.llm.encoder",
     "split_indices": "elec.data.splits",
     "synthesize": "elec.data.synth", "SynthConfig": "elec.data.synth",
     "export": "elec.exporter", "Predictor": "elec.serve.predictor",
-    "create_app": "elec.serve.app",
+    "create_app": "elec.serve.app", "FeatureSchema": "elec.data.schema",
     "quality": "elec.bench", "paired": "elec.bench", "stats": "elec.bench",
-    "evaluate": "elec.train.metrics",
-    "Reporter": "elec.ui",
+    "evaluate": "elec.train.metrics", "sigmoid": "elec.train.trainer",
+    "Reporter": "elec.ui", "RunDir": "elec.rundir", "environment": "elec.machine",
+    "write_json": "elec.data.store",
+    "methods_table": "elec.report.quality", "deltas_table": "elec.report.quality",
+    "zoo_table": "elec.report.quality", "cell": "elec.report.quality",
+    "quality_figure": "elec.report.plots", "auc_vs_latency": "elec.report.plots",
 }
 __all__ = ["__version__", *_API]
 

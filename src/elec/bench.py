@@ -22,7 +22,7 @@ import torch
 from elec.config import RunConfig
 from elec.data.splits import EVALUATED
 from elec.data.store import write_json
-from elec.environment import environment
+from elec.machine import environment
 from elec.methods import METHODS
 from elec.pipeline import run
 from elec.ui import Reporter

@@ -38,10 +38,10 @@ from elec.distill.networks import (
 )
 from elec.distill.tail import tail_rows
 from elec.distill.targets import distillation_rows
-from elec.environment import environment, resolve_device, seed_everything
 from elec.llm.finetune import finetuned_stage1
 from elec.llm.inputs import LMInputs
 from elec.llm.stage1 import frozen_stage1, shared_dir
+from elec.machine import environment, resolve_device, seed_everything
 from elec.methods import (
     METHODS,
     Method,

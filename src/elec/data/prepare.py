@@ -19,7 +19,7 @@ from elec.config import RunConfig
 from elec.data.batches import Columns, Rows
 from elec.data.encoder import RowEncoder
 from elec.data.files import read_table
-from elec.data.schema import FeatureSchema
+from elec.data.schema import FIRST, FeatureSchema
 from elec.data.sources import (
     check_fields,
     labels,
@@ -52,6 +52,15 @@ class Prepared:
     def splits(self) -> tuple[str, ...]:
         """train, valid, test, and pool when there are unlabeled rows."""
         return tuple(self.columns)
+
+    def rows_per_item(self, column: str, split: str = "train") -> torch.Tensor:
+        """How many rows of ``split`` hold each code of the categorical ``column`` (missing
+        and out-of-vocabulary codes count none: they name no one item)."""
+        index = self.schema.single_column(column)
+        counts = torch.bincount(self.columns[split].single[:, index].cpu(),
+                                minlength=self.schema.single[index].size)
+        counts[:FIRST] = 0
+        return counts
 
     @functools.cached_property
     def digest(self) -> str:

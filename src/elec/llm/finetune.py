@@ -21,10 +21,10 @@ from elec.config import AdapterConfig, LLMConfig, RunConfig
 from elec.data.batches import Columns, batches
 from elec.data.prepare import Prepared
 from elec.data.splits import EVALUATED
-from elec.environment import seed_everything
 from elec.llm.adapter import Adapter
 from elec.llm.encoder import POOLING, load_pretrained, prepare_tokenizer, resolve_name
 from elec.llm.stage1 import Stage1, adapter_trainer, folds
+from elec.machine import seed_everything
 from elec.train.fit import parameter_count
 from elec.train.metrics import evaluate
 from elec.train.trainer import predict_logits, sigmoid

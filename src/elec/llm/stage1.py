@@ -28,7 +28,6 @@ from elec.data.prepare import Prepared
 from elec.data.schema import FeatureSchema
 from elec.data.sharded import ShardedColumns, part_file, save_array
 from elec.data.store import elec_home
-from elec.environment import seed_everything
 from elec.errors import DataError
 from elec.llm.adapter import LLM_HIDDEN, Adapter
 from elec.llm.budget import ABSENT, spread, within_budget
@@ -41,6 +40,7 @@ from elec.llm.encoder import (
     model_digest,
 )
 from elec.llm.onnx_lm import ONNX_INT8_SCHEME
+from elec.machine import seed_everything
 from elec.text.items import value_texts
 from elec.train import distributed
 from elec.train.fit import fit_network

@@ -88,9 +88,8 @@ def test_benchmarks_and_examples_use_the_public_api():
     deep = set()
     for path in [*(root / "benchmarks").rglob("*.py"), *(root / "examples").rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("elec."):
-                deep.add(path.name)
-            elif isinstance(node, ast.Import) and any(a.name.startswith("elec.")
-                                                      for a in node.names):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom) else
+                     [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            if any(name.startswith("elec.") for name in names):
                 deep.add(path.name)
     assert deep <= INTERNALS_TIMED, sorted(deep - INTERNALS_TIMED)

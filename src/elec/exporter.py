@@ -14,11 +14,12 @@ from pydantic import ValidationError
 from safetensors.torch import save_file
 
 from elec import __version__
+from elec.builders import method_model
 from elec.config import ModelConfig, RunConfig
 from elec.data.schema import FeatureSchema
 from elec.data.store import atomic_dir, holds_only, sha256_file, write_json
 from elec.distill.networks import folded
-from elec.methods import METHODS, method_model
+from elec.methods import METHODS
 from elec.models import CTRNetwork
 from elec.models.item_rows import grown, read_generated_checkpoint
 from elec.rundir import RunDir

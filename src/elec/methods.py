@@ -9,10 +9,14 @@ teacher's score is blended with the backbone's. The pipeline, ``elec bench``,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from elec.config import DEFAULT_METHODS, ModelConfig, RunConfig
+from torch import nn
+
+from elec import builders
+from elec.config import DEFAULT_METHODS
 from elec.errors import ConfigError
 
 Build = Literal["stage1", "plain", "gain", "item", "words", "generated", "field", "student"]
@@ -21,11 +25,15 @@ Build = Literal["stage1", "plain", "gain", "item", "words", "generated", "field"
 @dataclass(frozen=True)
 class Kind:
     """What every method of one kind of network shares: what it reads beside the tabular
-    fields, and how its network is put together. The one place a kind is described; the
-    pipeline builds each kind's network (``Run._untrained``)."""
+    fields, what it needs trained first, and how its network is put together. The one
+    place a kind is described."""
 
     name: Build
     reads: str  # beside the tabular fields (``elec run --plan``)
+    network: Callable[[builders.Builds, Method], nn.Module]  # its untrained network
+    adapted: bool = False  # reads stage 1's adapted vectors: lm_only trains first
+    taught: bool = False  # learns from a trained ``teacher`` (which trains first)
+    distilled: bool = False  # on its teacher's scores: it reads the LM if its teacher does
     reads_lm: bool = False  # its network reads LM vectors itself
     # its network projects a vector (LM, or words) into the embedding space: a projection
     # trained with its own weight decay, gain.projection_weight_decay
@@ -35,18 +43,21 @@ class Kind:
 
 
 KINDS = {k.name: k for k in [
-    Kind("stage1", "every row's text through the LM; trains the adapter", reads_lm=True),
-    Kind("plain", "the tabular fields only"),
-    Kind("gain", "the adapted LM vector of every row (cross-fitted by lm_only)", reads_lm=True,
+    Kind("stage1", "every row's text through the LM; trains the adapter", builders.stage1,
+         reads_lm=True),
+    Kind("plain", "the tabular fields only", builders.plain),
+    Kind("gain", "the adapted LM vector of every row (cross-fitted by lm_only)", builders.gain,
+         adapted=True, reads_lm=True, projects=True),
+    Kind("item", "the LM vector of its item's text", builders.item, reads_lm=True,
          projects=True),
-    Kind("item", "the LM vector of its item's text", reads_lm=True, projects=True),
-    Kind("words", "the plain words of its item's text (no LM)", projects=True),
+    Kind("words", "the plain words of its item's text (no LM)", builders.words,
+         projects=True),
     Kind("generated", "the LM vector of each item's text, to generate item embeddings",
-         reads_lm=True, folds_items=True),
-    Kind("field", "the LM vector of each categorical value's sentence", reads_lm=True,
-         projects=True, wraps=True),
+         builders.generated, taught=True, reads_lm=True, folds_items=True),
+    Kind("field", "the LM vector of each categorical value's sentence", builders.field,
+         reads_lm=True, projects=True, wraps=True),
     Kind("student", "the tabular fields, and its teacher's scores and representations",
-         wraps=True),
+         builders.student, taught=True, distilled=True, wraps=True),
 ]}
 
 
@@ -171,25 +182,11 @@ def item_methods(methods: list[str]) -> list[str]:
 
 
 def dependencies(method: Method, teacher_mix: float) -> list[str]:
-    """The methods whose trained networks ``method`` needs."""
-    if method.build == "gain":
-        return ["lm_only"]
-    if method.build == "generated":
-        return [method.teacher]
-    if method.build != "student":
-        return []
-    blended = method.blend and teacher_mix < 1.0
-    return [method.teacher, *(["backbone"] if blended else [])]
-
-
-def method_model(cfg: RunConfig, method: Method) -> ModelConfig:
-    """The backbone a method trains: the run's, or for the cross teacher
-    ``distill.cross_teacher`` (dnn when that is the run's own backbone)."""
-    if not method.cross:
-        return cfg.model
-    name = cfg.distill.cross_teacher
-    return type(cfg.model)(name="dnn" if name == cfg.model.name else name,
-                           embedding_dim=cfg.model.embedding_dim)
+    """The methods whose trained networks ``method`` needs: lm_only (the adapted kinds),
+    its teacher, and the backbone its teacher's score is blended with."""
+    kind = method.kind
+    return [*(["lm_only"] if kind.adapted else []), *([method.teacher] if kind.taught else []),
+            *(["backbone"] if method.blend and teacher_mix < 1.0 else [])]
 
 
 def variant_of(of: str, name: str, **distill: float) -> Method:
@@ -202,4 +199,4 @@ def reads_llm(method: Method) -> bool:
     """Whether ``method`` or a network it learns from reads LM vectors."""
     if method.kind.reads_lm:
         return True
-    return method.build == "student" and reads_llm(METHODS[method.teacher])
+    return method.kind.distilled and reads_llm(METHODS[method.teacher])

@@ -28,14 +28,7 @@ from elec.data.shards import prepare_shards, sharded
 from elec.data.splits import TAIL
 from elec.data.store import write_json
 from elec.distill.generated import GeneratedNetwork, served_item_rows
-from elec.distill.networks import (
-    FieldNetwork,
-    GainNetwork,
-    PlainNetwork,
-    VanillaNetwork,
-    WordsNetwork,
-    projection_apart,
-)
+from elec.distill.networks import projection_apart
 from elec.distill.tail import tail_rows
 from elec.distill.targets import distillation_rows
 from elec.llm.finetune import finetuned_stage1
@@ -47,7 +40,6 @@ from elec.methods import (
     Method,
     dependencies,
     item_methods,
-    method_model,
     reads_llm,
 )
 from elec.models.item_rows import generated_checkpoint
@@ -246,27 +238,8 @@ class Run:
         return self.networks[name]
 
     def _untrained(self, method: Method) -> nn.Module:
-        """An untrained network of ``method`` (a student's needs its trained teacher)."""
-        if method.build in ("gain", "item"):
-            dim = self.cfg.adapter.dim if method.build == "gain" else self.lm.item_dim
-            return GainNetwork(self.data.schema, self.cfg.model, dim, self.cfg.gain)
-        if method.build == "words":
-            return WordsNetwork(self.data.schema, self.cfg.model, self.lm.item_words()[2],
-                                self.cfg.gain)
-        if method.build == "generated":
-            item = self.data.schema.single_column(self.cfg.data.item_column)
-            counts = torch.bincount(self.data.columns["train"].single[:, item].cpu(),
-                                    minlength=self.data.schema.single[item].size)
-            return GeneratedNetwork(self.network(method.teacher).network, self.lm.item_dim, item,
-                                    counts)
-        if method.build == "field":
-            return FieldNetwork(self.data.schema, self.cfg.model, *self.lm.values())
-        if method.build == "student":
-            return VanillaNetwork(self.data.schema, self.cfg.model,
-                                  self.network(method.teacher).network.repr_dim,
-                                  self.distill(method),
-                                  (self.lm.item_dim, self.cfg.gain) if method.lookup else None)
-        return PlainNetwork(self.data.schema, method_model(self.cfg, method))
+        """An untrained network of ``method``, as its kind builds it (``elec.builders``)."""
+        return method.kind.network(self, method)
 
     def logits(self, name: str, split: str) -> np.ndarray:
         """A trained network's logits on one split (benchmarks compare them row by row)."""

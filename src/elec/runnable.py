@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from elec.builders import method_model
 from elec.errors import ConfigError
-from elec.methods import METHODS, TABLE, check_names, item_methods, method_model, reads_llm
+from elec.methods import METHODS, TABLE, check_names, item_methods, reads_llm
 from elec.models import build_backbone
 from elec.text.render import text_fields
 

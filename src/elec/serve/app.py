@@ -166,9 +166,9 @@ def create_app(predictor: Predictor, max_rows: int = 4096,
                 parse, raw)
         except ValidationError as error:
             return invalid(only_the_meant_shape(error.errors(), raw))
-        if size(body) > max_rows:
+        if (rows := size(body)) > max_rows:
             return JSONResponse(status_code=413, content={
-                "detail": f"{size(body):,} rows in one request; the maximum is {max_rows:,}"})
+                "detail": f"{rows:,} rows in one request; the maximum is {max_rows:,}"})
         try:
             batch = columns_of(body, known)
         except RequestError as error:

@@ -1,7 +1,9 @@
 """A tiny ELEC run end to end: a few thousand synthetic rows and a tiny random LM."""
 
+import collections
 import json
 
+import numpy as np
 import pytest
 import yaml
 from conftest import assert_pinned
@@ -302,3 +304,25 @@ def test_the_default_item_methods_are_left_out_where_the_data_cannot_run_them(
     named = textless.model_copy(update={"methods": ["backbone", "vanilla_gen"]})
     with pytest.raises(DataError, match="no rendered field holds one value per item"):
         methods(named, "named")  # named in the config: refused, not left out
+
+
+def test_every_network_is_scored_on_rare_and_new_items_rows(tiny_config, elec_home, tmp_path):
+    from elec.data.sources import load_table
+    from elec.report.table import markdown
+
+    cfg = tiny_config.model_copy(update={
+        "methods": ["backbone"], "distill": tiny_config.distill.model_copy(
+            update={"tail_below": 35}),
+        "data": tiny_config.data.model_copy(update={"split": "cold-item"})})
+    results = run(cfg, tmp_path / "run")
+    slices = results["methods"]["backbone"]["test_slices"]
+    # counted apart from the run: training rows of each test row's item
+    table = load_table(cfg.data)
+    parts = split_indices(table, cfg.data)
+    items = np.array(table["item_id"].to_pylist())
+    train = collections.Counter(items[parts["train"]])
+    trained = np.array([train[i] for i in items[parts["test"]]])
+    assert slices["new"]["rows"] == int((trained == 0).sum()) > 0  # cold-item: every one
+    assert slices["rare"]["rows"] == int((trained < 35).sum())
+    assert 0.0 <= slices["new"]["auc"] <= 1.0
+    assert "new items' AUC" in markdown(results) and "under 35 training rows" in markdown(results)

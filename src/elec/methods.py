@@ -34,6 +34,7 @@ class Kind:
     adapted: bool = False  # reads stage 1's adapted vectors: lm_only trains first
     taught: bool = False  # learns from a trained ``teacher`` (which trains first)
     distilled: bool = False  # on its teacher's scores: it reads the LM if its teacher does
+    scores_rows: bool = True  # a network that scores rows (stage 1: the adapter, no rows)
     reads_lm: bool = False  # its network reads LM vectors itself
     # its network projects a vector (LM, or words) into the embedding space: a projection
     # trained with its own weight decay, gain.projection_weight_decay
@@ -44,7 +45,7 @@ class Kind:
 
 KINDS = {k.name: k for k in [
     Kind("stage1", "every row's text through the LM; trains the adapter", builders.stage1,
-         reads_lm=True),
+         reads_lm=True, scores_rows=False),
     Kind("plain", "the tabular fields only", builders.plain),
     Kind("gain", "the adapted LM vector of every row (cross-fitted by lm_only)", builders.gain,
          adapted=True, reads_lm=True, projects=True),

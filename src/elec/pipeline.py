@@ -46,12 +46,13 @@ from elec.models.item_rows import generated_checkpoint
 from elec.planner import plan
 from elec.report.plots import training_curves
 from elec.rundir import RunDir
-from elec.runnable import check_run, defaults_left_out
+from elec.runnable import check_run, defaults_left_out, item_id_problem
 from elec.text.items import ITEMS, item_texts
 from elec.text.render import render_table
 from elec.train import distributed
 from elec.train.fit import evaluate_splits, fit_network, parameter_count
-from elec.train.trainer import Trainer, item_dropout, predict_logits
+from elec.train.metrics import evaluate
+from elec.train.trainer import Trainer, item_dropout, predict_logits, sigmoid
 from elec.ui import Reporter
 
 
@@ -116,6 +117,7 @@ class Run:
             for needed in dependencies(method, self.distill(method).teacher_mix):
                 self.method(needed)
             record, checkpoints = self.train(method)
+            record["test_slices"] = self.sliced(method)
             if distributed.is_main():
                 self.dir.save(method.name, record, checkpoints)
             distributed.barrier()
@@ -240,6 +242,21 @@ class Run:
     def _untrained(self, method: Method) -> nn.Module:
         """An untrained network of ``method``, as its kind builds it (``elec.builders``)."""
         return method.kind.network(self, method)
+
+    def sliced(self, method: Method) -> dict | None:
+        """Test AUC of a just trained ``method`` on the rows of items with under
+        ``distill.tail_below`` training rows and of new items (None on shards, without an
+        item column, or for stage 1), with how many rows each slice holds."""
+        if self.sharded or item_id_problem(self.cfg) or not method.kind.scores_rows:
+            return None
+        slices = self.data.item_slices(self.cfg.data.item_column, self.cfg.distill.tail_below)
+        labels = self.data.columns["test"].label.cpu().numpy()
+        network = self.networks[method.name]
+        p = sigmoid(predict_logits(network.logit, network, self.lm.rows(method)["test"]))
+        aucs = {s: evaluate(labels[rows], p[rows])["auc"] for s, rows in slices.items()
+                if rows.any()}
+        return {s: {"auc": auc, "rows": int(slices[s].sum())} for s, auc in aucs.items()
+                if np.isfinite(auc)}  # a slice with rows of both labels
 
     def logits(self, name: str, split: str) -> np.ndarray:
         """A trained network's logits on one split (benchmarks compare them row by row)."""

@@ -62,6 +62,14 @@ class Prepared:
         counts[:FIRST] = 0
         return counts
 
+    def item_slices(self, column: str, below: int, split: str = "test"
+                    ) -> dict[str, np.ndarray]:
+        """Masks of the rows of ``split`` whose item has under ``below`` training rows
+        (rare) and none (new: unseen, out of vocabulary or missing)."""
+        codes = self.columns[split].single[:, self.schema.single_column(column)].cpu()
+        trained = self.rows_per_item(column)[codes].numpy()
+        return {"rare": trained < below, "new": trained == 0}
+
     @functools.cached_property
     def digest(self) -> str:
         """sha256 of everything the stages read: every split's encoded features, labels,

@@ -27,6 +27,21 @@ def test_deltas_are_paired_by_seed():
     assert summary["methods"]["vanilla"]["serves_llm"] is False
 
 
+def test_slices_are_paired_by_seed_where_every_seed_has_them():
+    per_seed = {0: methods(0.78, 0.79), 1: methods(0.80, 0.799)}
+    for seed, (b, v) in enumerate([(0.70, 0.72), (0.71, 0.70)]):
+        per_seed[seed]["backbone"]["test_slices"] = {"rare": {"auc": b, "rows": 9},
+                                                     "new": {"auc": 0.6, "rows": 3}}
+        per_seed[seed]["vanilla"]["test_slices"] = {"rare": {"auc": v, "rows": 9}}
+    summary = summarise(per_seed)
+    delta = summary["deltas"]["vanilla - backbone"]
+    assert delta["rare"]["values"] == pytest.approx([0.02, -0.01])
+    assert delta["rare"]["positive"] == 1 and "new" not in delta  # vanilla has no new slice
+    assert summary["methods"]["backbone"]["test_slices"]["new"]["mean"] == pytest.approx(0.6)
+    text = markdown({"backbone": "deepfm", "llm": "minilm", "protocols": {"random": summary}})
+    assert "rare items' rows" in text and "+0.0050 (1/2)" in text
+
+
 def test_quality_runs_every_seed_and_writes_json_markdown_and_plot(tiny_config, elec_home,
                                                                    tmp_path):
     summary = quality(tiny_config, [0, 1], ["random", "cold-item"], tmp_path,

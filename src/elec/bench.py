@@ -32,8 +32,12 @@ PAIRS = [("vanilla", "backbone"), ("vanilla", "self_distilled"),
          ("ensemble_distilled", "self_distilled"), ("item_lm", "backbone"),
          ("item_lm", "vanilla"), ("field_lm", "backbone"), ("field_lm", "vanilla"),
          ("vanilla_item", "backbone"), ("vanilla_item", "vanilla"), ("vanilla_item", "item_lm"),
-         ("words", "backbone"), ("item_lm", "words"), ("vanilla_item", "words")]
+         ("words", "backbone"), ("item_lm", "words"), ("vanilla_item", "words"),
+         *((m, c) for m in ("item_gen", "vanilla_gen", "vanilla_tail", "tail_gen")
+           for c in ("backbone", "words", "ensemble_distilled", "vanilla")),
+         ("vanilla_tail", "ensemble_tail"), ("ensemble_tail", "ensemble_distilled")]
 METRICS = ("auc", "logloss", "gauc")
+SLICES = ("rare", "new")  # test rows of rare and of new items (``Run.sliced``)
 
 
 def stats(values: Sequence[float]) -> dict:
@@ -60,12 +64,26 @@ def summarise(per_seed: dict[int, dict]) -> dict:
                                  for metric in METRICS}
                          for split in EVALUATED}
         methods[name]["serves_llm"] = METHODS[name].serves_llm
-    deltas = {}
+        methods[name]["test_slices"] = {part: stats(aucs) for part in SLICES
+                                        if (aucs := _sliced(per_seed, seeds, name, part))}
+    deltas: dict = {}
     for a, b in PAIRS:
         if a in methods and b in methods:
             deltas[f"{a} - {b}"] = paired([per_seed[s][a]["test"]["auc"] for s in seeds],
                                           [per_seed[s][b]["test"]["auc"] for s in seeds])
+            for part in SLICES:
+                if (x := _sliced(per_seed, seeds, a, part)) and \
+                        (y := _sliced(per_seed, seeds, b, part)):
+                    deltas[f"{a} - {b}"][part] = paired(x, y)
     return {"seeds": seeds, "methods": methods, "deltas": deltas}
+
+
+def _sliced(per_seed: dict[int, dict], seeds: list[int], name: str, part: str
+            ) -> list[float] | None:
+    """``name``'s test AUC on a slice in every seed (None: some seed lacks it)."""
+    aucs = [((per_seed[s][name].get("test_slices") or {}).get(part) or {}).get("auc")
+            for s in seeds]
+    return None if None in aucs else aucs
 
 
 def exit_with_parent(interval: float = 1.0) -> None:

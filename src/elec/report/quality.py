@@ -11,22 +11,38 @@ def cell(stat: dict, digits: int = 4) -> str:
 
 def methods_table(summary: dict, protocol: str) -> str:
     part = summary["protocols"][protocol]
-    lines = ["| method | serves an LM? | test AUC | test logloss | test gAUC |",
-             "|---|---|---|---|---|"]
+    slices = _slices(part["methods"].values())
+    lines = ["| method | serves an LM? | test AUC | test logloss | test gAUC |"
+             + "".join(f" {s} items' AUC |" for s in slices), "|---" * (5 + len(slices)) + "|"]
     for name, stats in part["methods"].items():
-        test = stats["test"]
+        test, sliced = stats["test"], stats.get("test_slices") or {}
         lines.append(f"| {name} | {'yes' if stats['serves_llm'] else 'no'} | "
-                     f"{cell(test['auc'])} | {cell(test['logloss'])} | {cell(test['gauc'])} |")
+                     f"{cell(test['auc'])} | {cell(test['logloss'])} | {cell(test['gauc'])} |"
+                     + "".join(f" {cell(sliced[s]) if s in sliced else ''} |" for s in slices))
     return "\n".join(lines)
 
 
 def deltas_table(summary: dict, protocol: str) -> str:
+    """Paired differences of test AUC, on all rows and, where measured, on the rows of
+    rare and new items."""
     part = summary["protocols"][protocol]
-    lines = ["| paired difference (test AUC) | mean ± std | positive in |", "|---|---|---|"]
+    slices = _slices(part["deltas"].values())
+    lines = ["| paired difference (test AUC) | mean ± std | positive in |"
+             + "".join(f" {s} items' rows |" for s in slices), "|---" * (3 + len(slices)) + "|"]
     for pair, delta in part["deltas"].items():
         lines.append(f"| {pair} | {delta['mean']:+.4f} ± {delta['std']:.4f} | "
-                     f"{delta['positive']}/{delta['seeds']} seeds |")
+                     f"{delta['positive']}/{delta['seeds']} seeds |"
+                     + "".join(f" {_short(delta[s]) if s in delta else ''} |" for s in slices))
     return "\n".join(lines)
+
+
+def _slices(parts) -> list[str]:
+    found = {s for p in parts for s in (p.get("test_slices") or p)}
+    return [s for s in ("rare", "new") if s in found]
+
+
+def _short(delta: dict) -> str:
+    return f"{delta['mean']:+.4f} ({delta['positive']}/{delta['seeds']})"
 
 
 def markdown(summary: dict) -> str:

@@ -180,6 +180,8 @@ def _encoding_table(path, data: dict) -> list[str]:
                    f"{f'{mean:.4f}' if mean is not None else 'n/a'} / "
                    f"{t['min_cosine_to_fp32']:.4f} | "
                    f"{f'{auc:.4f}' if auc is not None else 'not run'} |")
+    if "conditions" in data:
+        out += ["", f"Conditions: {data['conditions']}."]
     limit = data["throughput"].get("matmul_limit")
     if limit:
         out += ["", f"Matmul limit here: the LM's {limit['flops_per_text'] / 1e9:.2f} GFLOP "

@@ -326,3 +326,19 @@ def test_every_network_is_scored_on_rare_and_new_items_rows(tiny_config, elec_ho
     assert slices["rare"]["rows"] == int((trained < 35).sum())
     assert 0.0 <= slices["new"]["auc"] <= 1.0
     assert "new items' AUC" in markdown(results) and "under 35 training rows" in markdown(results)
+
+
+def test_reading_a_network_or_its_inputs_never_trains_one(tiny_config, elec_home, tmp_path):
+    from elec.pipeline import Run
+    from elec.ui import Reporter
+
+    cfg = tiny_config.model_copy(update={"methods": ["backbone", "vanilla"]})
+    pipeline = Run(cfg, tmp_path / "run", Reporter(quiet=True))
+    with pytest.raises(RuntimeError, match="vanilla has not trained"):
+        pipeline.network("vanilla")
+    with pytest.raises(RuntimeError, match="lm_only has not trained"):
+        pipeline.lm.gain_columns()  # the gain network's inputs: stage 1's vectors
+    assert not (tmp_path / "run" / "checkpoints").exists() or \
+        not any((tmp_path / "run" / "checkpoints").iterdir())
+    pipeline.method("backbone")  # trains, and then reads
+    assert pipeline.network("backbone") is pipeline.networks["backbone"]

@@ -80,7 +80,7 @@ class Run:
         self.records: dict[str, dict] = {}
         self.networks: dict[str, nn.Module] = {}
         self.lm = LMInputs(cfg, self.data, self.dir, self.device, reporter,
-                           lambda: self.method("lm_only"), self.sharded)
+                           lambda: self.finished("lm_only"), self.sharded)
 
     def _prepare(self, out: Path) -> Prepared:
         cfg = self.cfg
@@ -229,11 +229,20 @@ class Run:
         return record
 
     # ------------------------------------------------------------------ trained networks
+    def finished(self, name: str) -> dict:
+        """The record of ``name``, which must have trained (``method`` trains a method and
+        what it needs): reading a network, or what it reads, never trains one."""
+        if name not in self.records:
+            if (record := self._finished(METHODS[name])) is None:
+                raise RuntimeError(f"{name} has not trained in {self.dir.path}; "
+                                   f"Run.method({name!r}) trains it and what it needs")
+            self.records[name] = record
+        return self.records[name]
+
     def network(self, name: str) -> nn.Module:
         """A trained network of the method table, from memory or its checkpoint."""
         if name not in self.networks:
-            self.method(name)
-        if name not in self.networks:
+            self.finished(name)
             network = self._untrained(METHODS[name])
             network.load_state_dict(self.dir.load(name))
             self.networks[name] = network.to(self.device).eval()

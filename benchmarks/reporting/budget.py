@@ -63,4 +63,7 @@ def budget_table() -> list[str]:
                 "Only the chosen training rows' texts go through the LM (every item's rows "
                 "in turn); the valid and test rows always do. The other training rows read "
                 "no LM field.", "", *rows, ""]
+        out += [f"Budget {b:g}: {v['file']['conditions']}." for b, v in by_budget.items()
+                if v["file"].get("conditions")]
+        out += [""] if out[-1] != "" else []
     return out

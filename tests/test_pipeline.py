@@ -169,11 +169,11 @@ def test_the_lm_is_keyed_by_its_files_not_its_name(tiny_lm, tmp_path):
 
 def test_a_change_to_encoding_misses_the_stage1_cache(tiny_config, elec_home, tmp_path,
                                                       monkeypatch):
-    import elec.llm.stage1
+    import elec.llm.encoder
 
     lm_only = tiny_config.model_copy(update={"methods": ["lm_only"]})
     run(lm_only, tmp_path / "a")
-    monkeypatch.setattr(elec.llm.stage1, "INT8_SCHEME", "another-scheme")
+    monkeypatch.setattr(elec.llm.encoder, "INT8_SCHEME", "another-scheme")
     run(lm_only, tmp_path / "b")
     assert "reusing the trained adapter" not in (tmp_path / "b" / "log.txt").read_text()
 

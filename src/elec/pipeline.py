@@ -260,17 +260,18 @@ class Run:
             return None
         slices = self.data.item_slices(self.cfg.data.item_column, self.cfg.distill.tail_below)
         labels = self.data.columns["test"].label.cpu().numpy()
-        network = self.networks[method.name]
-        p = sigmoid(predict_logits(network.logit, network, self.lm.rows(method)["test"]))
+        p = sigmoid(self.logits(method, "test"))
         aucs = {s: evaluate(labels[rows], p[rows])["auc"] for s, rows in slices.items()
                 if rows.any()}
         return {s: {"auc": auc, "rows": int(slices[s].sum())} for s, auc in aucs.items()
                 if np.isfinite(auc)}  # a slice with rows of both labels
 
-    def logits(self, name: str, split: str) -> np.ndarray:
-        """A trained network's logits on one split (benchmarks compare them row by row)."""
-        network = self.network(name)
-        return predict_logits(network.logit, network, self.lm.rows(METHODS[name])[split])
+    def logits(self, method: str | Method, split: str) -> np.ndarray:
+        """A trained network's logits on one split (benchmarks compare them row by row);
+        ``method`` a name of the table, or a trained variant."""
+        method = METHODS[method] if isinstance(method, str) else method
+        network = self.network(method.name)
+        return predict_logits(network.logit, network, self.lm.rows(method)[split])
 
 
 def run(cfg: RunConfig, out: Path, reporter: Reporter | None = None) -> dict:

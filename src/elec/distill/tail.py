@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from elec.config import RunConfig
 from elec.data.batches import Columns
@@ -28,6 +27,7 @@ from elec.data.encoder import RowEncoder
 from elec.data.prepare import Prepared
 from elec.data.schema import FIRST
 from elec.data.splits import POOL
+from elec.text.items import one_value_per_item
 
 
 @dataclass(frozen=True)
@@ -85,18 +85,7 @@ def item_columns(train: pa.Table, cfg: RunConfig) -> set[str]:
     item = cfg.data.item_column
     if cfg.text.item_fields is not None:
         return {item, *cfg.text.item_fields}
-    items = len(pc.unique(train[item]))
-
-    def pairs(name: str) -> int:  # distinct (item, value) pairs of the training rows
-        try:
-            return pa.table({"i": train[item], "v": train[name]}).group_by(
-                ["i", "v"]).aggregate([]).num_rows
-        except (pa.ArrowNotImplementedError, pa.ArrowInvalid):  # lists: in Python
-            return len(set(zip(train[item].to_pylist(), map(repr, train[name].to_pylist()),
-                               strict=True)))
-
-    return {item, *(f.name for f in cfg.fields if f.name != item
-                    and f.name in train.column_names and pairs(f.name) == items)}
+    return {item, *one_value_per_item(train, [f.name for f in cfg.fields], item)}
 
 
 def tail_rows(data: Prepared, cfg: RunConfig, render: Callable[[pa.Table], Sequence[str]]

@@ -20,7 +20,7 @@ from torch import Tensor
 from elec.config import LLMConfig
 from elec.data.store import sha256_file
 from elec.errors import ModelNotFound
-from elec.llm.onnx_lm import ONNX_INT8_SCHEME, OnnxLM, onnx_lm
+from elec.llm.onnx_lm import ONNX_INT8_SCHEME, onnx_lm
 
 BUNDLED = "minilm"
 # Part of every cache key: bump it when a change to encoding changes the vectors.
@@ -130,6 +130,11 @@ def model_digest(name: str) -> str:
 INT8_SCHEME = "int8-dynamic-per-channel-fp32-down"
 
 
+def int8_scheme(runtime: str) -> str:
+    """The cache-key name of ``runtime``'s int8 scheme (torch's below, ONNX Runtime's)."""
+    return ONNX_INT8_SCHEME if runtime == "onnx" else INT8_SCHEME
+
+
 def _quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
     """Dynamic int8 quantisation (weights int8 per output channel, activations quantised
     on the fly): CPU only, inference only, so frozen encoding only.
@@ -187,8 +192,7 @@ class TextEncoder:
         self.precision = resolve_precision(cfg.precision, self.device, cfg.runtime)
         self.dim = int(self.model.config.hidden_size)
         digest = model_digest(cfg.name)
-        scheme = ((ONNX_INT8_SCHEME if onnx else INT8_SCHEME) if self.precision == "int8"
-                  else self.precision)
+        scheme = int8_scheme(cfg.runtime) if self.precision == "int8" else self.precision
         self.fingerprint = hashlib.sha256(
             f"v{ENCODING_VERSION}|{digest}|{cfg.pooling}|{'onnx-' if onnx else ''}{scheme}|"
             f"{cfg.max_length}".encode()).hexdigest()[:20]
@@ -196,7 +200,13 @@ class TextEncoder:
             self.model = onnx_lm(self.model, self.tokenizer, digest, self.precision)
         elif self.precision == "int8":
             self.model = _quantize_int8(self.model)
+        # the tokenizer's inputs -> last hidden states
+        self._hidden = self.model if onnx else self._torch_hidden
         self.truncated = 0  # texts encoded so far that were cut at cfg.max_length tokens
+
+    def _torch_hidden(self, **inputs: Tensor) -> Tensor:
+        with self._autocast():
+            return self.model(**inputs).last_hidden_state
 
     def _autocast(self):
         if self.precision == "bf16":
@@ -232,11 +242,7 @@ class TextEncoder:
                 inputs = self.tokenizer([texts[i] for i in rows], padding=True, truncation=True,
                                         max_length=self.cfg.max_length, return_tensors="pt")
                 inputs = {k: v.to(self.device) for k, v in inputs.items()}
-                if isinstance(self.model, OnnxLM):
-                    hidden = self.model(inputs["input_ids"], inputs["attention_mask"])
-                else:
-                    with self._autocast():
-                        hidden = self.model(**inputs).last_hidden_state
+                hidden = self._hidden(**inputs)
                 out[rows] = pool(hidden.float(), inputs["attention_mask"]).cpu().numpy()
                 if progress:
                     progress(len(rows))

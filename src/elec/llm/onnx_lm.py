@@ -50,32 +50,35 @@ def export(model: torch.nn.Module, tokenizer, path: Path, precision: str) -> Non
             return self.lm(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
     example = tokenizer(["a b c", "a b"], padding=True, return_tensors="pt")
+    inputs = (example["input_ids"], example["attention_mask"])
     level = logging.getLogger().level
     axes = {"batch": 0, "tokens": 1}
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp, warnings.catch_warnings():
-        plain, fused = Path(tmp) / "plain.onnx", Path(tmp) / "fused.onnx"
-        warnings.simplefilter("ignore")  # the exporter's tracer warnings: shapes are dynamic
-        torch.onnx.export(LastHidden().eval(), (example["input_ids"], example["attention_mask"]),
-                          str(plain), input_names=["input_ids", "attention_mask"],
-                          output_names=["hidden"], opset_version=17, dynamo=False,
-                          dynamic_axes={n: {i: a for a, i in axes.items()}
-                                        for n in ("input_ids", "attention_mask", "hidden")})
-        if config.model_type in optimizer.MODEL_TYPES:
-            optimizer.optimize_model(
-                str(plain), model_type=config.model_type,
-                num_heads=config.num_attention_heads,
-                hidden_size=config.hidden_size).save_model_to_file(str(fused))
-        else:
-            fused = plain
-        if precision == "int8":
-            logging.getLogger().setLevel(logging.ERROR)  # its advice to pre-process first
-            quantize_dynamic(str(fused), str(Path(tmp) / "int8.onnx"), per_channel=True,
-                             weight_type=QuantType.QInt8,
-                             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
-            fused = Path(tmp) / "int8.onnx"
-        fused.replace(path)  # whole or not at all: a killed export leaves no file
-    logging.getLogger().setLevel(level)
+    try:
+        with tempfile.TemporaryDirectory(dir=path.parent) as tmp, warnings.catch_warnings():
+            plain, fused = Path(tmp) / "plain.onnx", Path(tmp) / "fused.onnx"
+            warnings.simplefilter("ignore")  # the exporter's tracer warnings: shapes are dynamic
+            torch.onnx.export(LastHidden().eval(), inputs, str(plain),
+                              input_names=["input_ids", "attention_mask"],
+                              output_names=["hidden"], opset_version=17, dynamo=False,
+                              dynamic_axes={n: {i: a for a, i in axes.items()}
+                                            for n in ("input_ids", "attention_mask", "hidden")})
+            if config.model_type in optimizer.MODEL_TYPES:
+                optimizer.optimize_model(
+                    str(plain), model_type=config.model_type,
+                    num_heads=config.num_attention_heads,
+                    hidden_size=config.hidden_size).save_model_to_file(str(fused))
+            else:
+                fused = plain
+            if precision == "int8":
+                logging.getLogger().setLevel(logging.ERROR)  # its advice to pre-process first
+                quantize_dynamic(str(fused), str(Path(tmp) / "int8.onnx"), per_channel=True,
+                                 weight_type=QuantType.QInt8,
+                                 extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+                fused = Path(tmp) / "int8.onnx"
+            fused.replace(path)  # whole or not at all: a killed export leaves no file
+    finally:
+        logging.getLogger().setLevel(level)  # as before, whether the export ends or fails
 
 
 class OnnxLM:
@@ -90,7 +93,8 @@ class OnnxLM:
         self.session = ort.InferenceSession(str(path), options,
                                             providers=["CPUExecutionProvider"])
 
-    def __call__(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+    def __call__(self, input_ids: Tensor, attention_mask: Tensor, **_: Tensor) -> Tensor:
+        """(The graph reads no token type ids: a single text's are all zero.)"""
         feeds = {"input_ids": input_ids.numpy().astype(np.int64),
                  "attention_mask": attention_mask.numpy().astype(np.int64)}
         return torch.from_numpy(self.session.run(None, feeds)[0])

@@ -34,12 +34,11 @@ from elec.llm.budget import ABSENT, spread, within_budget
 from elec.llm.cache import VectorCache
 from elec.llm.encoder import (
     ENCODING_VERSION,
-    INT8_SCHEME,
     TextEncoder,
     encoding_device,
+    int8_scheme,
     model_digest,
 )
-from elec.llm.onnx_lm import ONNX_INT8_SCHEME
 from elec.machine import seed_everything
 from elec.text.items import value_texts
 from elec.train import distributed
@@ -59,8 +58,7 @@ def cache_key(cfg: RunConfig, data_digest: str) -> str:
     key = {"data": data_digest, "llm": {**llm, "name": model_digest(cfg.llm.name)},
            "adapter": cfg.adapter.model_dump(mode="json"), "seed": cfg.seed,
            "patience": cfg.train.patience, "elec": __version__,
-           "encoding": ENCODING_VERSION,
-           "int8": ONNX_INT8_SCHEME if cfg.llm.runtime == "onnx" else INT8_SCHEME}
+           "encoding": ENCODING_VERSION, "int8": int8_scheme(cfg.llm.runtime)}
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
 
 

@@ -23,6 +23,24 @@ from elec.errors import DataError
 from elec.text.render import render_table, sentence, text_fields, truncate
 
 
+def one_value_per_item(train: pa.Table, names: Sequence[str], item_column: str
+                       ) -> list[str]:
+    """Those of the columns ``names`` (the item column aside) that hold one value per item
+    in the rows of ``train``."""
+    items = len(pc.unique(train[item_column]))
+
+    def pairs(name: str) -> int:  # distinct (item, value) pairs
+        try:
+            return pa.table({"i": train[item_column], "v": train[name]}).group_by(
+                ["i", "v"]).aggregate([]).num_rows
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid):  # lists: in Python
+            return len(set(zip(train[item_column].to_pylist(),
+                               map(repr, train[name].to_pylist()), strict=True)))
+
+    return [n for n in names if n != item_column and n in train.column_names
+            and pairs(n) == items]
+
+
 def item_fields(train: pa.Table, specs: Sequence[FieldSpec], cfg: TextConfig,
                 item_column: str) -> list[FieldSpec]:
     """``text.item_fields`` if given, else the rendered fields that hold one value per
@@ -37,14 +55,9 @@ def item_fields(train: pa.Table, specs: Sequence[FieldSpec], cfg: TextConfig,
     if item_column not in train.column_names:
         raise DataError(f"the item-level methods need the item column {item_column!r} "
                         f"(data.item_column)")
-    items = train[item_column].to_pylist()
-    chosen = []
-    for spec in text_fields(specs, cfg):
-        if spec.name == item_column:
-            continue
-        values = [repr(v) for v in train[spec.name].to_pylist()]
-        if len(set(zip(items, values, strict=True))) == len(set(items)):
-            chosen.append(spec)
+    one = set(one_value_per_item(train, [s.name for s in text_fields(specs, cfg)],
+                                 item_column))
+    chosen = [spec for spec in text_fields(specs, cfg) if spec.name in one]
     if not chosen:
         raise DataError(f"no rendered field holds one value per item ({item_column!r}); "
                         f"name the fields that describe an item in text.item_fields")

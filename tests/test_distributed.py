@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import torch
 import yaml
 
 from elec.config import RunConfig, load_config
+from elec.data.sharded import ShardedColumns
 from elec.data.synth import SynthConfig, synthesize
 from elec.pipeline import run
 
@@ -71,8 +73,14 @@ def test_elec_runs_from_shards_under_torchrun_each_rank_encoding_its_share(tmp_p
     done = torchrun()
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("results:") == 1  # one rank reports
-    # the main rank encoded half the shards: training shards 1 and 3 and the valid one
-    assert "LM vectors: 3,000 rows encoded here, 6 of 6 shards missing" in done.stderr
+    # every distinct text once, about half of them by each rank
+    said = re.search(r"LM vectors: ([\d,]+) distinct texts encoded \(([\d,]+) by this "
+                     r"process\) for the 6,000 rows of 6 of 6 shards missing", done.stderr)
+    distinct, mine = (int(n.replace(",", "")) for n in said.groups())
+    assert distinct == len({t for s in ("train", "valid", "test") for c in
+                            [ShardedColumns(tmp_path / "two" / "shards" / s)]
+                            for i in range(len(c.stored)) for t in c.texts(i)})
+    assert 0.3 * distinct < mine < 0.7 * distinct
     assert sorted(p.name for p in (tmp_path / "two" / "checkpoints").iterdir()) == [
         "backbone.safetensors", "gain.safetensors", "lm_only.safetensors",
         "vanilla.safetensors"]

@@ -186,7 +186,7 @@ def test_killed_encoding_resumes_with_identical_vectors(tiny_lm, tmp_path):
 
 
 def test_the_cost_of_an_encoding_is_said_before_it_starts(tmp_path):
-    from elec.llm.stage1 import encoding_estimate
+    from elec.llm.cache import encoding_estimate
 
     many = [f"text {i}" for i in range(300)]
     told = []

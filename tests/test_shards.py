@@ -28,6 +28,7 @@ from elec.data.synth import (
     synthesize,
 )
 from elec.errors import DataError
+from elec.llm.encoder import TextEncoder
 from elec.pipeline import run
 
 
@@ -219,6 +220,10 @@ def test_every_method_trains_from_shards_with_the_lm_vectors_beside_them(tmp_pat
                  "train.item_dropout=0.2"]  # ids read as unseen in shards' batches too
     methods = ["backbone", "ensemble_distilled", "lm_only", "gain", "vanilla"]
     cfg = load_config(tmp_path / "d" / "elec.yaml", [*overrides, f"methods={methods}"])
+    encoded: list[str] = []  # every text the LM reads
+    encode = TextEncoder.encode
+    monkeypatch.setattr(TextEncoder, "encode", lambda self, texts, progress=None: (
+        encoded.extend(texts), encode(self, texts, progress))[1])
     summary = run(cfg, tmp_path / "run")
     for method in methods:
         assert 0.5 < summary["methods"][method]["test"]["auc"] <= 1.0, method
@@ -236,6 +241,15 @@ def test_every_method_trains_from_shards_with_the_lm_vectors_beside_them(tmp_pat
     hidden = ShardedColumns(tmp_path / "run" / "shards" / "train")
     assert {p.stem for p in cached} >= set(hidden.text_digests)
     assert "Title is" in hidden.texts(0)[0]
+    # a title in many shards (of any split) was encoded once, and its rows read its vector
+    texts = [t for split in ("train", "valid", "test") for c in
+             [ShardedColumns(tmp_path / "run" / "shards" / split)]
+             for i in range(len(c.stored)) for t in c.texts(i)]
+    assert len(texts) == 3000 and len(encoded) == len(set(encoded)) == len(set(texts)) < 3000
+    rows = np.concatenate([np.load(p) for p in sorted((tmp_path / "home" / "vectors").rglob(
+        "rows/*.npy")) if p.stem == hidden.text_digests[1]])
+    alone = TextEncoder(cfg.llm).encode(hidden.texts(1)).astype(np.float16)
+    assert np.array_equal(rows, alone)
     again = run(cfg, tmp_path / "run")  # resumes: the recorded methods, the same shards
     assert again["methods"]["vanilla"]["test"] == summary["methods"]["vanilla"]["test"]
     finetuned = load_config(tmp_path / "d" / "elec.yaml",

@@ -25,6 +25,7 @@ import torch
 from safetensors.torch import load, save
 
 from elec.data.store import sha256_file, write_atomic
+from elec.ui import duration
 
 KEY_BYTES = 16
 
@@ -88,6 +89,12 @@ class VectorCache:
         path = self.dir / "rate.json"
         return json.loads(path.read_text())["texts_per_second"] if path.is_file() else None
 
+    def save_rate(self, texts: int, seconds: float) -> None:
+        """Keep the rate of an encoding of 256 texts or more for the next estimate."""
+        if texts >= 256:
+            write_atomic(self.dir / "rate.json", json.dumps(
+                {"texts_per_second": round(texts / seconds, 1)}).encode())
+
     def vectors(self, texts: Sequence[str], encode: Callable[[list[str]], np.ndarray],
                 shard_size: int = 4096, rank: int = 0, world: int = 1,
                 barrier: Callable[[], None] = lambda: None,
@@ -117,11 +124,20 @@ class VectorCache:
             self._write_shard([key for key, _ in chunk], encoded)
             known.update(zip((key for key, _ in chunk), encoded, strict=True))
             self.computed += len(chunk)
-        if self.computed - computed >= 256 and world == 1:
-            rate = (self.computed - computed) / (time.perf_counter() - began)
-            write_atomic(self.dir / "rate.json",
-                         json.dumps({"texts_per_second": round(rate, 1)}).encode())
+        if world == 1:
+            self.save_rate(self.computed - computed, time.perf_counter() - began)
         if world > 1:
             barrier()
             known.update(self._shards())
         return np.stack([known[k] for k in keys]).astype(np.float32, copy=False)
+
+
+def encoding_estimate(texts: int, todo: int, rate: float | None) -> str:
+    """What an encoding will cost, said before it starts."""
+    head = f"LM encoding: {texts:,} texts, {todo:,} distinct ones not in the vector cache"
+    if not todo:
+        return head + ": nothing to encode"
+    if rate is None:
+        return head + " to encode (no rate measured with this LM here yet)"
+    return (head + f" to encode, at about {rate:,.0f} texts/s (the last encoding with this "
+            f"LM here): about {duration(todo / rate)}")

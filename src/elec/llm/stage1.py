@@ -31,7 +31,7 @@ from elec.data.store import elec_home
 from elec.errors import DataError
 from elec.llm.adapter import LLM_HIDDEN, Adapter
 from elec.llm.budget import ABSENT, spread, within_budget
-from elec.llm.cache import VectorCache
+from elec.llm.cache import VectorCache, encoding_estimate
 from elec.llm.encoder import (
     ENCODING_VERSION,
     TextEncoder,
@@ -39,12 +39,13 @@ from elec.llm.encoder import (
     int8_scheme,
     model_digest,
 )
+from elec.llm.shard_vectors import encode_shards
 from elec.machine import seed_everything
 from elec.text.items import value_texts
 from elec.train import distributed
 from elec.train.fit import fit_network
 from elec.train.trainer import Trainer
-from elec.ui import Reporter, duration
+from elec.ui import Reporter
 
 
 def cache_key(cfg: RunConfig, data_digest: str) -> str:
@@ -101,17 +102,6 @@ def encode_texts(texts: dict[str, list[str]], llm: LLMConfig, device: torch.devi
     sizes = [len(texts[split]) for split in texts]
     return {split: part.to(device) for split, part in
             zip(texts, torch.split(vectors, sizes), strict=True)}
-
-
-def encoding_estimate(texts: int, todo: int, rate: float | None) -> str:
-    """What an encoding will cost, said before it starts."""
-    head = f"LM encoding: {texts:,} texts, {todo:,} distinct ones not in the vector cache"
-    if not todo:
-        return head + ": nothing to encode"
-    if rate is None:
-        return head + " to encode (no rate measured with this LM here yet)"
-    return (head + f" to encode, at about {rate:,.0f} texts/s (the last encoding with this "
-            f"LM here): about {duration(todo / rate)}")
 
 
 def text_encoder(llm: LLMConfig, reporter: Reporter) -> Callable[[list[str]], Tensor]:
@@ -230,41 +220,6 @@ def frozen_stage1(data: Prepared, cfg: RunConfig, device: torch.device, reporter
 
 
 # ---------------------------------------------------------------------- data on shards
-def encode_shards(data: Prepared, cfg: RunConfig, device: torch.device, reporter: Reporter
-                  ) -> tuple[dict[str, list[Path]], int]:
-    """split -> the file of every shard's pooled h (float16), in the vector cache under the
-    sha256 of the shard's texts, and the LM's width. Each rank encodes its share of the
-    shards not yet there; a shard's vectors do not depend on which rank encoded it."""
-    encoder = TextEncoder(cfg.llm, encoding_device(device))
-    root = elec_home() / "vectors" / encoder.fingerprint / "rows"
-    files = {s: [root / f"{d}.npy" for d in data.columns[s].text_digests] for s in data.splits}
-    missing = [(s, i) for s in data.splits for i, path in enumerate(files[s])
-               if not _stored(path, data.columns[s].stored[i], encoder.dim)]
-    distributed.barrier()  # every rank has seen the same cache before any rank adds to it
-    mine = missing[distributed.rank()::distributed.world()]
-    advance = reporter.bar(f"LM encoding ({encoder.precision})",
-                           sum(data.columns[s].stored[i] for s, i in mine))
-    for split, i in mine:
-        texts = data.columns[split].texts(i)
-        unique = list(dict.fromkeys(texts))
-        position = {text: k for k, text in enumerate(unique)}
-        encoded = encoder.encode(unique, advance)
-        advance(len(texts) - len(unique))  # repeated texts: encoded once
-        save_array(files[split][i], encoded[[position[t] for t in texts]].astype(np.float16))
-    distributed.barrier()
-    reporter.log(f"LM vectors: {sum(data.columns[s].stored[i] for s, i in mine):,} rows "
-                 f"encoded here, {len(missing)} of {sum(map(len, files.values()))} shards "
-                 f"missing from the cache ({root})")
-    return files, encoder.dim
-
-
-def _stored(path: Path, rows: int, dim: int) -> bool:
-    try:
-        return np.load(path, mmap_mode="r").shape == (rows, dim)
-    except (OSError, ValueError):
-        return False
-
-
 def shard_folds(cfg: RunConfig, columns: ShardedColumns, split: str, shard: int) -> Tensor:
     """The cross-fitting fold of every row of one shard (``row_folds`` at its place in
     the split)."""

@@ -1,0 +1,154 @@
+"""The LM vectors of sharded data: every distinct text encoded once per run and cache,
+whichever shards hold it, and each shard's rows given their vectors in a file of its own.
+
+Texts are keyed by their sha256 (``cache.text_key``). A run first gathers the keys of
+the shards whose row file is missing, encodes each distinct text the text store lacks
+(under torchrun a text falls to the rank its key names, so ranks never encode the same
+text), then writes every missing shard's row file from the store. The store is a
+directory of parts, each the sorted keys of a batch of texts and their vectors (float16,
+memory-mapped when read), so a run holds 16 bytes per distinct text in memory, not the
+vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from elec.config import RunConfig
+from elec.data.prepare import Prepared
+from elec.data.sharded import save_array
+from elec.data.store import elec_home
+from elec.llm.cache import KEY_BYTES, VectorCache, encoding_estimate, text_key
+from elec.llm.encoder import TextEncoder, encoding_device
+from elec.train import distributed
+from elec.ui import Reporter
+
+KEY = np.dtype((np.void, KEY_BYTES))
+
+
+def keys_of(texts: list[str]) -> np.ndarray:
+    """The texts' cache keys as one array (``KEY`` items, comparable and sortable)."""
+    return np.frombuffer(b"".join(map(text_key, texts)), dtype=KEY)
+
+
+class TextStore:
+    """Text key -> float16 vector, in parts of sorted keys and their vectors."""
+
+    def __init__(self, directory: Path):
+        self.dir = directory
+        self.keys = np.empty(0, dtype=KEY)  # sorted, over every part
+        self.where = np.empty((0, 2), dtype=np.int64)  # (part, row) of each key
+        self.parts: list[Path] = []
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read the keys of every finished part (a part's keys file is written last)."""
+        self.parts = sorted(p.with_name(p.name.removesuffix(".keys.npy"))
+                            for p in self.dir.glob("*.keys.npy"))
+        keys = [np.load(f"{p}.keys.npy") for p in self.parts]
+        where = [np.stack([np.full(len(k), i), np.arange(len(k))], 1)
+                 for i, k in enumerate(keys)]
+        self.keys = np.concatenate(keys) if keys else np.empty(0, dtype=KEY)
+        self.where = np.concatenate(where) if where else np.empty((0, 2), dtype=np.int64)
+        order = np.argsort(self.keys, kind="stable")
+        self.keys, self.where = self.keys[order], self.where[order]
+
+    def holds(self, keys: np.ndarray) -> np.ndarray:
+        """Which of ``keys`` the store has a vector for."""
+        at = np.minimum(np.searchsorted(self.keys, keys), max(len(self.keys) - 1, 0))
+        return (self.keys[at] == keys) if len(self.keys) else np.zeros(len(keys), bool)
+
+    def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        """A new part (written whole: its keys file, written last, marks it done)."""
+        order = np.argsort(keys)
+        keys, vectors = keys[order], vectors[order].astype(np.float16)
+        name = hashlib.sha256(keys.tobytes()).hexdigest()[:24]
+        save_array(self.dir / f"{name}.vectors.npy", vectors)
+        save_array(self.dir / f"{name}.keys.npy", keys)
+
+    def vectors(self, keys: np.ndarray) -> np.ndarray:
+        """The vectors of ``keys`` (all held), in order."""
+        at = np.searchsorted(self.keys, keys)
+        part, row = self.where[at].T
+        parts = [np.load(f"{p}.vectors.npy", mmap_mode="r") for p in self.parts]
+        out = np.empty((len(keys), parts[0].shape[1]), dtype=np.float16)
+        for i in np.unique(part):
+            rows = part == i
+            out[rows] = parts[i][row[rows]]
+        return out
+
+
+def encode_shards(data: Prepared, cfg: RunConfig, device: torch.device, reporter: Reporter
+                  ) -> tuple[dict[str, list[Path]], int]:
+    """split -> the file of every shard's pooled h (float16), in the vector cache under the
+    sha256 of the shard's texts, and the LM's width."""
+    encoder = TextEncoder(cfg.llm, encoding_device(device))
+    home = elec_home() / "vectors" / encoder.fingerprint
+    files = {s: [home / "rows" / f"{d}.npy" for d in data.columns[s].text_digests]
+             for s in data.splits}
+    missing = [(s, i) for s in data.splits for i, path in enumerate(files[s])
+               if not _stored(path, data.columns[s].stored[i], encoder.dim)]
+    distributed.barrier()  # every rank has seen the same cache before any rank adds to it
+    store = TextStore(home / "texts")
+    texts = lambda: (data.columns[s].texts(i) for s, i in missing)  # noqa: E731
+    shard_keys = [keys_of(t) for t in texts()]
+    rows = sum(map(len, shard_keys))
+    distinct = np.unique(np.concatenate(shard_keys)) if shard_keys else np.empty(0, KEY)
+    new = distinct[~store.holds(distinct)]
+    mine = new[np.frombuffer(new.tobytes(), np.uint8)[::KEY_BYTES] % distributed.world()
+               == distributed.rank()] if len(new) else new
+    cache = VectorCache(elec_home() / "vectors", encoder.fingerprint)
+    reporter.log(encoding_estimate(rows, len(new), cache.rate))
+    advance = reporter.bar(f"LM encoding ({encoder.precision})", len(mine))
+    began = time.perf_counter()
+    for keys, chunk in _batches(texts(), shard_keys, mine, cfg.llm.shard_size):
+        store.add(keys, encoder.encode(chunk, advance))
+    if distributed.world() == 1:
+        cache.save_rate(len(mine), time.perf_counter() - began)
+    distributed.barrier()  # every rank's texts are in the store
+    store.refresh()
+    for n, (split, i) in enumerate(missing):
+        if n % distributed.world() == distributed.rank():
+            save_array(files[split][i], store.vectors(shard_keys[n]))
+    distributed.barrier()
+    encoded = int(distributed.summed(len(mine))[0])
+    reporter.texts["encoded"] += encoded
+    reporter.texts["from_cache"] += rows - encoded
+    here = f" ({len(mine):,} by this process)" if distributed.world() > 1 else ""
+    reporter.log(f"LM vectors: {encoded:,} distinct texts encoded{here} for the {rows:,} rows "
+                 f"of {len(missing)} of {sum(map(len, files.values()))} shards missing from "
+                 f"the cache ({home})")
+    return files, encoder.dim
+
+
+def _batches(texts: Iterator[list[str]], shard_keys: list[np.ndarray], mine: np.ndarray,
+             size: int) -> Iterator[tuple[np.ndarray, list[str]]]:
+    """``mine``'s texts in batches of ``size``, each text once, in the shards' order."""
+    pending: dict[bytes, str] = {}
+    wanted = set(mine.tobytes()[k:k + KEY_BYTES] for k in range(0, mine.nbytes, KEY_BYTES))
+    for shard, keys in zip(texts, shard_keys, strict=True):
+        for text, key in zip(shard, keys.tolist(), strict=True):
+            if key in wanted:
+                wanted.discard(key)
+                pending[key] = text
+        while len(pending) >= size or (pending and not wanted):
+            batch = list(pending.items())[:size]
+            for key, _ in batch:
+                del pending[key]
+            yield (np.frombuffer(b"".join(k for k, _ in batch), dtype=KEY),
+                   [text for _, text in batch])
+    assert not wanted, "a text to encode is in none of the shards read"
+
+
+def _stored(path: Path, rows: int, dim: int) -> bool:
+    try:
+        return np.load(path, mmap_mode="r").shape == (rows, dim)
+    except (OSError, ValueError):
+        return False
+

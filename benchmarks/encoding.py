@@ -11,7 +11,10 @@ shard, after a warm-up), with torch's (and ONNX Runtime's) threads fixed.
 Limit: the LM's matmul FLOPs per text (its weight matrices, 2 per weight per token,
 plus attention) over this machine's measured fp32 and bf16 GEMM rate at the LM's
 shapes: the texts/s no fp32 (bf16) encoder can pass here.
-AUC: one `elec run` with methods [lm_only] per variant (full data; slow for fp32).
+AUC: one `elec run` with methods [lm_only] per variant and seed (full data; slow for
+fp32; `--seeds N` trains seeds 0..N-1 on the same cached vectors, each variant paired
+with torch-fp32 on its seed: the adapter's own seed noise is of the order of int8's
+effect; `--threads` threads for training too, one setting for every pair).
 Writes benchmarks/results/encoding.json.
 """
 
@@ -125,6 +128,7 @@ def main() -> None:
                         help=f"comma-separated, of {', '.join(VARIANTS)}; default: all, "
                              f"torch-bf16 only where the CPU has bf16")
     parser.add_argument("--auc", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--seeds", type=int, default=1, help="lm_only trained per variant")
     parser.add_argument("--throughput", action=argparse.BooleanOptionalAction, default=True,
                         help="--no-throughput keeps the figures already in --out")
     parser.add_argument("--out", default=str(RESULTS / "encoding.json"))
@@ -140,23 +144,29 @@ def main() -> None:
         parser.error(f"unknown variants {sorted(unknown)}; known: {', '.join(VARIANTS)}")
     if args.throughput:
         results: dict = {"throughput": throughput(cfg, args, variants), "lm_only": {},
+                         "lm_only_seeds": {},
                          "today": today,
                          "config": {"llm": cfg.llm.model_dump(mode="json"), "rows": args.rows,
                                     "chunk": args.chunk, "threads": args.threads},
                          "environment": environment()}
     else:
-        results = {**json.loads(Path(args.out).read_text()), "lm_only": {}}
+        results = {**json.loads(Path(args.out).read_text()), "lm_only": {}, "lm_only_seeds": {}}
     save = lambda: Path(args.out).write_text(json.dumps(results, indent=2))  # noqa: E731
     save()
     if args.auc:
-        for variant in variants:
-            run_cfg = cfg.model_copy(update={
-                "methods": ["lm_only"], "llm": cfg.llm.model_copy(update=VARIANTS[variant])})
-            out = Path("runs") / f"encoding-{variant}"
-            record = run(run_cfg, out, Reporter(out / "log.txt"))["methods"]["lm_only"]
-            results["lm_only"][variant] = record["test"]
-            print(f"{variant}: lm_only test AUC {record['test']['auc']:.4f}", flush=True)
-            save()  # after every variant: an interrupted benchmark keeps what it measured
+        for seed in range(args.seeds):
+            for variant in variants:
+                run_cfg = cfg.model_copy(update={
+                    "methods": ["lm_only"], "seed": seed,
+                    "llm": cfg.llm.model_copy(update=VARIANTS[variant])})
+                out = Path("runs") / f"encoding-{variant}-seed{seed}"
+                record = run(run_cfg, out, Reporter(out / "log.txt"))["methods"]["lm_only"]
+                if seed == 0:
+                    results["lm_only"][variant] = record["test"]
+                results["lm_only_seeds"].setdefault(variant, []).append(record["test"]["auc"])
+                print(f"{variant} seed {seed}: lm_only test AUC {record['test']['auc']:.4f}",
+                      flush=True)
+                save()  # after every run: an interrupted benchmark keeps what it measured
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from typing import Literal
 
 from torch import nn
 
-from elec import builders
+from elec import builders, stages
 from elec.config import DEFAULT_METHODS
 from elec.errors import ConfigError
 
@@ -31,6 +31,7 @@ class Kind:
     name: Build
     reads: str  # beside the tabular fields (``elec run --plan``)
     network: Callable[[builders.Builds, Method], nn.Module]  # its untrained network
+    train: Callable[[stages.Trains, Method], stages.Trained] = stages.fitted  # how it trains
     adapted: bool = False  # reads stage 1's adapted vectors: lm_only trains first
     taught: bool = False  # learns from a trained ``teacher`` (which trains first)
     distilled: bool = False  # on its teacher's scores: it reads the LM if its teacher does
@@ -45,7 +46,7 @@ class Kind:
 
 KINDS = {k.name: k for k in [
     Kind("stage1", "every row's text through the LM; trains the adapter", builders.stage1,
-         reads_lm=True, scores_rows=False),
+         stages.stage1, reads_lm=True, scores_rows=False),
     Kind("plain", "the tabular fields only", builders.plain),
     Kind("gain", "the adapted LM vector of every row (cross-fitted by lm_only)", builders.gain,
          adapted=True, reads_lm=True, projects=True),
@@ -54,7 +55,7 @@ KINDS = {k.name: k for k in [
     Kind("words", "the plain words of its item's text (no LM)", builders.words,
          projects=True),
     Kind("generated", "the LM vector of each item's text, to generate item embeddings",
-         builders.generated, taught=True, reads_lm=True, folds_items=True),
+         builders.generated, stages.generated, taught=True, reads_lm=True, folds_items=True),
     Kind("field", "the LM vector of each categorical value's sentence", builders.field,
          reads_lm=True, projects=True, wraps=True),
     Kind("student", "the tabular fields, and its teacher's scores and representations",
@@ -88,6 +89,11 @@ class Method:
     @property
     def kind(self) -> Kind:
         return KINDS[self.build]
+
+    @property
+    def taught_by(self) -> Method:
+        """Its teacher's row of the table."""
+        return METHODS[self.teacher]
 
     @property
     def servable(self) -> bool:

@@ -14,27 +14,19 @@ command run again skips what is done.
 
 from __future__ import annotations
 
-import time
 from functools import partial
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch import Tensor, nn
 
 from elec.config import DistillConfig, RunConfig
 from elec.data.prepare import Prepared, prepare
 from elec.data.shards import prepare_shards, sharded
-from elec.data.splits import TAIL
 from elec.data.store import write_json
-from elec.distill.generated import GeneratedNetwork, served_item_rows
-from elec.distill.networks import projection_apart
-from elec.distill.tail import tail_rows
-from elec.distill.targets import distillation_rows
-from elec.llm.finetune import finetuned_stage1
 from elec.llm.inputs import LMInputs
-from elec.llm.stage1 import frozen_stage1, shared_dir
-from elec.machine import environment, resolve_device, seed_everything
+from elec.llm.stage1 import shared_dir
+from elec.machine import environment, resolve_device
 from elec.methods import (
     METHODS,
     Method,
@@ -42,17 +34,15 @@ from elec.methods import (
     item_methods,
     reads_llm,
 )
-from elec.models.item_rows import generated_checkpoint
 from elec.planner import plan
 from elec.report.plots import training_curves
 from elec.rundir import RunDir
 from elec.runnable import check_run, defaults_left_out, item_id_problem
-from elec.text.items import ITEMS, item_texts
+from elec.text.items import item_texts
 from elec.text.render import render_table
 from elec.train import distributed
-from elec.train.fit import evaluate_splits, fit_network, parameter_count
 from elec.train.metrics import evaluate
-from elec.train.trainer import Trainer, item_dropout, predict_logits, sigmoid
+from elec.train.trainer import predict_logits, sigmoid
 from elec.ui import Reporter
 
 
@@ -131,93 +121,10 @@ class Run:
     def distill(self, method: Method) -> DistillConfig:
         return self.cfg.distill.model_copy(update=method.distill)
 
-    # ------------------------------------------------------------------ the stages
     def train(self, method: Method) -> tuple[dict, dict[str, dict[str, Tensor]]]:
-        """Train one method; its record and checkpoints (name -> tensors)."""
-        cfg, data = self.cfg, self.data
-        if method.build == "stage1":  # on shards, v is written beside them, not checkpointed
-            stage1 = (frozen_stage1(data, cfg, self.device, self.reporter, self.lm.vectors_dir)
-                      if cfg.adapter.mode == "frozen" else  # lora, full: the LM in the loop
-                      finetuned_stage1(data, cfg, self.device, self.reporter,
-                                       self.dir.path / "checkpoints"))
-            vectors = {} if stage1.vectors is None else {"llm_vectors": stage1.vectors}
-            return stage1.record, {"lm_only": stage1.weights, **vectors}
-        generator = seed_everything(cfg.seed)
-        trainer = Trainer(cfg.train, self.log, self.reporter.bar,
-                          augment=item_dropout(cfg, data.schema))
-        columns, tail = self.lm.rows(method), {}
-        if method.build == "student":  # a student of method.teacher, on its targets
-            distill = self.distill(method)
-            blended = method.blend and distill.teacher_mix < 1.0
-            teacher = self.lm.rows(METHODS[method.teacher])
-            if method.tail:
-                columns, teacher, tail = self._tail(method, columns, teacher)
-            train = distillation_rows(self.network(method.teacher), teacher, columns,
-                                      self.network("backbone") if blended else None,
-                                      distill.teacher_mix, self.dir.path / "targets" / method.name)
-            columns = {**{s: c for s, c in columns.items() if s != TAIL}, "train": train}
-            generator = seed_everything(cfg.seed)
-        network = self._untrained(method).to(self.device)
-        if method.build == "generated":  # a closed form, its settings chosen on valid
-            return self._generated(method, network, columns)
-        param_groups = (projection_apart(network, cfg.gain.projection_weight_decay)
-                        if method.projects_lm else None)
-        record = fit_network(method.name, network, columns, data.groups, trainer, generator,
-                             param_groups, network.network if method.wrapped else None)
-        record |= tail
-        self.networks[method.name] = network  # teachers are read by their students
-        checkpoints = {method.name: network.state_dict()}
-        if method.lookup:  # what its bundle looks up
-            checkpoints[ITEMS.format(method.name)] = self.lm.item_checkpoint(method)
-        return record, checkpoints
-
-    def _tail(self, method: Method, columns: dict, teacher: dict) -> tuple[dict, dict, dict]:
-        """The student's rows and its teacher's, each with the synthetic rows of the rare
-        items as one more split; and what they cost, for the record."""
-        before = dict(self.reporter.texts)
-        render = partial(render_table, specs=self.cfg.fields, cfg=self.cfg.text)
-        rows, texts, draw = tail_rows(self.data, self.cfg, render)
-        if len(rows):  # none: no item is rare, the student learns as vanilla does
-            view = self.lm.tail_view(METHODS[method.teacher], rows, texts)
-            columns, teacher = {**columns, TAIL: rows}, {**teacher, TAIL: view}
-        spent = {k: n - before[k] for k, n in self.reporter.texts.items()}
-        d = self.cfg.distill
-        self.log(f"{method.name}: {len(rows):,} synthetic rows of {draw.items:,} items with "
-                 f"under {d.tail_below} training rows ({draw.wanted:,} wanted, budget "
-                 f"{d.tail_budget:,}); LM texts {spent['encoded']:,} encoded, "
-                 f"{spent['from_cache']:,} from the cache")
-        return columns, teacher, {"tail": {"rows": len(rows), "items": draw.items,
-                                           "wanted": draw.wanted, "lm_texts": spent}}
-
-    def _generated(self, method: Method, network: GeneratedNetwork, columns: dict
-                   ) -> tuple[dict, dict[str, dict[str, Tensor]]]:
-        """item_gen: its generator fitted to the trained backbone, no training loop."""
-        start = time.perf_counter()
-        valid = {"valid": columns["valid"]}
-
-        def score() -> float:
-            return evaluate_splits(network.logit, network, valid, {"valid": None},
-                                   ("valid",))["valid"]["auc"]
-
-        with torch.no_grad():
-            scores = network.fit(columns["train"], score)
-        record = {**evaluate_splits(network.logit, network, columns, self.data.groups),
-                  "parameters": parameter_count(network.network), "best_epoch": 0,
-                  "train_seconds": round(time.perf_counter() - start, 2), "history": [],
-                  "valid_auc_by_setting": scores, "prior": network.prior.item()}
-        self.networks[method.name] = network
-        return record, {method.name: network.state_dict(),
-                        ITEMS.format(method.name): self._item_rows(network, columns)}
-
-    def _item_rows(self, network: GeneratedNetwork, columns: dict) -> dict[str, Tensor]:
-        """What the bundle of a method whose item rows come from text is made of: the rows
-        of every item the run saw, new ones' ids, and the generator for later ones."""
-        items = self.data.item_texts
-        size = self.data.schema.single[network.item_slot].size
-        with torch.no_grad():
-            rows, keys = served_item_rows(network.eval(), size, columns, items.ids)
-            return generated_checkpoint(rows, keys, items.fields, self.lm.llm_settings(),
-                                        network.generator())
+        """Train one method, as its kind trains (``elec.stages``); its record and
+        checkpoints (name -> tensors)."""
+        return method.kind.train(self, method)
 
     def _finished(self, method: Method) -> dict | None:
         """A finished method's record; stage 1 (in memory) may come from the shared cache
@@ -243,12 +150,12 @@ class Run:
         """A trained network of the method table, from memory or its checkpoint."""
         if name not in self.networks:
             self.finished(name)
-            network = self._untrained(METHODS[name])
+            network = self.untrained(METHODS[name])
             network.load_state_dict(self.dir.load(name))
             self.networks[name] = network.to(self.device).eval()
         return self.networks[name]
 
-    def _untrained(self, method: Method) -> nn.Module:
+    def untrained(self, method: Method) -> nn.Module:
         """An untrained network of ``method``, as its kind builds it (``elec.builders``)."""
         return method.kind.network(self, method)
 

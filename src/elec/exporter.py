@@ -68,8 +68,8 @@ def _network(run_dir: Path, method: str
     model = method_model(cfg, METHODS[method])
     schema = FeatureSchema.load(run_dir / "schema.json")
     state = run.load(method)
-    build, folds = METHODS[method].build, METHODS[method].folds_items
-    if build == "field":  # the LM's part folded into the embedding table
+    kind, folds = METHODS[method].kind, METHODS[method].folds_items
+    if kind.values:  # the LM's part folded into the embedding table
         state = folded(state)
     items, saved = None, None
     if METHODS[method].lookup:

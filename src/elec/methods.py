@@ -42,22 +42,28 @@ class Kind:
     projects: bool = False
     wraps: bool = False  # its trained network wraps the backbone that is served
     folds_items: bool = False  # its items' rows are made from their texts, into the table
+    bags: bool = False  # reads its item text's bag of plain words (the words control)
+    # adds the LM vector of each categorical value's sentence to the value's embedding
+    # (folded into the embedding table when exported)
+    values: bool = False
+    # trained once for every run that differs only downstream of it (a cache in elec's home)
+    shared: bool = False
 
 
 KINDS = {k.name: k for k in [
     Kind("stage1", "every row's text through the LM; trains the adapter", builders.stage1,
-         stages.stage1, reads_lm=True, scores_rows=False),
+         stages.stage1, reads_lm=True, scores_rows=False, shared=True),
     Kind("plain", "the tabular fields only", builders.plain),
     Kind("gain", "the adapted LM vector of every row (cross-fitted by lm_only)", builders.gain,
          adapted=True, reads_lm=True, projects=True),
     Kind("item", "the LM vector of its item's text", builders.item, reads_lm=True,
          projects=True),
     Kind("words", "the plain words of its item's text (no LM)", builders.words,
-         projects=True),
+         projects=True, bags=True),
     Kind("generated", "the LM vector of each item's text, to generate item embeddings",
          builders.generated, stages.generated, taught=True, reads_lm=True, folds_items=True),
     Kind("field", "the LM vector of each categorical value's sentence", builders.field,
-         reads_lm=True, projects=True, wraps=True),
+         reads_lm=True, projects=True, wraps=True, values=True),
     Kind("student", "the tabular fields, and its teacher's scores and representations",
          builders.student, taught=True, distilled=True, wraps=True),
 ]}
@@ -105,7 +111,7 @@ class Method:
         """Its network projects LM vectors (words: the bag of its item text's words) into
         the embedding space (a projection trained with its own weight decay,
         gain.projection_weight_decay)."""
-        return self.kind.projects or (self.build == "student" and self.lookup)
+        return self.kind.projects or (self.kind.distilled and self.lookup)
 
     @property
     def folds_items(self) -> bool:

@@ -111,7 +111,7 @@ class Run:
             if distributed.is_main():
                 self.dir.save(method.name, record, checkpoints)
             distributed.barrier()
-            if method.build == "stage1" and not self.sharded:
+            if method.kind.shared and not self.sharded:
                 self.dir.share(shared_dir(self.cfg, self.data.digest), method.name)
             test = record["test"]
             self.log(f"{method.name}: test AUC {test['auc']:.4f}  logloss {test['logloss']:.4f}")
@@ -130,7 +130,7 @@ class Run:
         """A finished method's record; stage 1 (in memory) may come from the shared cache
         of runs that differ only downstream of it."""
         record = self.dir.finished(method.name)
-        if record is None and method.build == "stage1" and not self.sharded:
+        if record is None and method.kind.shared and not self.sharded:
             # the key hashes the LM's files: only when it may pay
             record = self.dir.take_shared(shared_dir(self.cfg, self.data.digest), method.name)
         return record

@@ -19,7 +19,7 @@ class Step:
 
     def describe(self) -> str:
         m = self.method
-        reads = m.kind.reads + (" and its item's LM vector" if m.build == "student"
+        reads = m.kind.reads + (" and its item's LM vector" if m.kind.distilled
                                   and m.lookup else "") + (
             ", also on synthetic rows of the rare items" if m.tail else "")
         serves = ("needs the LM at every request" if m.serves_llm else

@@ -68,8 +68,8 @@ def trainable(cfg: RunConfig) -> list[str]:
     rendered = text_fields(cfg.fields, cfg.text)
     names = {f.name for f in cfg.fields}
     return [m.name for m in TABLE
-            if not ((reads_llm(m) or m.build == "words") and not rendered)
-            and not (m.build == "field" and not _values_in_text(rendered))
+            if not ((reads_llm(m) or m.kind.bags) and not rendered)
+            and not (m.kind.values and not _values_in_text(rendered))
             and not ((m.lookup or m.tail) and cfg.data.item_column not in names)]
 
 

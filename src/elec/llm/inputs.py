@@ -48,9 +48,9 @@ class LMInputs:
         """What ``method``'s network reads: every split's rows, with v beside them (the
         gain network), the item vectors (the methods served with an item lookup) or the
         item text's row in ``item_words`` (the words control)."""
-        if method.build == "gain":
+        if method.kind.adapted:
             return self.gain_columns()
-        if method.build == "words":
+        if method.kind.bags:
             return self.word_columns()
         return self.item_columns() if method.lookup else self.data.columns
 
@@ -69,7 +69,7 @@ class LMInputs:
         """What ``teacher`` reads of the tail's synthetic rows (``elec.distill.tail``): the
         gain network, their v from lm_only's adapter (trained on all the training rows: a
         synthetic row is in no fold, and has no label to leak); a backbone, the rows."""
-        if teacher.build != "gain":
+        if not teacher.kind.adapted:
             return rows
         self.stage1()
         hidden = encode_texts({TAIL: texts}, self.cfg.llm, self.device, self.reporter)[TAIL]
@@ -95,7 +95,7 @@ class LMInputs:
         run's rows (every split: an item's text is known before its first label) and its
         vector: the LM's, with the LM settings that encoded them (``llm.precision`` as it
         ran here), or for the words control its bag of words, with the vocabulary."""
-        if method.build == "words":
+        if method.kind.bags:
             texts, vocab, bags = self.item_words()
             return item_checkpoint(texts, self.data.item_texts.fields, bags, words=vocab)
         self.item_columns()

@@ -281,3 +281,22 @@ def test_onnx_runtime_refuses_what_it_cannot_run(tiny_config):
         "adapter": tiny_config.adapter.model_copy(update={"mode": "lora"})})
     with pytest.raises(ConfigError, match="llm.runtime onnx"):
         check_run(lora, sharded=False, world=1)
+
+
+def test_the_text_store_answers_each_key_from_whichever_part_holds_it(tmp_path):
+    from elec.llm.shard_vectors import TextStore, keys_of
+
+    store = TextStore(tmp_path / "texts")
+    assert not store.holds(keys_of(["a"])).any()  # empty: holds nothing
+    first, second = ["b", "a", "c"], ["d", "e"]
+    vectors = {t: np.full(4, i, dtype=np.float32) for i, t in enumerate(first + second)}
+    store.add(keys_of(first), np.stack([vectors[t] for t in first]))
+    store.add(keys_of(second), np.stack([vectors[t] for t in second]))
+    (tmp_path / "texts" / "half.vectors.npy").write_bytes(b"")  # a part cut before its keys
+    store.refresh()
+    assert len(store.parts) == 2
+    asked = ["e", "a", "e", "c", "d", "b"]
+    assert store.holds(keys_of([*asked, "zz"])).tolist() == [True] * 6 + [False]
+    got = store.vectors(keys_of(asked))
+    assert got.dtype == np.float16
+    assert np.array_equal(got, np.stack([vectors[t] for t in asked]).astype(np.float16))

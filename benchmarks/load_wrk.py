@@ -7,10 +7,11 @@ interleaved, every pair run twice.
 Server configurations (`elec serve` options): per-request scoring on eager torch
 (``--batch-rows 0 --runtime eager``), micro-batching on eager torch and on the default
 runtime (ONNX Runtime where the bundle has the graph), and the latter with two worker
-processes. Request shapes: one row a request at 8 and 64 connections,
-a ranking request (one context, 200 candidate items) at 8 connections, and one row a
+processes. Request shapes: one row a request at 1, 8, 16 and 64 connections,
+a ranking request (one context, 200 candidate items) at 8 connections, one row a
 request at 8 connections beside one connection sending 4,096-row requests (the small
-requests' latency beside a large client). Writes
+requests' latency beside a large client), and the same server's `GET /healthz` at 16
+connections (what the framework alone answers). Writes
 benchmarks/results/load_wrk.json: requests/s, p50 and p99 (ms) per shape, configuration
 and repeat. wrk and the server share this machine's cores.
 """
@@ -44,13 +45,13 @@ f:close()
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(url: str, script: Path, connections: int, seconds: float,
+def wrk(url: str, script: Path | None, connections: int, seconds: float,
         beside: tuple[Path, int] | None = None) -> dict:
     """wrk's figures for ``script``'s request on ``connections`` connections; ``beside``
     (script, connections): another wrk sends that request meanwhile."""
-    def command(path: Path, n: int) -> list[str]:
+    def command(path: Path | None, n: int) -> list[str]:
         return ["wrk", "-t", str(min(2, n)), "-c", str(n), "-d", f"{round(seconds)}s",
-                "--latency", "-s", str(path), url]
+                "--latency", *(["-s", str(path)] if path else []), url]
 
     other = (subprocess.Popen(command(*beside), stdout=subprocess.DEVNULL)
              if beside else None)
@@ -83,8 +84,9 @@ def main() -> None:
     bodies = {"one row": {"rows": one}, "4,096 rows": {"rows": rows(schema, 4096, 2)},
               "ranking, 200 candidates": {"context": user, "candidates": [
                   {"item_id": c["item_id"]} for c in candidates]}}
-    shapes = [("one row", 8), ("one row", 64), ("ranking, 200 candidates", 8),
-              ("one row beside a 4,096-row client", 8)]
+    shapes = [("one row", 1), ("one row", 8), ("one row", 16), ("one row", 64),
+              ("ranking, 200 candidates", 8), ("one row beside a 4,096-row client", 8),
+              ("GET /healthz", 16)]
     results: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         scripts = {}
@@ -99,7 +101,10 @@ def main() -> None:
                     wrk(f"{base}/predict", scripts["one row"], 8, 2)  # warm-up
                     for shape, connections in shapes:
                         beside = shape.endswith("client")
-                        measured = wrk(f"{base}/predict", scripts["one row" if beside else shape],
+                        healthz = shape == "GET /healthz"
+                        measured = wrk(f"{base}/{'healthz' if healthz else 'predict'}",
+                                       None if healthz else
+                                       scripts["one row" if beside else shape],
                                        connections, args.seconds,
                                        (scripts["4,096 rows"], 1) if beside else None)
                         results.append({"config": config, "options": options, "shape": shape,

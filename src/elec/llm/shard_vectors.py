@@ -105,12 +105,13 @@ def encode_shards(data: Prepared, cfg: RunConfig, device: torch.device, reporter
                == distributed.rank()] if len(new) else new
     cache = VectorCache(elec_home() / "vectors", encoder.fingerprint)
     reporter.log(encoding_estimate(rows, len(new), cache.rate))
-    advance = reporter.bar(f"LM encoding ({encoder.precision})", len(mine))
-    began = time.perf_counter()
-    for keys, chunk in _batches(texts(), shard_keys, mine, cfg.llm.shard_size):
-        store.add(keys, encoder.encode(chunk, advance))
-    if distributed.world() == 1:
-        cache.save_rate(len(mine), time.perf_counter() - began)
+    if len(mine):
+        advance = reporter.bar(f"LM encoding ({encoder.precision})", len(mine))
+        began = time.perf_counter()
+        for keys, chunk in _batches(texts(), shard_keys, mine, cfg.llm.shard_size):
+            store.add(keys, encoder.encode(chunk, advance))
+        if distributed.world() == 1:
+            cache.save_rate(len(mine), time.perf_counter() - began)
     distributed.barrier()  # every rank's texts are in the store
     store.refresh()
     for n, (split, i) in enumerate(missing):

@@ -300,3 +300,14 @@ def test_the_text_store_answers_each_key_from_whichever_part_holds_it(tmp_path):
     got = store.vectors(keys_of(asked))
     assert got.dtype == np.float16
     assert np.array_equal(got, np.stack([vectors[t] for t in asked]).astype(np.float16))
+
+
+def test_sharded_encoding_batches_each_new_text_once_in_the_shards_order():
+    from elec.llm.shard_vectors import _batches, keys_of
+
+    shards = [["a", "b", "a", "c"], ["c", "d", "b", "e", "d"], ["a", "f"]]
+    mine = np.sort(keys_of(["b", "c", "d", "f"]))  # "a", "e": in the store, or another rank's
+    batches = list(_batches(iter(shards), [keys_of(s) for s in shards], mine, size=3))
+    assert [texts for _, texts in batches] == [["b", "c", "d"], ["f"]]
+    for keys, texts in batches:
+        assert keys.tobytes() == keys_of(texts).tobytes()

@@ -6,8 +6,8 @@ the shards whose row file is missing, encodes each distinct text the text store 
 (under torchrun a text falls to the rank its key names, so ranks never encode the same
 text), then writes every missing shard's row file from the store. The store is a
 directory of parts, each the sorted keys of a batch of texts and their vectors (float16,
-memory-mapped when read), so a run holds 16 bytes per distinct text in memory, not the
-vectors.
+memory-mapped when read), so a run holds the 16-byte keys of the texts it reads and of
+the store, not the vectors.
 """
 
 from __future__ import annotations
@@ -130,21 +130,23 @@ def encode_shards(data: Prepared, cfg: RunConfig, device: torch.device, reporter
 
 def _batches(texts: Iterator[list[str]], shard_keys: list[np.ndarray], mine: np.ndarray,
              size: int) -> Iterator[tuple[np.ndarray, list[str]]]:
-    """``mine``'s texts in batches of ``size``, each text once, in the shards' order."""
-    pending: dict[bytes, str] = {}
-    wanted = set(mine.tobytes()[k:k + KEY_BYTES] for k in range(0, mine.nbytes, KEY_BYTES))
-    for shard, keys in zip(texts, shard_keys, strict=True):
-        for text, key in zip(shard, keys.tolist(), strict=True):
-            if key in wanted:
-                wanted.discard(key)
-                pending[key] = text
-        while len(pending) >= size or (pending and not wanted):
-            batch = list(pending.items())[:size]
-            for key, _ in batch:
-                del pending[key]
-            yield (np.frombuffer(b"".join(k for k, _ in batch), dtype=KEY),
-                   [text for _, text in batch])
-    assert not wanted, "a text to encode is in none of the shards read"
+    """``mine``'s texts (its keys sorted) in batches of ``size``, each text once, in the
+    shards' order; a flag per key says which are taken, so memory holds no set of keys."""
+    done = np.zeros(len(mine), dtype=bool)
+    keys: np.ndarray = np.empty(0, dtype=KEY)
+    pending: list[str] = []
+    for shard, shard_key in zip(texts, shard_keys, strict=True):
+        at = np.minimum(np.searchsorted(mine, shard_key), len(mine) - 1)
+        hit = np.flatnonzero(mine[at] == shard_key)
+        first = np.sort(hit[np.unique(at[hit], return_index=True)[1]])  # a key's first row
+        first = first[~done[at[first]]]
+        done[at[first]] = True
+        keys = np.concatenate([keys, shard_key[first]])
+        pending += [shard[r] for r in first.tolist()]
+        while len(pending) >= size or (pending and done.all()):
+            yield keys[:size], pending[:size]
+            keys, pending = keys[size:], pending[size:]
+    assert done.all(), "a text to encode is in none of the shards read"
 
 
 def _stored(path: Path, rows: int, dim: int) -> bool:

@@ -76,6 +76,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--out", default=str(RESULTS / "load_wrk.json"))
     parser.add_argument("--note", default="", help="what else ran on the machine")
+    parser.add_argument("--shapes", default=None,
+                        help="only these, comma-separated as SHAPE@CONNECTIONS (e.g. "
+                             "'one row@64' with --seconds 60: the long run without errors)")
     args = parser.parse_args()
     schema = FeatureSchema.load(Path(args.bundle) / "schema.json")
     one = rows(schema, 1, 0)
@@ -87,6 +90,14 @@ def main() -> None:
     shapes = [("one row", 1), ("one row", 8), ("one row", 16), ("one row", 64),
               ("ranking, 200 candidates", 8), ("one row beside a 4,096-row client", 8),
               ("GET /healthz", 16)]
+    if args.shapes:
+        wanted = [(shape, int(n)) for shape, n in
+                  (item.rsplit("@", 1) for item in args.shapes.split(","))]
+        unknown = set(wanted) - set(shapes)
+        if unknown:
+            parser.error(f"unknown shapes {sorted(unknown)}; known: "
+                         f"{', '.join(f'{s}@{n}' for s, n in shapes)}")
+        shapes = wanted
     results: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         scripts = {}
@@ -118,7 +129,8 @@ def main() -> None:
                                     "note": "wrk (2 threads) and the server share the cores"
                                             + (f"; {args.note}" if args.note else "")},
         "command": "python benchmarks/load_wrk.py --bundle BUNDLE "
-                   f"--seconds {args.seconds:g} --repeats {args.repeats}",
+                   f"--seconds {args.seconds:g} --repeats {args.repeats}"
+                   + (f" --shapes '{args.shapes}'" if args.shapes else ""),
         "environment": {**environment(), "cpu_count": os.cpu_count()}})
 
 

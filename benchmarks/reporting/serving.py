@@ -65,11 +65,13 @@ def serving_cost_section() -> list[str]:
 
 
 def load_section() -> list[str]:
-    """The service under wrk, configurations side by side (load_wrk.json)."""
-    path = RESULTS / "load_wrk.json"
-    if not path.is_file():
-        return []
-    data = json.loads(path.read_text())
+    """The service under wrk, configurations side by side (load_wrk*.json: the shapes,
+    and the long runs)."""
+    return [line for path in sorted(RESULTS.glob("load_wrk*.json"))
+            for line in _load_table(path, json.loads(path.read_text()))]
+
+
+def _load_table(path, data: dict) -> list[str]:
     cells: dict[tuple[str, str], list[dict]] = {}
     for run in data["runs"]:
         cells.setdefault((run["shape"] + f", {run['connections']} connections",
@@ -79,11 +81,14 @@ def load_section() -> list[str]:
 
     def shown(runs: list[dict]) -> str:
         return " / ".join(f"{r['requests_per_second']:,.0f} req/s, p50 {r['p50_ms']:.0f} ms, "
-                          f"p99 {r['p99_ms']:.0f} ms" for r in runs)
+                          f"p99 {r['p99_ms']:.0f} ms"
+                          + (f", {r['non_2xx']:,} non-2xx" if r.get("non_2xx") else "")
+                          for r in runs)
 
     out = [f"#### The service under load ({data['config']['wrk'].split(' [')[0]}; "
            f"{source(path, data['environment'])}; {data['config']['note']}; each cell: "
-           f"one run per repeat)", "",
+           f"one run of {data['config']['seconds']:g} s per repeat; no answer other than "
+           f"2xx unless a cell says so)", "",
            "| request | " + " | ".join(f"`elec serve` {c}" for c in configs) + " |",
            "|---|" + "---|" * len(configs)]
     out += [f"| {shape} | " + " | ".join(shown(cells.get((shape, c), [])) for c in configs)

@@ -65,8 +65,11 @@ def wrk(url: str, script: Path | None, connections: int, seconds: float,
     latency = {p: float(v) * UNITS[u] for p, v, u in
                re.findall(r"\s(50|99)%\s+([\d.]+)(us|ms|s)\b", out)}
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                       out)  # wrk prints the line only when there are some
     return {"requests_per_second": rate, "p50_ms": round(latency["50"], 3),
-            "p99_ms": round(latency["99"], 3), "non_2xx": int(errors.group(1)) if errors else 0}
+            "p99_ms": round(latency["99"], 3), "non_2xx": int(errors.group(1)) if errors else 0,
+            "socket_errors": sum(map(int, socket.groups())) if socket else 0}
 
 
 def main() -> None:

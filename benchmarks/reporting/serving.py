@@ -83,17 +83,25 @@ def _load_table(path, data: dict) -> list[str]:
         return " / ".join(f"{r['requests_per_second']:,.0f} req/s, p50 {r['p50_ms']:.0f} ms, "
                           f"p99 {r['p99_ms']:.0f} ms"
                           + (f", {r['non_2xx']:,} non-2xx" if r.get("non_2xx") else "")
+                          + (f", {r['socket_errors']:,} socket errors or timeouts"
+                             if r.get("socket_errors") else "")
                           for r in runs)
 
     out = [f"#### The service under load ({data['config']['wrk'].split(' [')[0]}; "
            f"{source(path, data['environment'])}; {data['config']['note']}; each cell: "
            f"one run of {data['config']['seconds']:g} s per repeat; no answer other than "
-           f"2xx unless a cell says so)", "",
+           f"2xx{_socket_errors_counted(data)} unless a cell says so)", "",
            "| request | " + " | ".join(f"`elec serve` {c}" for c in configs) + " |",
            "|---|" + "---|" * len(configs)]
     out += [f"| {shape} | " + " | ".join(shown(cells.get((shape, c), [])) for c in configs)
             + " |" for shape in shapes]
     return [*out, ""]
+
+
+def _socket_errors_counted(data: dict) -> str:
+    """Whether the file's runs counted wrk's socket errors and timeouts too."""
+    return (", no socket error or timeout" if all("socket_errors" in r for r in data["runs"])
+            else "")
 
 
 def recipe_section() -> list[str]:

@@ -17,8 +17,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
-from elec.config import DistillConfig, RunConfig
-from elec.data.prepare import Prepared
+from elec.builders import Builds
 from elec.data.splits import TAIL
 from elec.distill.generated import GeneratedNetwork, served_item_rows
 from elec.distill.networks import projection_apart
@@ -37,24 +36,14 @@ from elec.ui import Reporter
 Trained = tuple[dict, dict[str, dict[str, Tensor]]]  # its record, its checkpoints
 
 
-class Trains(Protocol):
-    """What a stage reads of a run (``elec.pipeline.Run``)."""
+class Trains(Builds, Protocol):
+    """What a stage reads of a run (``elec.pipeline.Run``), beyond what a builder
+    reads."""
 
-    cfg: RunConfig
-    data: Prepared
-    lm: Any  # elec.llm.inputs.LMInputs: the LM vectors and words beside the rows
     device: torch.device
     reporter: Reporter
     networks: dict[str, nn.Module]  # trained in this process (teachers, for students)
     dir: Any  # elec.rundir.RunDir: the run directory
-
-    def network(self, name: str) -> nn.Module:
-        """A trained network of the method table (a teacher)."""
-        ...
-
-    def distill(self, method: Any) -> DistillConfig:
-        """The distillation settings of a student."""
-        ...
 
     def untrained(self, method: Any) -> nn.Module:
         """``method``'s network as its kind builds it."""

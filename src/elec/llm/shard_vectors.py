@@ -7,7 +7,7 @@ the shards whose row file is missing, encodes each distinct text the text store 
 text), then writes every missing shard's row file from the store. The store is a
 directory of parts, each the sorted keys of a batch of texts and their vectors (float16,
 memory-mapped when read), so a run holds the 16-byte keys of the texts it reads and of
-the store, not the vectors.
+the store (with each stored key's place), not the vectors.
 """
 
 from __future__ import annotations
@@ -37,32 +37,40 @@ def keys_of(texts: list[str]) -> np.ndarray:
     return np.frombuffer(b"".join(map(text_key, texts)), dtype=KEY)
 
 
+def lookup(known: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``keys`` is in the sorted ``known``, and whether it is there."""
+    if not len(known):
+        return np.zeros(len(keys), dtype=np.int64), np.zeros(len(keys), dtype=bool)
+    at = np.minimum(np.searchsorted(known, keys), len(known) - 1)
+    return at, known[at] == keys
+
+
 class TextStore:
     """Text key -> float16 vector, in parts of sorted keys and their vectors."""
 
     def __init__(self, directory: Path):
         self.dir = directory
         self.keys = np.empty(0, dtype=KEY)  # sorted, over every part
-        self.where = np.empty((0, 2), dtype=np.int64)  # (part, row) of each key
-        self.parts: list[Path] = []
+        self.where = np.empty((0, 2), dtype=np.int32)  # (part, row) of each key
+        self.parts: list[np.ndarray] = []  # each part's vectors, memory-mapped
         self.refresh()
 
     def refresh(self) -> None:
         """Read the keys of every finished part (a part's keys file is written last)."""
-        self.parts = sorted(p.with_name(p.name.removesuffix(".keys.npy"))
-                            for p in self.dir.glob("*.keys.npy"))
-        keys = [np.load(f"{p}.keys.npy") for p in self.parts]
-        where = [np.stack([np.full(len(k), i), np.arange(len(k))], 1)
+        names = sorted(p.with_name(p.name.removesuffix(".keys.npy"))
+                       for p in self.dir.glob("*.keys.npy"))
+        keys = [np.load(f"{p}.keys.npy") for p in names]
+        self.parts = [np.load(f"{p}.vectors.npy", mmap_mode="r") for p in names]
+        where = [np.stack([np.full(len(k), i), np.arange(len(k))], 1).astype(np.int32)
                  for i, k in enumerate(keys)]
         self.keys = np.concatenate(keys) if keys else np.empty(0, dtype=KEY)
-        self.where = np.concatenate(where) if where else np.empty((0, 2), dtype=np.int64)
+        self.where = np.concatenate(where) if where else np.empty((0, 2), dtype=np.int32)
         order = np.argsort(self.keys, kind="stable")
         self.keys, self.where = self.keys[order], self.where[order]
 
     def holds(self, keys: np.ndarray) -> np.ndarray:
         """Which of ``keys`` the store has a vector for."""
-        at = np.minimum(np.searchsorted(self.keys, keys), max(len(self.keys) - 1, 0))
-        return (self.keys[at] == keys) if len(self.keys) else np.zeros(len(keys), bool)
+        return lookup(self.keys, keys)[1]
 
     def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
         """A new part (written whole: its keys file, written last, marks it done)."""
@@ -74,13 +82,11 @@ class TextStore:
 
     def vectors(self, keys: np.ndarray) -> np.ndarray:
         """The vectors of ``keys`` (all held), in order."""
-        at = np.searchsorted(self.keys, keys)
-        part, row = self.where[at].T
-        parts = [np.load(f"{p}.vectors.npy", mmap_mode="r") for p in self.parts]
-        out = np.empty((len(keys), parts[0].shape[1]), dtype=np.float16)
+        part, row = self.where[np.searchsorted(self.keys, keys)].T
+        out = np.empty((len(keys), self.parts[0].shape[1]), dtype=np.float16)
         for i in np.unique(part):
             rows = part == i
-            out[rows] = parts[i][row[rows]]
+            out[rows] = self.parts[i][row[rows]]
         return out
 
 
@@ -136,8 +142,8 @@ def _batches(texts: Iterator[list[str]], shard_keys: list[np.ndarray], mine: np.
     keys: np.ndarray = np.empty(0, dtype=KEY)
     pending: list[str] = []
     for shard, shard_key in zip(texts, shard_keys, strict=True):
-        at = np.minimum(np.searchsorted(mine, shard_key), len(mine) - 1)
-        hit = np.flatnonzero(mine[at] == shard_key)
+        at, found = lookup(mine, shard_key)
+        hit = np.flatnonzero(found)
         first = np.sort(hit[np.unique(at[hit], return_index=True)[1]])  # a key's first row
         first = first[~done[at[first]]]
         done[at[first]] = True

@@ -37,8 +37,8 @@ def peak_of(command: list[str]) -> tuple[float, float, dict[str, float]]:
     peaks of its anonymous and file-backed resident memory (GiB, sampled)."""
     start = time.perf_counter()
     probe = ("import resource, subprocess, sys; child = subprocess.Popen(sys.argv[1:]); "
-             "print(child.pid, flush=True); child.wait(); "
-             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+             "print(child.pid, flush=True); code = child.wait(); "
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)")
     parent = subprocess.Popen([sys.executable, "-c", probe, *command], stdout=subprocess.PIPE,
                               text=True)
     pid = int(parent.stdout.readline())
@@ -56,10 +56,11 @@ def peak_of(command: list[str]) -> tuple[float, float, dict[str, float]]:
             time.sleep(0.2)
     sampler = threading.Thread(target=sample)
     sampler.start()
-    kib = int(parent.stdout.read().strip().splitlines()[-1])
+    printed = parent.stdout.read()
+    sampler.join()
     if parent.wait() != 0:
         raise SystemExit(f"{command} failed")
-    sampler.join()
+    kib = int(printed.strip().splitlines()[-1])
     return kib / 2**20, time.perf_counter() - start, {
         "anonymous_peak_gib": round(peaks["RssAnon"], 3),
         "file_backed_peak_gib": round(peaks["RssFile"], 3)}

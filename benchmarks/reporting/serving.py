@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from elec import auc_vs_latency, cell
+from elec import auc_vs_latency, cell, paired
 from reporting.sources import PREDATES, RESULTS, protocol_key, source
 
 
@@ -189,17 +189,16 @@ def _encoding_table(path, data: dict) -> list[str]:
     seeds = data.get("lm_only_seeds", {})
     for variant, t in variants.items():
         auc = data["lm_only"].get(variant, {}).get("auc")
-        paired = "n/a"
+        shown = "n/a"
         if variant in seeds and reference in seeds and variant != reference:
-            deltas = [a - b for a, b in zip(seeds[variant], seeds[reference], strict=False)]
-            higher = sum(d > 0 for d in deltas)
-            paired = f"{sum(deltas) / len(deltas):+.4f} ({higher}/{len(deltas)} seeds higher)"
+            d = paired(seeds[variant], seeds[reference])
+            shown = f"{d['mean']:+.4f} ({d['positive']}/{d['seeds']} seeds higher)"
         mean = t.get("mean_cosine_to_fp32")
         speedup = t.get("speedup_vs_torch_fp32", t.get("speedup_vs_fp32"))
         out.append(f"| {variant} | {t['samples_per_second']:.0f} | {speedup:.2f}x | "
                    f"{f'{mean:.4f}' if mean is not None else 'n/a'} / "
                    f"{t['min_cosine_to_fp32']:.4f} | "
-                   f"{f'{auc:.4f}' if auc is not None else 'not run'} | {paired} |")
+                   f"{f'{auc:.4f}' if auc is not None else 'not run'} | {shown} |")
     if "conditions" in data:
         out += ["", f"Conditions: {data['conditions']}."]
     limit = data["throughput"].get("matmul_limit")

@@ -72,6 +72,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], dest="overrides")
     parser.add_argument("--work", default="runs/synth-quality")
     parser.add_argument("--results", help="default: lm_reach_<data>_<backbone>.json")
+    parser.add_argument("--only", help="comma-separated seeds to train, the others left alone "
+                        "(to train seeds in parallel; a last run over all seeds resumes them)")
     args = parser.parse_args()
     methods = args.methods.split(",")
     deltas = [(a, b) for a, b in DELTAS if a in methods and b in methods]
@@ -83,7 +85,10 @@ def main() -> None:
     config = Path(args.config) if args.config else data / "elec.yaml"
     memory = [] if args.config else ["data.storage=memory"]
     per_seed = []
+    only = None if args.only is None else {int(s) for s in args.only.split(",")}
     for seed in range(args.seeds):
+        if only is not None and seed not in only:
+            continue
         split = [f"data.split_seed={2024 + seed}"] if args.vary_split else []
         cfg = load_config(config, [*memory, f"seed={seed}", f"methods={methods}", *split,
                                    *args.overrides])

@@ -71,17 +71,34 @@ def test_data_synth_writes_the_meaning_variant_and_names_an_unknown_kind_of_titl
     assert not (tmp_path / "x").exists()
 
 
-def test_elec_run_closes_with_what_to_serve_its_lift_and_the_export_command(tmp_path):
+def test_elec_run_closes_with_what_to_serve_why_its_lift_its_cost_and_the_export_command(
+        tmp_path):
     from elec.report.table import closing_lines
 
-    def record(valid, test):
-        return {"valid": {"auc": valid}, "test": {"auc": test}}
-
-    results = {"lm_texts": {"encoded": 1200, "from_cache": 30},
-               "methods": {"backbone": record(0.70, 0.71), "self_distilled": record(0.71, 0.715),
-                           "vanilla": record(0.72, 0.7234)}}
-    text = closing_lines(results, tmp_path / "run", "vanilla")
+    results = {"lm_texts": {"encoded": 1200, "from_cache": 30}, "served": {
+        "method": "tail_gen", "valid_auc": 0.7205, "best": "ensemble_tail",
+        "best_valid_auc": 0.7210, "lifts": {"backbone": 0.0134, "self_distilled": 0.0084},
+        "cost": {"p50_ms": {"tail_gen": {"1": 1.1, "1024": 90.0},
+                            "backbone": {"1": 1.0, "1024": 100.0}},
+                 "item_table": 0, "item_rows": True}}}
+    text = closing_lines(results, tmp_path / "run")
     assert "1,200 encoded, 30 from the cache" in text
-    assert "to serve vanilla (the highest validation AUC, 0.7200" in text
+    assert "serve tail_gen: validation AUC 0.7205, within 0.002 of the best, ensemble_tail's " \
+           "0.7210" in text
     assert "+0.0134 test AUC over backbone, +0.0084 test AUC over self_distilled" in text
+    assert "no LM, its items' rows in the embedding table; p50 1.10 ms at 1 row, 90.00 ms " \
+           "at 1,024 rows (1.10x, 0.90x the backbone's, measured now)" in text
     assert text.endswith(f"elec export {tmp_path / 'run'} --out bundle")
+    results["served"] = {"method": None}
+    assert "no network of this run serves without the LM" in closing_lines(results, tmp_path)
+
+
+def test_the_served_network_is_the_benchmarks_first_among_those_within_reach_of_the_best():
+    from elec.exporter import chosen
+
+    # one run cannot tell 0.0005 apart: the benchmarks' ranking decides
+    assert chosen({"vanilla": 0.780, "tail_gen": 0.7785, "ensemble_tail": 0.7790}) == "tail_gen"
+    assert chosen({"vanilla": 0.780, "ensemble_tail": 0.7810}) == "vanilla"
+    # further below the best than a run's noise: the best serves, whatever it is
+    assert chosen({"tail_gen": 0.775, "ensemble_tail": 0.780}) == "ensemble_tail"
+    assert chosen({"backbone": 0.70, "vanilla": 0.69}) == "backbone"

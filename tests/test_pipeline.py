@@ -31,11 +31,19 @@ def test_tiny_end_to_end_run_and_resume(tiny_config, elec_home, tmp_path):
     assert methods["vanilla"]["parameters"] == methods["backbone"]["parameters"]
     assert methods["vanilla_gen"]["parameters"] == methods["backbone"]["parameters"]
     assert methods["gain"]["parameters"] > methods["backbone"]["parameters"]
-    from elec.exporter import served_by_default
+    from elec.exporter import chosen, served_by_default
+    from elec.report.verdict import verdict
 
-    # what `elec export` takes: the servable network with the best validation AUC
+    # what `elec export` takes: chosen by the validation AUCs of the servable networks
     servable = {m: r["valid"]["auc"] for m, r in methods.items() if not r["serves_llm"]}
-    assert served_by_default(out) == max(servable, key=servable.get)
+    assert served_by_default(out) == chosen(servable)
+    # the verdict measures the served bundle beside the backbone's
+    said = verdict(results, out)
+    assert said["method"] == chosen(servable) and said["best_valid_auc"] == max(servable.values())
+    p50 = said["cost"]["p50_ms"]
+    assert set(p50) == {said["method"], "backbone"} and all(
+        0 < t < 10_000 for times in p50.values() for t in times.values())
+    assert said["cost"]["bytes"][said["method"]] > 0
     # the collaborative signal of the synthetic data is learnable
     assert methods["backbone"]["test"]["auc"] > 0.6
     on_disk = json.loads((out / "results.json").read_text())

@@ -76,10 +76,11 @@ def run(
 ) -> None:
     """Run ELEC end to end: LM adapter, backbone, controls, gain and vanilla networks."""
     from elec.data.shards import sharded
-    from elec.exporter import served_by_default
+    from elec.data.store import write_json
     from elec.pipeline import run as run_pipeline
     from elec.planner import describe, plan
     from elec.report.table import closing_lines, rich_table
+    from elec.report.verdict import verdict
     from elec.train import distributed
 
     if nproc > 1 and not plan_:  # the same command, once per process, under torchrun
@@ -97,7 +98,9 @@ def run(
         return
     console.print(rich_table(results, title=f"ELEC on {cfg.data.dataset} "
                                             f"({cfg.model.name}, test split)"))
-    console.print(closing_lines(results, out, served_by_default(out)), highlight=False)
+    results["served"] = verdict(results, out)  # what to serve, its serving cost measured
+    write_json(out / "results.json", results)
+    console.print(closing_lines(results, out), highlight=False)
 
 
 @bench_app.command("quality")

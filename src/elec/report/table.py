@@ -63,22 +63,12 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + (f"\n\n{note[0].upper()}{note[1:]}." if note else "")
 
 
-def closing_lines(results: dict, out: Path, served: str) -> str:
-    """What ``elec run`` says last: where the results are, what the LM encoded, which
-    network it would serve (the best validation AUC of those that need no LM) with its
-    lift in this run, and the command that exports it."""
+def closing_lines(results: dict, out: Path) -> str:
+    """What ``elec run`` says last: where the results are, what the LM encoded, and the
+    verdict on what to serve (``results["served"]``, ``elec.report.verdict``)."""
+    from elec.report.verdict import verdict_lines
+
     texts = results["lm_texts"]
-    methods = results["methods"]
     lines = [f"results: {out / 'results.json'}; LM texts: {texts['encoded']:,} encoded, "
              f"{texts['from_cache']:,} from the cache"]
-    record = methods.get(served)
-    if record is None:
-        return "\n".join([*lines, f"to serve {served}: elec export {out} --out bundle"])
-    lifts = [f"{record['test']['auc'] - methods[m]['test']['auc']:+.4f} test AUC over {m}"
-             for m in ("backbone", "self_distilled") if m in methods and m != served]
-    lines.append(f"to serve {served} (the highest validation AUC, {record['valid']['auc']:.4f}, "
-                 f"of the networks that need no LM at serving"
-                 + (f"; {', '.join(lifts)} in this run, where one seed moves AUC by about "
-                    f"0.003: `elec bench quality` measures over seeds" if lifts else "")
-                 + f"): elec export {out} --out bundle")
-    return "\n".join(lines)
+    return "\n".join([*lines, *verdict_lines(results["served"], out)])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 from reporting.budget import budget_table
 from reporting.new_items import item_dropout_section, item_dropout_summary
@@ -41,6 +42,7 @@ from reporting.sources import PREDATES, RESULTS, ROOT, SUPERSEDED, committed, ma
 from reporting.uses import lm_uses_summary, lm_uses_tables, uses_table
 
 from elec import quality_figure, zoo_table
+from elec.report.verdict import verdict_lines
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
@@ -97,13 +99,18 @@ EXAMPLE = re.compile(r"<!-- example:begin -->.*?<!-- example:end -->", re.S)
 
 
 def example_section() -> str:
-    """The README's worked example: the test AUCs of its one run (example_shop.json,
-    the results.json of `elec run -c shop.yaml --out runs/shop`)."""
+    """The README's worked example: the test AUCs of its one run and the verdict it
+    closed with (example_shop.json, the results.json of `elec run -c shop.yaml --out
+    runs/shop`)."""
     path = RESULTS / "example_shop.json"
     data = json.loads(path.read_text())
     aucs = ", ".join(f"`{name}` {m['test']['auc']:.4f}" for name, m in data["methods"].items())
     methods = data["methods"]
     lm = methods["vanilla"]["test"]["auc"] - methods["self_distilled"]["test"]["auc"]
+    closing = ""
+    if "served" in data:
+        closing = ("\n\nIt closed with its verdict:\n\n```\n"
+                   + "\n".join(verdict_lines(data["served"], Path("runs/shop"))) + "\n```")
     return (f"<!-- example:begin -->\n`elec run` ended, in one run with the config's seed "
             f"({machine(data['environment'])}; `{path.name}`, commit {committed(path)}), "
             f"with these test AUCs on 2,000 rows: {aucs}. The language model reads the "
@@ -112,7 +119,7 @@ def example_section() -> str:
             + (", within one seed's noise (about ±0.003): on this table the distillation, "
                "not the LM, accounts for most of its gain over the backbone" if abs(lm) < 0.003
                else " in this one run; `elec bench quality` tells whether it holds over seeds")
-            + ".\n<!-- example:end -->")
+            + f".{closing}\n<!-- example:end -->")
 
 
 def main() -> None:

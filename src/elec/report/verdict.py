@@ -30,7 +30,7 @@ def sample_rows(predictor: Predictor, count: int, seed: int = 0) -> list[dict]:
         else:
             values = list(field.vocab or ["a value"])
         picks = rng.integers(0, len(values), count)
-        for row, pick in zip(rows, picks):
+        for row, pick in zip(rows, picks, strict=True):
             value = values[pick]
             row[field.name] = [value] if field.kind == "multi" and value is not None else value
     if predictor.items is not None:

@@ -111,7 +111,8 @@ def test_a_criteo_style_table_keeps_opaque_codes_out_of_the_text(tmp_path):
         check_run(load_config(tmp_path / "criteo.yaml", ["methods=[backbone,gain]"]), False, 1)
 
 
-def test_init_leaves_out_an_index_and_a_leak_and_finds_the_user_and_item_by_shape(tmp_path):
+def test_init_leaves_out_an_index_and_a_leak_and_finds_the_user_and_item_by_shape(
+        tmp_path, tiny_lm, elec_home):
     """A shop table written by pandas: its unnamed index, a shopper column of codes, a
     product id whose title depends on it, star ratings that decide the label."""
     rng = np.random.default_rng(1)
@@ -140,6 +141,16 @@ def test_init_leaves_out_an_index_and_a_leak_and_finds_the_user_and_item_by_shap
     loaded = load_config(None, [])  # the proposal is a valid config
     loaded = type(loaded).model_validate(cfg)
     check_run(loaded, sharded=False, world=1)
+    # and elec run runs on it: the default methods, the item ones on the title included
+    config = tmp_path / "shop.yaml"
+    config.write_text(text)
+    from elec.pipeline import run
+
+    summary = run(load_config(config, [f"llm.name={tiny_lm}", "llm.precision=fp32",
+                                       "adapter.max_epochs=1", "adapter.folds=2",
+                                       "train.max_epochs=1"]), tmp_path / "run")
+    assert {"vanilla", "item_gen", "tail_gen"} <= set(summary["methods"])
+    assert all(0 < m["test"]["auc"] <= 1 for m in summary["methods"].values())
 
 
 def test_init_tells_how_much_long_text_the_lm_cannot_read(tmp_path):

@@ -9,13 +9,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from elec.exporter import NEAR, SERVED_FIRST, export, served_by_default
 from elec.serve.bundle import BundleError
 from elec.serve.predictor import Predictor
 
 BATCHES = (1, 1024)
-CALLS = {1: 100, 1024: 5}  # timed calls per batch size, per network, after a warm-up
+CALLS = {1: 200, 1024: 20}  # timed calls per batch size, per network, after a warm-up
 NOISE = 0.003  # about how far one run's test AUC moves with the seed
 
 
@@ -41,8 +42,18 @@ def sample_rows(predictor: Predictor, count: int, seed: int = 0) -> list[dict]:
 
 
 def latencies(predictors: dict[str, Predictor], rows: list[dict]) -> dict[str, dict]:
-    """Median milliseconds of ``predict_proba`` per network and batch size, the networks
-    taking turns call by call (neither always first)."""
+    """Median milliseconds of ``predict_proba`` per network and batch size, on one thread
+    (threads waiting on each other swing most where other work shares the cores), the
+    networks taking turns call by call (neither always first)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _latencies(predictors, rows)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _latencies(predictors: dict[str, Predictor], rows: list[dict]) -> dict[str, dict]:
     out: dict[str, dict] = {name: {} for name in predictors}
     for batch in BATCHES:
         chosen = rows[:batch]
@@ -130,6 +141,6 @@ def verdict_lines(said: dict, run_dir: Path) -> list[str]:
         ratio = (" (" + ", ".join(f"{p50[served][b] / p50['backbone'][b]:.2f}x"
                                   for b in p50[served]) + " the backbone's, measured now)"
                  if served != "backbone" and "backbone" in p50 else "")
-        lines.append(f"  serving: no LM, {carries}; p50 {times}{ratio}")
+        lines.append(f"  serving: no LM, {carries}; p50 on one thread {times}{ratio}")
     lines.append(f"  elec export {run_dir} --out bundle")
     return lines

@@ -142,7 +142,9 @@ def export(
     run_dir: Annotated[Path, typer.Argument(help="a finished `elec run` directory")],
     out: Annotated[Path, typer.Option(help="bundle directory to write")],
     method: Annotated[str | None, typer.Option(
-        help="network to export (default: the servable one with the best validation AUC)")
+        help="network to export (default: the one `elec run` names to serve: of those "
+             "that need no LM, the first of tail_gen, vanilla_gen, vanilla_tail, vanilla "
+             "within 0.002 validation AUC of the best, else the best)")
     ] = None,
     format_: Annotated[list[str] | None, typer.Option(
         "--format", help="also write a graph: torchscript, onnx")] = None,
@@ -151,13 +153,15 @@ def export(
 ) -> None:
     """Write a self-contained serving bundle (weights, encoders, manifest; no pickle)."""
     from elec.exporter import export as export_bundle
+    from elec.exporter import served_by_default
     from elec.serve.bundle import BundleError
 
     try:
-        path = export_bundle(run_dir, out, method, tuple(format_ or ()), force)
+        chosen = method or served_by_default(run_dir)
+        path = export_bundle(run_dir, out, chosen, tuple(format_ or ()), force)
     except BundleError as error:
         _fail(error)
-    console.print(f"bundle written to {path}")
+    console.print(f"bundle of {chosen} written to {path}")
 
 
 @app.command()

@@ -129,3 +129,37 @@ def test_bf16_training_trains_and_predicts_in_float32():
                           torch.Generator().manual_seed(0))
     assert history.best_auc > 0.7 and mlp.weight.dtype == torch.float32
     assert predict_logits(predict, model, rows).shape == (2048,)
+
+
+def test_validation_checked_within_epochs_keeps_the_best_checks_weights():
+    from elec.config import TrainConfig
+    from elec.data.batches import Columns
+    from elec.train.metrics import evaluate
+    from elec.train.trainer import Trainer
+
+    torch.manual_seed(0)
+    x = torch.randint(0, 20, (2048, 3))
+    label = ((x[:, 0] < 10) ^ (x[:, 1] < 5)).float()
+    rows = Columns(single=x, multi=[], label=label)
+    model = torch.nn.Sequential(torch.nn.Embedding(20, 8), torch.nn.Flatten(),
+                                torch.nn.Linear(24, 1))
+
+    def predict(batch):
+        return model(batch.single).squeeze(-1)
+
+    def loss(batch):
+        return torch.nn.functional.binary_cross_entropy_with_logits(predict(batch), batch.label)
+
+    trainer = Trainer(TrainConfig(max_epochs=2, batch_size=256, lr=0.05, checks_per_epoch=4,
+                                  patience=8), log=lambda _: None)
+    history = trainer.fit("checked", model, loss, predict, rows, rows,
+                          torch.Generator().manual_seed(0))
+    # 8 steps an epoch, checked after steps 2, 4, 6 and 8: a record each, at its place
+    assert [r["epoch"] for r in history.epochs] == [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0]
+    assert [r["train_rows"] for r in history.epochs[:4]] == [512, 1024, 1536, 2048]
+    best = max(history.epochs, key=lambda r: r["valid_auc"])
+    assert history.best_epoch == best["epoch"] and history.best_auc == best["valid_auc"]
+    # the weights returned are the best check's, not the last's
+    with torch.no_grad():
+        auc = evaluate(label.numpy(), torch.sigmoid(predict(rows)).numpy())["auc"]
+    assert auc == pytest.approx(best["valid_auc"], abs=1e-6)

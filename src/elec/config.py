@@ -205,8 +205,11 @@ class TrainConfig(Section):
     lr: PositiveFloat = 1e-3
     batch_size: PositiveInt = 1024
     max_epochs: PositiveInt = 30
-    patience: PositiveInt = 2
-    lr_decay_patience: PositiveInt = 1  # epochs without improvement before LR x0.1
+    patience: PositiveInt = 2  # validation checks without improvement before stopping
+    lr_decay_patience: PositiveInt = 1  # checks without improvement before LR x0.1
+    # validation checks an epoch, evenly spaced in its steps (the best weights of any check
+    # are kept): for tables where networks peak and overfit within an epoch or two
+    checks_per_epoch: PositiveInt = 1
     weight_decay: NonNegativeFloat = 0.0
     grad_clip: NonNegativeFloat = 10.0  # 0: no clipping
     device: str = "auto"  # auto (cuda when present), cpu, cuda, cuda:1, ...

@@ -54,7 +54,7 @@ def id_dropout(column: int, rate: float, seed: int) -> Augment:
 @dataclass
 class History:
     epochs: list[dict] = field(default_factory=list)
-    best_epoch: int = 0
+    best_epoch: float = 0  # with several checks an epoch, a fraction of epochs
     best_auc: float = -math.inf
     seconds: float = 0.0
 
@@ -99,15 +99,18 @@ class Trainer:
 
     def epoch(self, module: nn.Module, loss_fn: LossFn, train: Rows,
               optimizer: torch.optim.Optimizer, generator: torch.Generator | None,
-              tick: Callable[[], None] | None = None) -> tuple[float, int]:
+              tick: Callable[[], None] | None = None,
+              check: Callable[[float, int], bool] | None = None,
+              checked: frozenset[int] = frozenset()) -> tuple[float, int, bool]:
         """One pass over ``train``: the summed loss and the rows trained on, over all ranks
         (under torchrun each takes its share of every step, and DDP averages the
-        gradients)."""
+        gradients), and whether a validation ``check``, after each step in ``checked``
+        (given the loss and rows so far), stopped the training."""
         module.train()
         total, seen = 0.0, 0
         device = next(module.parameters()).device.type
-        for batch in batches(train, self.cfg.batch_size, generator, distributed.rank(),
-                             distributed.world()):
+        for step, batch in enumerate(batches(train, self.cfg.batch_size, generator,
+                                             distributed.rank(), distributed.world()), 1):
             if self.augment:
                 batch = self.augment(batch)
             with torch.autocast(device, torch.bfloat16, enabled=self.cfg.precision == "bf16"):
@@ -122,8 +125,13 @@ class Trainer:
                 seen += len(batch)
             if tick:
                 tick()
+            if step in checked:
+                so_far, rows = distributed.summed(total, seen)
+                if check(so_far, int(rows)):
+                    return so_far, int(rows), True
+                module.train()
         total, seen = distributed.summed(total, seen)
-        return total, int(seen)
+        return total, int(seen), False
 
     def fit(self, name: str, module: nn.Module, loss_fn: LossFn, predict: PredictFn,
             train: Rows, valid: Rows, generator: torch.Generator,
@@ -136,36 +144,54 @@ class Trainer:
         # update
         optimizer = torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay,
                                      fused=True)
-        history, best_state, stale = History(), None, 0
-        start = time.perf_counter()
+        history, start = History(), time.perf_counter()
         steps = math.ceil(len(train) / cfg.batch_size)
+        checks = min(cfg.checks_per_epoch, steps)
+        # the steps after which validation is checked within an epoch (its end: below)
+        checked = frozenset(round(k * steps / checks) for k in range(1, checks))
+        best_state, stale = None, 0
+
+        def check(epoch: int, part: int, total: float, seen: int) -> bool:
+            """Validation now (``part`` of ``checks`` of ``epoch``): recorded, the best
+            weights kept; whether patience has run out."""
+            nonlocal best_state, stale
+            if not math.isfinite(total):
+                raise FloatingPointError(f"{name}: training loss is not finite at epoch "
+                                         f"{epoch}; lower train.lr")
+            metrics = evaluate(valid.label.cpu().numpy(),
+                               sigmoid(predict_logits(predict, module, valid,
+                                                      self.eval_batch_size)))
+            at = epoch if checks == 1 else round(epoch - 1 + part / checks, 3)
+            record = {"epoch": at, "train_rows": int(seen), "train_loss": total / max(seen, 1),
+                      "valid_auc": metrics["auc"], "valid_logloss": metrics["logloss"],
+                      "lr": optimizer.param_groups[0]["lr"]}
+            history.epochs.append(record)
+            where = f"epoch {epoch}" + (f" ({part}/{checks})" if checks > 1 else "")
+            self.log(f"{name} {where}: train loss {record['train_loss']:.4f} "
+                     f"({int(seen):,} rows)  valid AUC {metrics['auc']:.4f}  logloss "
+                     f"{metrics['logloss']:.4f}")
+            if metrics["auc"] > history.best_auc:
+                history.best_auc, history.best_epoch = metrics["auc"], at
+                best_state, stale = copy.deepcopy(module.state_dict()), 0
+                return False
+            stale += 1
+            if stale >= cfg.patience:
+                return True
+            if stale >= cfg.lr_decay_patience:
+                for group in optimizer.param_groups:
+                    group["lr"] *= 0.1
+            return False
+
         with distributed.objective(module, loss_fn) as objective:
             for epoch in range(1, cfg.max_epochs + 1):
                 tick = self.progress(f"{name} epoch {epoch}", steps) if self.progress else None
-                total, seen = self.epoch(module, objective, train, optimizer, generator, tick)
-                if not math.isfinite(total):
-                    raise FloatingPointError(f"{name}: training loss is not finite at epoch "
-                                             f"{epoch}; lower train.lr")
-                metrics = evaluate(valid.label.cpu().numpy(),
-                                   sigmoid(predict_logits(predict, module, valid,
-                                                          self.eval_batch_size)))
-                record = {"epoch": epoch, "train_rows": seen, "train_loss": total / seen,
-                          "valid_auc": metrics["auc"], "valid_logloss": metrics["logloss"],
-                          "lr": optimizer.param_groups[0]["lr"]}
-                history.epochs.append(record)
-                self.log(f"{name} epoch {epoch}: train loss {record['train_loss']:.4f} "
-                         f"({seen:,} rows)  valid AUC {metrics['auc']:.4f}  logloss "
-                         f"{metrics['logloss']:.4f}")
-                if metrics["auc"] > history.best_auc:
-                    history.best_auc, history.best_epoch = metrics["auc"], epoch
-                    best_state, stale = copy.deepcopy(module.state_dict()), 0
-                    continue
-                stale += 1
-                if stale >= cfg.patience:
+                parts = iter(range(1, checks))
+                total, seen, stopped = self.epoch(
+                    module, objective, train, optimizer, generator, tick,
+                    lambda total, seen, e=epoch, p=parts: check(e, next(p), total, seen),
+                    checked)
+                if stopped or check(epoch, checks, total, seen):
                     break
-                if stale >= cfg.lr_decay_patience:
-                    for group in optimizer.param_groups:
-                        group["lr"] *= 0.1
         if best_state is not None:
             module.load_state_dict(best_state)
         history.seconds = time.perf_counter() - start

@@ -41,8 +41,7 @@ from reporting.serving import (
 from reporting.sources import PREDATES, RESULTS, ROOT, SUPERSEDED, committed, machine
 from reporting.uses import lm_uses_summary, lm_uses_tables, uses_table
 
-from elec import quality_figure, zoo_table
-from elec.report.verdict import verdict_lines
+from elec import quality_figure, verdict_lines, zoo_table
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 

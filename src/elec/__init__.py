@@ -14,7 +14,8 @@ loads the training code):
     measuring quality, paired, stats, evaluate, sigmoid, Reporter, RunDir (a run's
               directory: its finished networks and records), environment (the machine,
               for a results file), write_json (atomically)
-    reporting methods_table, deltas_table, zoo_table, cell, quality_figure, auc_vs_latency
+    reporting methods_table, deltas_table, zoo_table, cell, quality_figure, auc_vs_latency,
+              verdict_lines (what `elec run` says to serve, from results.json's "served")
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ _API = {
     "methods_table": "elec.report.quality", "deltas_table": "elec.report.quality",
     "zoo_table": "elec.report.quality", "cell": "elec.report.quality",
     "quality_figure": "elec.report.plots", "auc_vs_latency": "elec.report.plots",
+    "verdict_lines": "elec.report.verdict",
 }
 __all__ = ["__version__", *_API]
 

@@ -113,7 +113,7 @@ def example_section() -> str:
     return (f"<!-- example:begin -->\n`elec run` ended, in one run with the config's seed "
             f"({machine(data['environment'])}; `{path.name}`, commit {committed(path)}), "
             f"with these test AUCs on 2,000 rows: {aucs}. The language model reads the "
-            f"product titles, whose words carry part of the click signal; the served "
+            f"product titles, whose words carry part of the click signal; ELEC's "
             f"`vanilla` network is {lm:+.4f} from the no-LM `self_distilled` control"
             + (", within one seed's noise (about ±0.003): on this table the distillation, "
                "not the LM, accounts for most of its gain over the backbone" if abs(lm) < 0.003

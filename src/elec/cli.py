@@ -142,23 +142,19 @@ def export(
     run_dir: Annotated[Path, typer.Argument(help="a finished `elec run` directory")],
     out: Annotated[Path, typer.Option(help="bundle directory to write")],
     method: Annotated[str | None, typer.Option(
-        help="network to export (default: the one `elec run` names to serve: of those "
-             "that need no LM, the first of tail_gen, vanilla_gen, vanilla_tail, vanilla "
-             "within 0.002 validation AUC of the best, else the best)")
-    ] = None,
+        help="network to export (default: the one `elec run` names to serve)")] = None,
     format_: Annotated[list[str] | None, typer.Option(
         "--format", help="also write a graph: torchscript, onnx")] = None,
     force: Annotated[bool, typer.Option(
         help="replace a previous bundle at --out (never a directory of other files)")] = False,
 ) -> None:
     """Write a self-contained serving bundle (weights, encoders, manifest; no pickle)."""
-    from elec.exporter import export as export_bundle
-    from elec.exporter import served_by_default
+    from elec import exporter
     from elec.serve.bundle import BundleError
 
     try:
-        chosen = method or served_by_default(run_dir)
-        path = export_bundle(run_dir, out, chosen, tuple(format_ or ()), force)
+        chosen = method or exporter.served_by_default(run_dir)
+        path = exporter.export(run_dir, out, chosen, tuple(format_ or ()), force)
     except BundleError as error:
         _fail(error)
     console.print(f"bundle of {chosen} written to {path}")

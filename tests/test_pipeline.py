@@ -44,6 +44,7 @@ def test_tiny_end_to_end_run_and_resume(tiny_config, elec_home, tmp_path):
     assert set(p50) == {said["method"], "backbone"} and all(
         0 < t < 10_000 for times in p50.values() for t in times.values())
     assert said["cost"]["bytes"][said["method"]] > 0
+    assert said["export"] == f"elec export {out} --out bundle"  # what export takes anyway
     # the collaborative signal of the synthetic data is learnable
     assert methods["backbone"]["test"]["auc"] > 0.6
     on_disk = json.loads((out / "results.json").read_text())
@@ -69,6 +70,9 @@ def test_tiny_end_to_end_run_and_resume(tiny_config, elec_home, tmp_path):
     log_size = (out / "log.txt").stat().st_size
     fewer = run(tiny_config.model_copy(update={"methods": ["backbone"]}), out)
     assert fewer["methods"] == {"backbone": results["methods"]["backbone"]}
+    # the verdict names the network of this invocation's methods, and says so to export
+    named = "" if served_by_default(out) == "backbone" else " --method backbone"
+    assert verdict(fewer, out)["export"] == f"elec export {out} --out bundle{named}"
     assert "epoch" not in (out / "log.txt").read_text()[log_size:]
 
     # a run recorded before an option existed is the same run with that option's default

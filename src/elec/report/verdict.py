@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from elec.exporter import NEAR, SERVED_FIRST, export, served_by_default
+from elec.exporter import NEAR, SERVED_FIRST, chosen, export, served_by_default
 from elec.serve.bundle import BundleError
 from elec.serve.predictor import Predictor
 
@@ -89,23 +89,25 @@ def serving_cost(run_dir: Path, method: str, beside: str | None = "backbone") ->
 
 
 def verdict(results: dict, run_dir: Path) -> dict:
-    """Which network to serve (``served_by_default``), why, and what it costs (None where
-    the run trained no network that serves without the LM)."""
+    """Which of the run's networks to serve (``exporter.chosen``), why, and what it costs
+    (method None where none serves without the LM); ``export`` names it where `elec
+    export`'s default, over every network the directory holds, is another."""
     methods = results["methods"]
-    served = served_by_default(run_dir)
     valid = {name: m["valid"]["auc"] for name, m in methods.items()
              if not m["serves_llm"] and m.get("valid")}
-    if served not in valid:
+    if not valid:
         return {"method": None}
-    best = max(valid, key=valid.__getitem__)
+    served, best = chosen(valid), max(valid, key=valid.__getitem__)
     lifts = {m: methods[served]["test"]["auc"] - methods[m]["test"]["auc"]
              for m in ("backbone", "self_distilled") if m in methods and m != served}
     try:
         cost = serving_cost(run_dir, served, "backbone" if "backbone" in valid else None)
     except BundleError as error:  # the verdict still stands; say why it has no cost
         cost = {"error": str(error)}
+    named = "" if served_by_default(run_dir) == served else f" --method {served}"
     return {"method": served, "valid_auc": valid[served], "best": best,
-            "best_valid_auc": valid[best], "lifts": lifts, "cost": cost}
+            "best_valid_auc": valid[best], "lifts": lifts, "cost": cost,
+            "export": f"elec export {run_dir} --out bundle{named}"}
 
 
 def verdict_lines(said: dict, run_dir: Path) -> list[str]:
@@ -142,5 +144,5 @@ def verdict_lines(said: dict, run_dir: Path) -> list[str]:
                                   for b in p50[served]) + " the backbone's, measured now)"
                  if served != "backbone" and "backbone" in p50 else "")
         lines.append(f"  serving: no LM, {carries}; p50 on one thread {times}{ratio}")
-    lines.append(f"  elec export {run_dir} --out bundle")
+    lines.append("  " + said.get("export", f"elec export {run_dir} --out bundle"))
     return lines

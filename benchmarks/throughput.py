@@ -144,7 +144,7 @@ class Elec:
         validations)."""
         trainer = Trainer(self.train, log=lambda m: None)
         start = time.perf_counter()
-        _, seen = trainer.epoch(self.network, self.network.loss, self.rows["train"],
+        _, seen, _ = trainer.epoch(self.network, self.network.loss, self.rows["train"],
                                 self.optimizer, self.generator)
         return seen, time.perf_counter() - start
 

@@ -145,7 +145,7 @@ class Elec:
         trainer = Trainer(self.train, log=lambda m: None)
         start = time.perf_counter()
         _, seen, _ = trainer.epoch(self.network, self.network.loss, self.rows["train"],
-                                self.optimizer, self.generator)
+                                   self.optimizer, self.generator)
         return seen, time.perf_counter() - start
 
     def valid_auc(self) -> float:

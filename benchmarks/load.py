@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -27,27 +26,9 @@ from pathlib import Path
 import numpy as np
 from serving import served
 
-from elec import FeatureSchema, environment, write_json
+from elec import FeatureSchema, environment, request_rows, write_json
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def rows(schema: FeatureSchema, count: int, seed: int) -> list[dict]:
-    """Request rows with values the model knows (and a few it does not)."""
-    rng = random.Random(seed)
-    out = []
-    for _ in range(count):
-        row: dict = {}
-        for field in schema.fields:
-            if field.kind == "numeric":
-                edges = field.boundaries or [0.0]
-                row[field.name] = rng.uniform(edges[0] - 1, edges[-1] + 1)
-            elif field.kind == "multi":
-                row[field.name] = rng.sample(field.vocab, min(len(field.vocab), 2))
-            else:
-                row[field.name] = rng.choice([*field.vocab, "never-seen"])
-        out.append(row)
-    return out
 
 
 def client(job: tuple[str, list[dict], float]) -> dict:
@@ -103,14 +84,14 @@ def main() -> None:
     schema = FeatureSchema.load(Path(args.bundle) / "schema.json")
     with served(args.bundle, args.big_rows) as (base, pid):
         url = f"{base}/predict"
-        single = [rows(schema, 1, seed) for seed in range(args.clients)]
+        single = [request_rows(schema, 1, seed) for seed in range(args.clients)]
         round_of(url, single[:2], 3)  # warm-up
         rss_before = rss_kib(pid)
         many = summary(round_of(url, single, args.seconds), args.seconds)
         rss_after = rss_kib(pid)
         half = single[:max(1, args.clients // 2)]
         alone = summary(round_of(url, half, args.seconds), args.seconds)
-        mixed = round_of(url, [*half, rows(schema, args.big_rows, 99)], args.seconds)
+        mixed = round_of(url, [*half, request_rows(schema, args.big_rows, 99)], args.seconds)
         beside = summary(mixed[:-1], args.seconds)
         big = summary(mixed[-1:], args.seconds)
     result = {

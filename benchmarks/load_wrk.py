@@ -26,10 +26,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from load import rows
 from serving import served
 
-from elec import FeatureSchema, environment, write_json
+from elec import FeatureSchema, environment, request_rows, write_json
 
 RESULTS = Path(__file__).parent / "results"
 CONFIGS = {"per-request, eager": ["--batch-rows", "0", "--runtime", "eager"],
@@ -84,10 +83,10 @@ def main() -> None:
                              "'one row@64' with --seconds 60: the long run without errors)")
     args = parser.parse_args()
     schema = FeatureSchema.load(Path(args.bundle) / "schema.json")
-    one = rows(schema, 1, 0)
-    candidates = rows(schema, 200, 1)
+    one = request_rows(schema, 1, 0)
+    candidates = request_rows(schema, 200, 1)
     user = {k: v for k, v in candidates[0].items() if k != "item_id"}
-    bodies = {"one row": {"rows": one}, "4,096 rows": {"rows": rows(schema, 4096, 2)},
+    bodies = {"one row": {"rows": one}, "4,096 rows": {"rows": request_rows(schema, 4096, 2)},
               "ranking, 200 candidates": {"context": user, "candidates": [
                   {"item_id": c["item_id"]} for c in candidates]}}
     shapes = [("one row", 1), ("one row", 8), ("one row", 16), ("one row", 64),

@@ -10,7 +10,7 @@ loads the training code):
     data      load_table, subsample, split_indices, synthesize, SynthConfig, fetch
     text      render_table, render_rows (a row as the LM reads it), TextEncoder (the LM)
     serving   export, Predictor, create_app, FeatureSchema (a bundle's fields and
-              vocabularies: schema.json)
+              vocabularies: schema.json), request_rows (rows of a schema, to send)
     measuring quality, paired, stats, evaluate, sigmoid, Reporter, RunDir (a run's
               directory: its finished networks and records), environment (the machine,
               for a results file), write_json (atomically)
@@ -38,6 +38,7 @@ _API = {
     "synthesize": "elec.data.synth", "SynthConfig": "elec.data.synth",
     "export": "elec.exporter", "Predictor": "elec.serve.predictor",
     "create_app": "elec.serve.app", "FeatureSchema": "elec.data.schema",
+    "request_rows": "elec.serve.requests",
     "quality": "elec.bench", "paired": "elec.bench", "stats": "elec.bench",
     "evaluate": "elec.train.metrics", "sigmoid": "elec.train.trainer",
     "Reporter": "elec.ui", "RunDir": "elec.rundir", "environment": "elec.machine",

@@ -14,26 +14,17 @@ import torch
 from elec.exporter import NEAR, SERVED_FIRST, chosen, export, served_by_default
 from elec.serve.bundle import BundleError
 from elec.serve.predictor import Predictor
+from elec.serve.requests import request_rows
 
 BATCHES = (1, 1024)
 CALLS = {1: 200, 1024: 20}  # timed calls per batch size, per network, after a warm-up
 NOISE = 0.003  # about how far one run's test AUC moves with the seed
 
 
-def sample_rows(predictor: Predictor, count: int, seed: int = 0) -> list[dict]:
-    """``count`` rows of values the bundle knows (drawn at random per field), with its
-    item fields where it looks items up: what a request would hold."""
-    rng = np.random.default_rng(seed)
-    rows: list[dict] = [{} for _ in range(count)]
-    for field in predictor.schema.fields:
-        if field.kind == "numeric":
-            values = list(field.boundaries or [0.0]) + [None]
-        else:
-            values = list(field.vocab or ["a value"])
-        picks = rng.integers(0, len(values), count)
-        for row, pick in zip(rows, picks, strict=True):
-            value = values[pick]
-            row[field.name] = [value] if field.kind == "multi" and value is not None else value
+def sample_rows(predictor: Predictor, count: int) -> list[dict]:
+    """``count`` request rows for ``predictor`` (``request_rows``), with its item fields
+    where it looks items up."""
+    rows = request_rows(predictor.schema, count, seed=0)
     if predictor.items is not None:
         for spec in predictor.items.fields:
             for k, row in enumerate(rows):

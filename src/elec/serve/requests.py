@@ -13,6 +13,7 @@ training's (a ranking request's context values given to every candidate).
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,6 +123,25 @@ def columns_of(request: Request, known: set[str]) -> Batch:
     rows = max(lengths.values(), default=0)
     return Batch({name: request.columns[name] for name in known & sent}, rows, sent,
                  known & sent, "the columns" if rows and known.isdisjoint(sent) else None)
+
+
+def request_rows(schema, count: int, seed: int) -> list[dict]:
+    """``count`` request rows of ``schema``'s fields with values the model knows (and a
+    few it does not): what load tests and the verdict's timing send."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        row: dict = {}
+        for field in schema.fields:
+            if field.kind == "numeric":
+                edges = field.boundaries or [0.0]
+                row[field.name] = rng.uniform(edges[0] - 1, edges[-1] + 1)
+            elif field.kind == "multi":
+                row[field.name] = rng.sample(field.vocab, min(len(field.vocab), 2))
+            else:
+                row[field.name] = rng.choice([*field.vocab, "never-seen"])
+        out.append(row)
+    return out
 
 
 def _example(field) -> Any:

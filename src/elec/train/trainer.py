@@ -100,12 +100,13 @@ class Trainer:
     def epoch(self, module: nn.Module, loss_fn: LossFn, train: Rows,
               optimizer: torch.optim.Optimizer, generator: torch.Generator | None,
               tick: Callable[[], None] | None = None,
-              check: Callable[[float, int], bool] | None = None,
-              checked: frozenset[int] = frozenset()) -> tuple[float, int, bool]:
+              check: Callable[[int, float, int], bool] | None = None,
+              checked: dict[int, int] | None = None) -> tuple[float, int, bool]:
         """One pass over ``train``: the summed loss and the rows trained on, over all ranks
         (under torchrun each takes its share of every step, and DDP averages the
-        gradients), and whether a validation ``check``, after each step in ``checked``
-        (given the loss and rows so far), stopped the training."""
+        gradients), and whether a validation ``check``, after each step ``checked`` maps to
+        its place in the epoch (given that place, the loss and the rows so far), stopped
+        the training."""
         module.train()
         total, seen = 0.0, 0
         device = next(module.parameters()).device.type
@@ -125,9 +126,9 @@ class Trainer:
                 seen += len(batch)
             if tick:
                 tick()
-            if step in checked:
+            if checked and step in checked:
                 so_far, rows = distributed.summed(total, seen)
-                if check(so_far, int(rows)):
+                if check(checked[step], so_far, int(rows)):
                     return so_far, int(rows), True
                 module.train()
         total, seen = distributed.summed(total, seen)
@@ -147,8 +148,9 @@ class Trainer:
         history, start = History(), time.perf_counter()
         steps = math.ceil(len(train) / cfg.batch_size)
         checks = min(cfg.checks_per_epoch, steps)
-        # the steps after which validation is checked within an epoch (its end: below)
-        checked = frozenset(round(k * steps / checks) for k in range(1, checks))
+        # the steps after which validation is checked within an epoch, and which check each
+        # is (the last, at the epoch's end: below)
+        checked = {round(k * steps / checks): k for k in range(1, checks)}
         best_state, stale = None, 0
 
         def check(epoch: int, part: int, total: float, seen: int) -> bool:
@@ -162,7 +164,7 @@ class Trainer:
                                sigmoid(predict_logits(predict, module, valid,
                                                       self.eval_batch_size)))
             at = epoch if checks == 1 else round(epoch - 1 + part / checks, 3)
-            record = {"epoch": at, "train_rows": int(seen), "train_loss": total / max(seen, 1),
+            record = {"epoch": at, "train_rows": int(seen), "train_loss": total / seen,
                       "valid_auc": metrics["auc"], "valid_logloss": metrics["logloss"],
                       "lr": optimizer.param_groups[0]["lr"]}
             history.epochs.append(record)
@@ -185,11 +187,9 @@ class Trainer:
         with distributed.objective(module, loss_fn) as objective:
             for epoch in range(1, cfg.max_epochs + 1):
                 tick = self.progress(f"{name} epoch {epoch}", steps) if self.progress else None
-                parts = iter(range(1, checks))
                 total, seen, stopped = self.epoch(
                     module, objective, train, optimizer, generator, tick,
-                    lambda total, seen, e=epoch, p=parts: check(e, next(p), total, seen),
-                    checked)
+                    lambda part, total, seen, e=epoch: check(e, part, total, seen), checked)
                 if stopped or check(epoch, checks, total, seen):
                     break
         if best_state is not None:

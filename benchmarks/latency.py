@@ -20,13 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from safetensors.torch import load_file
 from serving import served
 
-from elec import Predictor, RunConfig, TextEncoder, environment, export, load_table, split_indices
-from elec.distill.networks import LLM_VECTOR, GainNetwork
-from elec.llm.adapter import Adapter
-from elec.text.render import render_rows, text_fields, truncate
+from elec import GainScorer, Predictor, RunConfig, environment, export, load_table, split_indices
 
 RESULTS = Path(__file__).parent / "results"
 BATCHES = (1, 64, 1024)
@@ -53,35 +49,6 @@ def interleaved(variants: dict, requests: int, warmup: int = 20) -> dict:
             variants[name]()
             times[name].append(time.perf_counter() - start)
     return {name: percentiles(t) for name, t in times.items()}
-
-
-class GainPath:
-    """What serving the gain network would cost: render, LM, adapter, network."""
-
-    def __init__(self, run: Path, cfg: RunConfig, schema_predictor: Predictor):
-        self.cfg = cfg
-        self.encoder = TextEncoder(cfg.llm, device="cpu")
-        weights = load_file(str(run / "checkpoints" / "lm_only.safetensors"))
-        self.adapter = Adapter(self.encoder.dim, cfg.adapter)
-        self.adapter.load_state_dict(weights)
-        self.adapter.eval()
-        self.gain = GainNetwork(schema_predictor.schema, cfg.model, cfg.adapter.dim, cfg.gain)
-        self.gain.load_state_dict(load_file(str(run / "checkpoints" / "gain.safetensors")))
-        self.gain.eval()
-        self.fields = text_fields(cfg.fields, cfg.text)
-        self.summarise = truncate(cfg.text.max_chars)
-        self.rows_encoder = schema_predictor.encoder
-
-    @torch.inference_mode()
-    def __call__(self, rows: list[dict]) -> np.ndarray:
-        from elec.data.batches import Columns
-
-        hidden = torch.from_numpy(self.encoder.encode(render_rows(rows, self.fields,
-                                                                  self.summarise)))
-        vector = self.adapter(hidden)[1]
-        batch = Columns.from_encoded(self.rows_encoder.encode_rows(rows), np.zeros(len(rows))
-                                     ).with_extra(**{LLM_VECTOR: vector})
-        return torch.sigmoid(self.gain(batch)[0]).numpy()
 
 
 def http_latency(bundle: Path, rows: list[dict], requests: dict[int, int], threads: int
@@ -130,7 +97,7 @@ def main() -> None:
 
         table = load_table(cfg.data)
         rows = table.take(split_indices(table, cfg.data)["test"][:1024]).to_pylist()
-        gain = GainPath(run, cfg, vanilla)
+        gain = GainScorer(run)
         results: dict = {"bare_model": {}, "gain_with_lm": {}, "http": {}}
         for batch in BATCHES:
             features = vanilla.encoder.encode_rows(rows[:batch])

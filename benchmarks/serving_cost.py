@@ -21,7 +21,6 @@ import time
 import uuid
 from pathlib import Path
 
-import pyarrow as pa
 import torch
 import yaml
 from latency import interleaved
@@ -29,16 +28,14 @@ from latency import interleaved
 from elec import (
     METHODS,
     Predictor,
-    Reporter,
     RunConfig,
     RunDir,
     environment,
     export,
+    item_adder,
     load_table,
     split_indices,
 )
-from elec.serve.bundle import ITEMS_FILE
-from elec.serve.items import ItemAdder, add_from_table, item_encoder
 
 RESULTS = Path(__file__).parent / "results"
 BATCHES = (1, 1024)
@@ -50,12 +47,7 @@ def adding_items(bundle: Path, predictor: Predictor, row: dict, repeats: int = 3
     the LM loaded once beforehand (a bundle of generated item rows: ``elec items add``,
     which loads it each time): median and every repeat, per number of items."""
     started = time.perf_counter()
-    if predictor.items is not None:
-        adder = ItemAdder(bundle, predictor.items, item_encoder(bundle, Reporter(quiet=True)))
-    else:
-        def adder(rows: list[dict]) -> dict:
-            added, _ = add_from_table(bundle, pa.Table.from_pylist(rows), Reporter(quiet=True))
-            return {"added": added}
+    adder = item_adder(bundle, predictor if predictor.items is not None else None)
     out = {"lm_load_s": time.perf_counter() - started}
     for count in NEW_ITEMS:
         times = []
@@ -94,7 +86,7 @@ def main() -> None:
             files = {p.name: p.stat().st_size for p in bundle.iterdir()}
             result["methods"][method] = {
                 "bytes": sum(files.values()), "weights_bytes": files["model.safetensors"],
-                "item_table_bytes": files.get(ITEMS_FILE, 0),
+                "item_table_bytes": files.get("items.safetensors", 0),
                 "items": (predictors[method].manifest.get("item_lookup") or {}).get("items", 0),
                 "what": METHODS[method].what}
         for batch in BATCHES:

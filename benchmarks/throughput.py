@@ -37,11 +37,19 @@ import pyarrow.parquet as pq
 import torch
 from fuxictr_compare import LABEL, Loader, feature_map, fuxictr_models
 
-from elec import SynthConfig, environment, evaluate, load_config, synthesize
-from elec.data.batches import Columns
-from elec.data.shards import prepare_shards
-from elec.distill.networks import PlainNetwork
-from elec.train.trainer import Trainer, predict_logits, sigmoid
+from elec import (
+    Columns,
+    PlainNetwork,
+    SynthConfig,
+    Trainer,
+    environment,
+    evaluate,
+    load_config,
+    predict_logits,
+    prepare_shards,
+    sigmoid,
+    synthesize,
+)
 
 RESULTS = Path(__file__).parent / "results"
 PARAMS = {"hidden": [400, 400, 400], "dropout": 0.2, "batch_norm": False}

@@ -123,10 +123,10 @@ def test_item_lm_reads_one_vector_per_item_known_for_new_items(tiny_config, elec
     assert wrong.exit_code != 0
 
     # or over HTTP (elec serve --add-items): into the serving table and the bundle at once
-    from elec.serve.items import ItemAdder, item_encoder
+    from elec import item_adder
 
     serving = Predictor.from_bundle(bundle)
-    adder = ItemAdder(bundle, serving.items, item_encoder(bundle, Reporter(quiet=True)))
+    adder = item_adder(bundle, serving)
     later = {**row, "title": "A film released later"}
     with TestClient(create_app(serving, add_items=adder)) as client:
         before = client.post("/predict", json={"rows": [later]}).json()["probabilities"][0]
@@ -433,11 +433,14 @@ def test_item_gen_blends_each_item_embedding_with_one_generated_from_its_text(
     assert grown.predict_proba([row])[0] == pytest.approx(served.predict_proba([row])[0])
     assert Predictor.from_bundle(bundle, runtime="torchscript").predict_proba([new])[0] \
         == pytest.approx(scored, abs=1e-6)
+    from elec import item_adder
     from elec.serve.bundle import BundleError
-    from elec.serve.items import item_encoder
 
     with pytest.raises(BundleError, match="elec items add"):  # not over HTTP: restart after
-        item_encoder(bundle, Reporter(quiet=True))
+        item_adder(bundle, grown)
+    other = {**new, "item_id": "i-other", "title": "Another film nobody has seen"}
+    assert item_adder(bundle)([other, new]) == {"added": 1, "in_table_already": 1}
+    assert "i-other" in Predictor.from_bundle(bundle).schema.index["item_id"]
 
     # the generator is a regression of learnt embeddings on text vectors: embeddings that
     # are a linear function of the vectors are generated exactly for items never fitted

@@ -78,11 +78,6 @@ def test_the_public_api_resolves_every_name_and_import_elec_stays_light():
     assert done.stdout.strip() == "[]"
 
 
-# benchmarks that time elec's internals themselves, below what the public API offers:
-# the gain network with the LM in the loop, the trainer on shards, item tables as written
-INTERNALS_TIMED = {"latency.py", "throughput.py", "serving_cost.py"}
-
-
 def test_benchmarks_and_examples_use_the_public_api():
     root = SRC.parent
     deep = set()
@@ -92,4 +87,4 @@ def test_benchmarks_and_examples_use_the_public_api():
                      [a.name for a in node.names] if isinstance(node, ast.Import) else [])
             if any(name.startswith("elec.") for name in names):
                 deep.add(path.name)
-    assert deep <= INTERNALS_TIMED, sorted(deep - INTERNALS_TIMED)
+    assert not deep, sorted(deep)

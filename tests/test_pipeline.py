@@ -15,7 +15,9 @@ from elec.data.schema import FeatureSchema
 from elec.data.splits import split_indices
 from elec.errors import ConfigError, DataError
 from elec.methods import DEFAULT
-from elec.pipeline import run
+from elec.pipeline import Run, run
+from elec.train.trainer import sigmoid
+from elec.ui import Reporter
 
 
 def test_tiny_end_to_end_run_and_resume(tiny_config, elec_home, tmp_path):
@@ -45,6 +47,17 @@ def test_tiny_end_to_end_run_and_resume(tiny_config, elec_home, tmp_path):
         0 < t < 10_000 for times in p50.values() for t in times.values())
     assert said["cost"]["bytes"][said["method"]] > 0
     assert said["export"] == f"elec export {out} --out bundle"  # what export takes anyway
+    # the gain network on raw rows, its LM in the loop, scores as it did in the run (with
+    # the adapter of all training rows, where the run spread test rows over the folds' ones)
+    from elec.data.sources import load_table
+    from elec.teacher import GainScorer
+
+    table = load_table(tiny_config.data)
+    test_rows = table.take(split_indices(table, tiny_config.data)["test"][:200]).to_pylist()
+    with Reporter(quiet=True) as reporter:
+        in_run = sigmoid(Run(tiny_config, out, reporter).logits("gain", "test"))[:200]
+    scored = GainScorer(out)(test_rows)
+    assert np.abs(scored - in_run).mean() < 0.01 and np.corrcoef(scored, in_run)[0, 1] > 0.99
     # the collaborative signal of the synthetic data is learnable
     assert methods["backbone"]["test"]["auc"] > 0.6
     on_disk = json.loads((out / "results.json").read_text())

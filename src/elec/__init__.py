@@ -10,7 +10,11 @@ loads the training code):
     data      load_table, subsample, split_indices, synthesize, SynthConfig, fetch
     text      render_table, render_rows (a row as the LM reads it), TextEncoder (the LM)
     serving   export, Predictor, create_app, FeatureSchema (a bundle's fields and
-              vocabularies: schema.json), request_rows (rows of a schema, to send)
+              vocabularies: schema.json), request_rows (rows of a schema, to send),
+              item_adder (new items into a bundle), GainScorer (the gain network with
+              its LM in the loop: what serving the teacher would cost)
+    training  prepare_shards (a table's splits, encoded into shards), Columns (a batch),
+              PlainNetwork (a backbone to train), Trainer, predict_logits
     measuring quality, paired, stats, evaluate, sigmoid, Reporter, RunDir (a run's
               directory: its finished networks and records), environment (the machine,
               for a results file), write_json (atomically)
@@ -47,6 +51,10 @@ _API = {
     "zoo_table": "elec.report.quality", "cell": "elec.report.quality",
     "quality_figure": "elec.report.plots", "auc_vs_latency": "elec.report.plots",
     "verdict_lines": "elec.report.verdict",
+    "GainScorer": "elec.teacher", "item_adder": "elec.serve.items",
+    "prepare_shards": "elec.data.shards", "Columns": "elec.data.batches",
+    "PlainNetwork": "elec.distill.networks", "Trainer": "elec.train.trainer",
+    "predict_logits": "elec.train.trainer",
 }
 __all__ = ["__version__", *_API]
 

@@ -175,19 +175,16 @@ def serve(
 ) -> None:
     """Serve click probabilities over HTTP (POST /predict, GET /healthz, GET /metadata)."""
     from elec.serve.bundle import BundleError
-    from elec.serve.items import ItemAdder, item_encoder
+    from elec.serve.items import item_adder
     from elec.serve.predictor import Predictor
     from elec.serve.server import ServeOptions
     from elec.serve.server import serve as run_server
-    from elec.ui import Reporter
 
     options = ServeOptions(str(bundle), runtime, max_rows, batch_rows, workers,
                            add_items=add_items, access_log=access_log)
     try:
         predictor = Predictor.from_bundle(bundle, runtime)
-        adder = None
-        if add_items:  # the LM is loaded for this only
-            adder = ItemAdder(bundle, predictor.items, item_encoder(bundle, Reporter(quiet=True)))
+        adder = item_adder(bundle, predictor) if add_items else None  # the LM for this only
         run_server(options, host, port, lambda m: console.print(m, highlight=False), predictor,
                    adder)
     except (BundleError, ModelNotFound, ConfigError) as error:

@@ -35,7 +35,7 @@ from elec.serve.bundle import (
     read_manifest,
     write_network,
 )
-from elec.serve.predictor import ItemLookup
+from elec.serve.predictor import ItemLookup, Predictor
 from elec.text.items import (
     item_checkpoint,
     item_keys,
@@ -195,3 +195,20 @@ class ItemAdder:
                 self.items.extend(new, add_items(self.bundle, new, self.encode(new)))
         return {"added": len(new), "in_table_already": len(texts) - len(new),
                 "in_table": len(self.items.index)}
+
+
+def item_adder(bundle: str | Path, predictor: Predictor | None = None
+               ) -> Callable[[list[dict]], dict]:
+    """What takes new items in (rows with the item fields -> ``{"added": n, ...}``).
+    Given the ``Predictor`` serving ``bundle``: ``POST /items`` (``ItemAdder``, the LM
+    loaded now, the served table growing with the bundle; a bundle of generated item rows
+    is refused, as its network must be reloaded). Without one: ``elec items add`` on the
+    rows (a bundle of generated item rows too, the LM loaded each call)."""
+    if predictor is not None:
+        item_lookup(bundle)  # refuses a bundle without an item table, saying what to do
+        return ItemAdder(Path(bundle), predictor.items, item_encoder(bundle, Reporter(quiet=True)))
+
+    def add(rows: list[dict]) -> dict:
+        added, known = add_from_table(bundle, pa.Table.from_pylist(rows), Reporter(quiet=True))
+        return {"added": added, "in_table_already": known}
+    return add

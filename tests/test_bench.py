@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from elec.bench import quality, summarise
-from elec.report.plots import quality_figure
+from elec.plots import quality_figure
 from elec.report.quality import markdown
 
 

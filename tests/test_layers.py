@@ -58,6 +58,29 @@ def test_the_import_graph_has_no_circle():
     assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
+# the README's layers, lowest first: a module imports only from its own layer or below
+LAYERS = [("errors", "config", "machine", "ui", "plots"), ("data",), ("text",), ("models",),
+          ("llm", "distill", "train"), ("serve",),
+          ("methods", "builders", "stages", "rundir", "planner", "runnable", "inputs"),
+          ("pipeline", "exporter", "teacher"), ("bench", "report", "cli")]
+
+
+def layer(module: str) -> int:
+    top = module.split(".")[1]
+    return next(i for i, names in enumerate(LAYERS) if top in names)
+
+
+def test_imports_point_down_the_layers():
+    graph = imports()
+    # every module has its layer (a new top-level one must be placed), elec itself aside
+    # (its version, and the public API that resolves names on first use)
+    up = [f"{m} -> {t}" for m, targets in graph.items() if m != "elec"
+          for t in targets if t != "elec" and layer(t) > layer(m)]
+    assert up == []
+    readme = (SRC.parent / "README.md").read_text()
+    assert " -> ".join(", ".join(names) for names in LAYERS) in " ".join(readme.split())
+
+
 def test_the_public_api_resolves_every_name_and_import_elec_stays_light():
     import importlib
     import subprocess

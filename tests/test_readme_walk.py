@@ -1,6 +1,7 @@
 """The README's walk through a user's own data, run as written: every command of its
 code blocks under "Your own data", in a fresh directory, from the shop generator to
-the service answering the README's request. One departure, as a user trying it fast
+the service answering the README's request, then the README's Python, which goes on from
+there. One departure, as a user trying it fast
 would make: the config `elec init` proposes gets the tiny test LM, one epoch and large
 batches."""
 
@@ -46,6 +47,12 @@ def walk() -> list[str]:
         if line:
             commands.append(line)
     return commands
+
+
+def python_block() -> str:
+    """The code block of the README's "From Python" section, which goes on from the walk."""
+    section = (ROOT / "README.md").read_text().split("## From Python", 1)[1].split("\n## ", 1)[0]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
 
 
 def free_port() -> int:
@@ -115,3 +122,12 @@ def test_the_readme_walk_through_your_own_data_runs_as_written(tmp_path, tiny_lm
     answers = [v for k, v in said.items() if k.startswith("curl")]
     assert answers and all(0 < p < 1 for a in answers for p in a["probabilities"])
     assert f"on http://127.0.0.1:{port}" in log or f":{port}" in log
+
+    # the README's Python goes on from there, as written
+    done = subprocess.run([sys.executable, "-c", python_block()], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    steps = done.stdout.splitlines()[-1].split("]")[0] + "]"
+    assert steps == "['backbone', 'lm_only', 'gain', 'vanilla']", done.stdout
+    scores = done.stdout.splitlines()[-1].rsplit("[", 1)[1].rstrip("]").split()
+    assert "'auc'" in done.stdout and len(scores) == 3 and all(0 < float(p) < 1 for p in scores)

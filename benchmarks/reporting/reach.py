@@ -4,7 +4,8 @@ control, per slice of the test rows, paired by seed.
 Reads ``lm_reach_<data>_<backbone>.json`` (benchmarks/synth_quality.py: one run per
 seed, every method scored on all test rows and on the rows of rare and of new items)
 and, beside each, ``..._item-dropout.json`` (the same seeds with ``train.item_dropout:
-0.2``: the backbone trained to read an unseen id, the control of that name). Writes
+0.2``: the backbone trained to read an unseen id, the control of that name). A cell run
+with another recipe (``RECIPES``) shares its table's item-dropout file. Writes
 ``lm_reach.json``: one cell per (data, backbone, slice, method, control) with the mean
 paired AUC difference, the seeds where it is above 0 and the method's retention of the
 gain network's lift, (method - backbone) / (gain - backbone), on that slice.
@@ -25,7 +26,12 @@ CONTROLS = ["backbone", DROPOUT, "ensemble_distilled", "ensemble_tail", "words",
 TITLES = {"synth_words": "synthetic, title words are the appeal",
           "synth_meaning": "synthetic, title meaning is the appeal (varied wordings)",
           "ml100k-cold-item": "MovieLens-100K, cold-item (every test item new)",
-          "ml100k-random": "MovieLens-100K, random"}
+          "ml100k-random": "MovieLens-100K, random",
+          "synth_meaning_alpha0": "synthetic, title meaning is the appeal, the students "
+                                  "distilled with `distill.alpha: 0`"}
+# a cell run with another recipe: lm_reach_<data><suffix>_<backbone>.json; its backbone
+# and item-dropout networks are the recipe's own, or the item-dropout companion of <data>'s
+RECIPES = ("_alpha0",)
 HEAD = ["gain", "words", "item_lm", "vanilla", "item_gen", "vanilla_gen", "vanilla_tail",
         "tail_gen", "ensemble_tail", DROPOUT, "item_gen_item_dropout"]
 
@@ -55,6 +61,10 @@ def runs() -> list[dict]:
         seeds = {s["seed"]: dict(s["auc"]) for s in data["seeds"]}
         sources = {path.name: _command(data)}
         companion = path.with_name(f"{path.stem}_item-dropout.json")
+        for suffix in RECIPES:  # the recipe changes no network without a teacher
+            if not companion.is_file() and data_name.endswith(suffix):
+                companion = path.with_name(f"lm_reach_{data_name.removesuffix(suffix)}_"
+                                           f"{backbone}_item-dropout.json")
         if companion.is_file():
             other = json.loads(companion.read_text())
             sources[companion.name] = _command(other)

@@ -49,7 +49,7 @@ _API = {
     "write_json": "elec.data.store",
     "methods_table": "elec.report.quality", "deltas_table": "elec.report.quality",
     "zoo_table": "elec.report.quality", "cell": "elec.report.quality",
-    "quality_figure": "elec.report.plots", "auc_vs_latency": "elec.report.plots",
+    "quality_figure": "elec.plots", "auc_vs_latency": "elec.plots",
     "verdict_lines": "elec.report.verdict",
     "GainScorer": "elec.teacher", "item_adder": "elec.serve.items",
     "prepare_shards": "elec.data.shards", "Columns": "elec.data.batches",

@@ -29,7 +29,7 @@ class Builds(Protocol):
 
     cfg: RunConfig
     data: Prepared
-    lm: Any  # elec.llm.inputs.LMInputs: the LM vectors and words beside the rows
+    lm: Any  # elec.inputs.LMInputs: the LM vectors and words beside the rows
 
     def network(self, name: str) -> nn.Module:
         """A trained network of the method table (a teacher)."""

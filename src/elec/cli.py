@@ -120,7 +120,7 @@ def bench_quality(
 ) -> None:
     """Every method over several seeds and protocols: mean ± std and paired deltas."""
     from elec.bench import quality
-    from elec.report.plots import quality_figure
+    from elec.plots import quality_figure
     from elec.report.quality import markdown
     from elec.runnable import trainable
 

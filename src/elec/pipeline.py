@@ -24,7 +24,7 @@ from elec.config import DistillConfig, RunConfig
 from elec.data.prepare import Prepared, prepare
 from elec.data.shards import prepare_shards, sharded
 from elec.data.store import write_json
-from elec.llm.inputs import LMInputs
+from elec.inputs import LMInputs
 from elec.llm.stage1 import shared_dir
 from elec.machine import environment, resolve_device
 from elec.methods import (
@@ -35,7 +35,7 @@ from elec.methods import (
     reads_llm,
 )
 from elec.planner import plan
-from elec.report.plots import training_curves
+from elec.plots import training_curves
 from elec.rundir import RunDir
 from elec.runnable import check_run, defaults_left_out, item_id_problem
 from elec.text.items import item_texts

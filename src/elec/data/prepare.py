@@ -9,7 +9,6 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -32,8 +31,14 @@ from elec.data.splits import POOL, SPLITS, split_indices
 from elec.data.values import RowError
 from elec.errors import DataError
 
-if TYPE_CHECKING:
-    from elec.text.items import ItemTexts
+
+@dataclass
+class ItemTexts:
+    """Every row's item text (rendered by ``elec.text.items.item_texts``) and item id."""
+
+    fields: list[str]  # the fields an item's text is rendered from, in order
+    texts: dict[str, list[str]]  # split -> every row's item text
+    ids: dict[str, list[str | None]]  # split -> every row's item id, as a vocabulary key
 
 
 @dataclass
@@ -111,7 +116,7 @@ def _encode(encoder: RowEncoder, table: pa.Table, source: str):
 
 Render = Callable[[pa.Table], Sequence[str]]
 # split -> its rows' item texts, from every split's rows
-RenderItems = Callable[[dict[str, pa.Table]], "ItemTexts"]
+RenderItems = Callable[[dict[str, pa.Table]], ItemTexts | None]
 
 
 def _given_splits(cfg: RunConfig) -> tuple[pa.Table, dict[str, np.ndarray]]:

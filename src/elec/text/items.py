@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -17,6 +16,7 @@ from torch import Tensor
 
 from elec.config import FieldSpec, RunConfig, TextConfig
 from elec.data.encoder import FIRST
+from elec.data.prepare import ItemTexts
 from elec.data.schema import FeatureSchema
 from elec.data.values import column_keys
 from elec.errors import DataError
@@ -139,13 +139,6 @@ def item_table_llm(tensors: dict[str, Tensor]) -> dict | None:
 def item_table_words(tensors: dict[str, Tensor]) -> list[str] | None:
     """The vocabulary of an ``item_checkpoint`` of bags of words (None: LM vectors)."""
     return json.loads(bytes(tensors["texts_json"].numpy()).decode()).get("words")
-
-
-@dataclass
-class ItemTexts:
-    fields: list[str]  # the fields an item's text is rendered from, in order
-    texts: dict[str, list[str]]  # split -> every row's item text
-    ids: dict[str, list[str | None]]  # split -> every row's item id, as a vocabulary key
 
 
 def item_texts(cfg: RunConfig, required: bool = True

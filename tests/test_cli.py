@@ -102,3 +102,18 @@ def test_the_served_network_is_the_benchmarks_first_among_those_within_reach_of_
     # further below the best than a run's noise: the best serves, whatever it is
     assert chosen({"tail_gen": 0.775, "ensemble_tail": 0.780}) == "ensemble_tail"
     assert chosen({"backbone": 0.70, "vanilla": 0.69}) == "backbone"
+
+
+def test_the_verdict_advises_the_representation_term_where_students_fall_below_the_backbone():
+    from elec.report.verdict import advice
+
+    def results(vanilla: float, alpha: float = 1.0) -> dict:
+        return {"methods": {"backbone": {"valid": {"auc": 0.780}},
+                            "vanilla": {"valid": {"auc": vanilla}}},
+                "config": {"distill": {"alpha": alpha}}}
+
+    assert "--set distill.alpha=0" in advice(results(0.770))
+    assert "0.0100 below" in advice(results(0.770))
+    assert advice(results(0.779)) is None  # within a run's noise of it
+    assert advice(results(0.770, alpha=0.0)) is None  # the representation term alone already
+    assert advice({"methods": {"backbone": {"valid": {"auc": 0.78}}}}) is None  # no student

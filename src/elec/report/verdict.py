@@ -79,6 +79,25 @@ def serving_cost(run_dir: Path, method: str, beside: str | None = "backbone") ->
             "item_rows": bool(manifest.get("item_rows"))}
 
 
+def advice(results: dict) -> str | None:
+    """What to try where ELEC's students fall below the backbone they are distilled into
+    (by more than NEAR in validation AUC) with the score-level term on: on tables where
+    every network overfits within an epoch, the teachers' scores are a worse target than
+    their representations (docs/new-items.md measures it)."""
+    valid = {name: m["valid"]["auc"] for name, m in results["methods"].items()
+             if m.get("valid")}
+    alpha = results.get("config", {}).get("distill", {}).get("alpha", 1.0)
+    if "vanilla" not in valid or "backbone" not in valid or not alpha:
+        return None
+    below = valid["backbone"] - valid["vanilla"]
+    if below <= NEAR:
+        return None
+    return (f"vanilla is {below:.4f} below backbone in validation AUC: where the students "
+            f"fall below their backbone, distilling with the representation-level term "
+            f"alone has lifted them (--set distill.alpha=0, into a new --out; "
+            f"docs/new-items.md)")
+
+
 def verdict(results: dict, run_dir: Path) -> dict:
     """Which of the run's networks to serve (``exporter.chosen``), why, and what it costs
     (method None where none serves without the LM); ``export`` names it where `elec
@@ -98,7 +117,7 @@ def verdict(results: dict, run_dir: Path) -> dict:
     named = "" if served_by_default(run_dir) == served else f" --method {served}"
     return {"method": served, "valid_auc": valid[served], "best": best,
             "best_valid_auc": valid[best], "lifts": lifts, "cost": cost,
-            "export": f"elec export {run_dir} --out bundle{named}"}
+            "export": f"elec export {run_dir} --out bundle{named}", "advice": advice(results)}
 
 
 def verdict_lines(said: dict, run_dir: Path) -> list[str]:
@@ -136,4 +155,6 @@ def verdict_lines(said: dict, run_dir: Path) -> list[str]:
                  if served != "backbone" and "backbone" in p50 else "")
         lines.append(f"  serving: no LM, {carries}; p50 on one thread {times}{ratio}")
     lines.append("  " + said.get("export", f"elec export {run_dir} --out bundle"))
+    if said.get("advice"):
+        lines.append("  try: " + said["advice"])
     return lines

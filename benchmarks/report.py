@@ -38,7 +38,7 @@ from reporting.serving import (
     recipe_section,
     serving_cost_section,
 )
-from reporting.sources import PREDATES, RESULTS, ROOT, SUPERSEDED, committed, machine
+from reporting.sources import PREDATES, RESULTS, ROOT, committed, machine
 from reporting.uses import lm_uses_summary, lm_uses_tables, uses_table
 
 from elec import quality_figure, verdict_lines, zoo_table
@@ -68,11 +68,6 @@ def results_page(quality: dict[str, dict]) -> str:
                   f"the number of seeds they hold in; {PREDATES['zoo']})", "", zoo_table(zoo),
                   ""]
     parts += recipe_section() + fuxictr_section() + encoding_section() + scale_section()
-    parts += ["## Earlier measurements", "",
-              "Kept in `benchmarks/results/`, not shown: they do not describe the current "
-              "code.", ""]
-    parts += [f"- `{name}` (commit {committed(RESULTS / name)}): {why}."
-              for name, why in SUPERSEDED.items()]
     return "\n".join(parts) + "\n"
 
 

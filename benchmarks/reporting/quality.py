@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from elec import deltas_table, methods_table
-from reporting.sources import RESULTS, SUPERSEDED, holds, protocol_key, source
+from reporting.sources import RESULTS, holds, protocol_key, source
 
 # the per-method grid every release should have measured with its own code
 EXPECTED = [(backbone, protocol) for backbone in ("deepfm", "dcnv2")
@@ -17,8 +17,6 @@ def merged_quality() -> dict[str, dict]:
     """backbone -> summary whose protocols come from every current quality_*.json."""
     merged: dict[str, dict] = {}
     for path in sorted(RESULTS.glob("quality_*.json")):
-        if path.name in SUPERSEDED:
-            continue
         summary = json.loads(path.read_text())
         target = merged.setdefault(summary["backbone"], {**summary, "protocols": {}})
         for protocol, part in summary["protocols"].items():

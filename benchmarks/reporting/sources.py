@@ -14,7 +14,6 @@ PROTOCOL_ORDER = ["random", "temporal", "temporal-pool", "cold-item", "cold-item
 
 # what each kept result file predates: recorded once, when the code changed, as data
 PROVENANCE = json.loads((RESULTS / "provenance.json").read_text())
-SUPERSEDED: dict[str, str] = PROVENANCE["superseded"]  # shown no more, and why
 PREDATES: dict[str, str] = PROVENANCE["predates"]  # a shown table's heading says it
 OTHER_DRAWS = PROVENANCE["other_dropout_draws"]
 

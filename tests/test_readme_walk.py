@@ -1,9 +1,9 @@
 """The README's walk through a user's own data, run as written: every command of its
 code blocks under "Your own data", in a fresh directory, from the shop generator to
-the service answering the README's request, then the README's Python, which goes on from
-there. One departure, as a user trying it fast
-would make: the config `elec init` proposes gets the tiny test LM, one epoch and large
-batches."""
+the service answering the README's request; then the requests and the Python of
+"Serving" and the Python of "From Python", which go on from there. One departure, as a
+user trying it fast would make: the config `elec init` proposes gets the tiny test LM,
+one epoch and large batches."""
 
 import json
 import os
@@ -23,14 +23,15 @@ ROOT = Path(__file__).parent.parent
 ELEC = [sys.executable, "-m", "elec.cli"]
 
 
-def walk() -> list[str]:
-    """The shell commands of the code blocks of the README's "Your own data" section
-    (a line ending in a backslash, or inside a quoted argument, goes on to the next), in
-    order."""
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## Your own data", 1)[1].split("\n## ", 1)[0]
+def section(title: str) -> str:
+    return (ROOT / "README.md").read_text().split(f"## {title}", 1)[1].split("\n## ", 1)[0]
+
+
+def walk(title: str = "Your own data") -> list[str]:
+    """The shell commands of the code blocks of a section of the README (a line ending in
+    a backslash, or inside a quoted argument, goes on to the next), in order."""
     commands, fence, pending = [], None, ""
-    for line in section.splitlines():
+    for line in section(title).splitlines():
         if line.startswith("```"):
             fence = line[3:] if fence is None else None  # the block's language, or none
             continue
@@ -49,10 +50,9 @@ def walk() -> list[str]:
     return commands
 
 
-def python_block() -> str:
-    """The code block of the README's "From Python" section, which goes on from the walk."""
-    section = (ROOT / "README.md").read_text().split("## From Python", 1)[1].split("\n## ", 1)[0]
-    return section.split("```python\n", 1)[1].split("```", 1)[0]
+def python_block(title: str) -> str:
+    """The Python code block of a section of the README."""
+    return section(title).split("```python\n", 1)[1].split("```", 1)[0]
 
 
 def free_port() -> int:
@@ -110,6 +110,11 @@ def test_the_readme_walk_through_your_own_data_runs_as_written(tmp_path, tiny_lm
                 proposed["train"] = {**proposed.get("train", {}), "max_epochs": 1,
                                      "batch_size": 2048}
                 config.write_text(yaml.safe_dump(proposed))
+        # the Serving section's requests, to the same service
+        serving = walk("Serving")
+        assert len(serving) == 2 and all(c.startswith("curl") for c in serving)
+        for command in serving:
+            said[command] = answer(command, port)
     finally:
         if service is not None:
             service.terminate()
@@ -120,12 +125,18 @@ def test_the_readme_walk_through_your_own_data_runs_as_written(tmp_path, tiny_lm
     assert scores.column_names == ["user_id", "product_id", "probability"]
     assert scores.num_rows == 20_000
     answers = [v for k, v in said.items() if k.startswith("curl")]
-    assert answers and all(0 < p < 1 for a in answers for p in a["probabilities"])
+    assert len(answers) == 3 and all(0 < p < 1 for a in answers for p in a["probabilities"])
+    assert [len(a["probabilities"]) for a in answers] == [2, 1, 2]
     assert f"on http://127.0.0.1:{port}" in log or f":{port}" in log
 
-    # the README's Python goes on from there, as written
-    done = subprocess.run([sys.executable, "-c", python_block()], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)
+    # the README's Python goes on from there, as written: the Serving section's, then the
+    # From Python section's
+    done = subprocess.run([sys.executable, "-c", python_block("Serving")], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert 0 < float(done.stdout.strip().strip("[]")) < 1
+    done = subprocess.run([sys.executable, "-c", python_block("From Python")], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     steps = done.stdout.splitlines()[-1].split("]")[0] + "]"
     assert steps == "['backbone', 'lm_only', 'gain', 'vanilla']", done.stdout

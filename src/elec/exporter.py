@@ -18,7 +18,6 @@ from elec.builders import method_model
 from elec.config import ModelConfig, RunConfig
 from elec.data.schema import FeatureSchema
 from elec.data.store import atomic_dir, holds_only, sha256_file, write_json
-from elec.distill.networks import folded
 from elec.methods import METHODS
 from elec.models import CTRNetwork
 from elec.models.item_rows import grown, read_generated_checkpoint
@@ -68,9 +67,8 @@ def _network(run_dir: Path, method: str
     model = method_model(cfg, METHODS[method])
     schema = FeatureSchema.load(run_dir / "schema.json")
     state = run.load(method)
-    kind, folds = METHODS[method].kind, METHODS[method].folds_items
-    if kind.values:  # the LM's part folded into the embedding table
-        state = folded(state)
+    folds = METHODS[method].folds_items
+    state = METHODS[method].kind.served_state(state)  # field_lm: the LM's part folded in
     items, saved = None, None
     if METHODS[method].lookup:
         path = run.checkpoint(ITEMS.format(method))

@@ -48,10 +48,11 @@ class LMInputs:
         """What ``method``'s network reads: every split's rows, with v beside them (the
         gain network), the item vectors (the methods served with an item lookup) or the
         item text's row in ``item_words`` (the words control)."""
-        if method.kind.adapted:
-            return self.gain_columns()
-        if method.kind.bags:
-            return self.word_columns()
+        return method.kind.columns(self, method)
+
+    def plain_columns(self, method: Method) -> dict[str, Rows]:
+        """The rows alone, or with their item vectors for a method served with an item
+        lookup."""
         return self.item_columns() if method.lookup else self.data.columns
 
     def gain_columns(self) -> dict[str, Columns]:
@@ -66,11 +67,14 @@ class LMInputs:
         return columns
 
     def tail_view(self, teacher: Method, rows: Columns, texts: list[str]) -> Columns:
-        """What ``teacher`` reads of the tail's synthetic rows (``elec.distill.tail``): the
-        gain network, their v from lm_only's adapter (trained on all the training rows: a
-        synthetic row is in no fold, and has no label to leak); a backbone, the rows."""
-        if not teacher.kind.adapted:
-            return rows
+        """What ``teacher`` reads of the tail's synthetic rows (``elec.distill.tail``), as
+        its kind says (``Kind.tail_view``): the rows, or ``adapted_view``'s."""
+        return teacher.kind.tail_view(self, rows, texts)
+
+    def adapted_view(self, rows: Columns, texts: list[str]) -> Columns:
+        """The gain network's view of synthetic rows: their v from lm_only's adapter
+        (trained on all the training rows: a synthetic row is in no fold, and has no label
+        to leak)."""
         self.stage1()
         hidden = encode_texts({TAIL: texts}, self.cfg.llm, self.device, self.reporter)[TAIL]
         adapter = Adapter(hidden.shape[1], self.cfg.adapter).to(self.device)
@@ -94,10 +98,17 @@ class LMInputs:
         """What a bundle looks up (``item_checkpoint``): every distinct item text of the
         run's rows (every split: an item's text is known before its first label) and its
         vector: the LM's, with the LM settings that encoded them (``llm.precision`` as it
-        ran here), or for the words control its bag of words, with the vocabulary."""
-        if method.kind.bags:
-            texts, vocab, bags = self.item_words()
-            return item_checkpoint(texts, self.data.item_texts.fields, bags, words=vocab)
+        ran here), or for the words control its bag of words, with the vocabulary
+        (``Kind.item_table``: ``vector_table`` or ``word_table``)."""
+        return method.kind.item_table(self)
+
+    def word_table(self) -> dict[str, Tensor]:
+        """The words control's item table: every item text's bag of words."""
+        texts, vocab, bags = self.item_words()
+        return item_checkpoint(texts, self.data.item_texts.fields, bags, words=vocab)
+
+    def vector_table(self) -> dict[str, Tensor]:
+        """The item table of LM vectors, with the settings that encoded them."""
         self.item_columns()
         first = self._first_rows()
         vectors = torch.stack([self._items[s][r] for s, r in first.values()])

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 from torch import nn
 
 from elec import builders, stages
 from elec.config import DEFAULT_METHODS
+from elec.distill.networks import folded
 from elec.errors import ConfigError
 
 Build = Literal["stage1", "plain", "gain", "item", "words", "generated", "field", "student"]
@@ -48,6 +49,15 @@ class Kind:
     values: bool = False
     # trained once for every run that differs only downstream of it (a cache in elec's home)
     shared: bool = False
+    # what its network reads (elec.inputs.LMInputs, the method -> split -> rows): the rows,
+    # with their item vectors where the method looks items up
+    columns: Callable[[Any, Method], dict] = lambda lm, m: lm.plain_columns(m)
+    # what it reads of the tail students' synthetic rows when it teaches them (the LM
+    # inputs, the rows, their texts -> the rows it reads)
+    tail_view: Callable[[Any, Any, list[str]], Any] = lambda lm, rows, texts: rows
+    # what its bundle looks items up in (the LM inputs -> the item table's tensors)
+    item_table: Callable[[Any], dict] = lambda lm: lm.vector_table()
+    served_state: Callable[[dict], dict] = lambda state: state  # its weights as exported
 
 
 KINDS = {k.name: k for k in [
@@ -55,17 +65,20 @@ KINDS = {k.name: k for k in [
          stages.stage1, reads_lm=True, scores_rows=False, shared=True),
     Kind("plain", "the tabular fields only", builders.plain),
     Kind("gain", "the adapted LM vector of every row (cross-fitted by lm_only)", builders.gain,
-         adapted=True, reads_lm=True, projects=True),
+         adapted=True, reads_lm=True, projects=True,
+         columns=lambda lm, m: lm.gain_columns(),
+         tail_view=lambda lm, rows, texts: lm.adapted_view(rows, texts)),
     Kind("item", "the LM vector of its item's text", builders.item, reads_lm=True,
          projects=True),
     Kind("words", "the plain words of its item's text (no LM)", builders.words,
-         projects=True, bags=True),
+         projects=True, bags=True, columns=lambda lm, m: lm.word_columns(),
+         item_table=lambda lm: lm.word_table()),
     Kind("generated", "the LM vector of each item's text, to generate item embeddings",
          builders.generated, stages.generated, taught=True, reads_lm=True, folds_items=True),
     Kind("field", "the LM vector of each categorical value's sentence", builders.field,
-         reads_lm=True, projects=True, wraps=True, values=True),
+         reads_lm=True, projects=True, wraps=True, values=True, served_state=folded),
     Kind("student", "the tabular fields, and its teacher's scores and representations",
-         builders.student, taught=True, distilled=True, wraps=True),
+         builders.student, stages.distilled, taught=True, distilled=True, wraps=True),
 ]}
 
 

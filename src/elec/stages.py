@@ -62,15 +62,16 @@ def stage1(run: Trains, method: Any) -> Trained:
     return result.record, {"lm_only": result.weights, **vectors}
 
 
-def fitted(run: Trains, method: Any) -> Trained:
-    """The training loop, on the labels, or for a student on its teacher's targets."""
+def fitted(run: Trains, method: Any, targets: Any = None) -> Trained:
+    """The training loop, on the labels, or on what ``targets`` gives the rows (a
+    student's: ``distilled``)."""
     cfg = run.cfg
     generator = seed_everything(cfg.seed)
     trainer = Trainer(cfg.train, run.reporter.log, run.reporter.bar,
                       augment=item_dropout(cfg, run.data.schema))
     columns, tail = run.lm.rows(method), {}
-    if method.kind.distilled:
-        columns, tail = _targets(run, method, columns)
+    if targets is not None:
+        columns, tail = targets(run, method, columns)
         generator = seed_everything(cfg.seed)
     network = run.untrained(method).to(run.device)
     param_groups = (projection_apart(network, cfg.gain.projection_weight_decay)
@@ -83,6 +84,11 @@ def fitted(run: Trains, method: Any) -> Trained:
     if method.lookup:  # what its bundle looks up
         checkpoints[ITEMS.format(method.name)] = run.lm.item_checkpoint(method)
     return record, checkpoints
+
+
+def distilled(run: Trains, method: Any) -> Trained:
+    """The training loop of a student, on its teacher's targets."""
+    return fitted(run, method, _targets)
 
 
 def _targets(run: Trains, method: Any, columns: dict) -> tuple[dict, dict]:

@@ -26,6 +26,8 @@ CONTROLS = ["backbone", DROPOUT, "ensemble_distilled", "ensemble_tail", "words",
 TITLES = {"synth_words": "synthetic, title words are the appeal",
           "synth_meaning": "synthetic, title meaning is the appeal (varied wordings)",
           "ml100k-cold-item": "MovieLens-100K, cold-item (every test item new)",
+          "ml100k-cold-item-pool": "MovieLens-100K, cold-item-pool (every test item new, "
+                                   "half of their rows given unlabeled)",
           "ml100k-random": "MovieLens-100K, random",
           "synth_meaning_alpha0": "synthetic, title meaning is the appeal, the students "
                                   "distilled with `distill.alpha: 0`"}

@@ -204,8 +204,7 @@ def item_adder(bundle: str | Path, predictor: Predictor | None = None
     loaded now, the served table growing with the bundle; a bundle of generated item rows
     is refused, as its network must be reloaded). Without one: ``elec items add`` on the
     rows (a bundle of generated item rows too, the LM loaded each call)."""
-    if predictor is not None:
-        item_lookup(bundle)  # refuses a bundle without an item table, saying what to do
+    if predictor is not None:  # item_encoder refuses a bundle without an item table
         return ItemAdder(Path(bundle), predictor.items, item_encoder(bundle, Reporter(quiet=True)))
 
     def add(rows: list[dict]) -> dict:

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from safetensors.torch import load_file
 
 from elec.config import RunConfig
 from elec.data.batches import Columns
@@ -18,6 +17,7 @@ from elec.data.schema import FeatureSchema
 from elec.distill.networks import LLM_VECTOR, GainNetwork
 from elec.llm.adapter import Adapter
 from elec.llm.encoder import TextEncoder
+from elec.rundir import RunDir
 from elec.text.render import render_rows, text_fields, truncate
 
 
@@ -28,17 +28,17 @@ class GainScorer:
     def __init__(self, run_dir: str | Path):
         run_dir = Path(run_dir)
         cfg = RunConfig.model_validate(yaml.safe_load((run_dir / "config.yaml").read_text()))
-        checkpoints = run_dir / "checkpoints"
+        run = RunDir(run_dir, lambda _: None)
         for name in ("lm_only", "gain"):
-            if not (checkpoints / f"{name}.safetensors").is_file():
+            if run.finished(name) is None:
                 raise FileNotFoundError(f"{run_dir} has no finished {name!r} network: run "
                                         f"`elec run` with the gain method first")
         schema = FeatureSchema.load(run_dir / "schema.json")
         self.encoder = TextEncoder(cfg.llm, device="cpu")
         self.adapter = Adapter(self.encoder.dim, cfg.adapter)
-        self.adapter.load_state_dict(load_file(str(checkpoints / "lm_only.safetensors")))
+        self.adapter.load_state_dict(run.load("lm_only"))
         self.gain = GainNetwork(schema, cfg.model, cfg.adapter.dim, cfg.gain)
-        self.gain.load_state_dict(load_file(str(checkpoints / "gain.safetensors")))
+        self.gain.load_state_dict(run.load("gain"))
         self.adapter.eval()
         self.gain.eval()
         self.rows = RowEncoder(schema)
